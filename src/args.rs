@@ -1,0 +1,616 @@
+//! The docker argument grammar: global flags, the command words, and build flags.
+//!
+//! Modelled on sccache's argument tables: a static table says which flags take a value,
+//! an iterator classifies each argument, and unknown arguments are kept, never rejected.
+//! Invariants:
+//! - Nothing here changes an argument: every argument is an `OsString` and is kept byte
+//!   for byte; rewriting happens in `decide` by index ranges into the original list.
+//! - Global-flag parsing stops at the first word that is not a flag (docker's own rule),
+//!   so `docker run -H x` never reads `-H` as a global flag.
+
+use std::ffi::{OsStr, OsString};
+use std::ops::Range;
+use std::os::unix::ffi::OsStrExt;
+
+/// How a flag consumes its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arity {
+    /// `--flag` (or `--flag=true|false`).
+    Bool,
+    /// `--flag v`, `--flag=v`, and for short flags `-fv`.
+    Value,
+}
+
+/// One entry of a flag table: long name (without `--`), optional short letter.
+struct FlagInfo {
+    long: &'static str,
+    short: Option<u8>,
+    arity: Arity,
+}
+
+const fn flag(long: &'static str, short: Option<u8>, arity: Arity) -> FlagInfo {
+    FlagInfo { long, short, arity }
+}
+
+/// docker's global flags (docker/cli `cli/flags/options.go`), sorted by long name.
+static GLOBAL_FLAGS: &[FlagInfo] = &[
+    flag("config", None, Arity::Value),
+    flag("context", Some(b'c'), Arity::Value),
+    flag("debug", Some(b'D'), Arity::Bool),
+    flag("help", Some(b'h'), Arity::Bool),
+    flag("host", Some(b'H'), Arity::Value),
+    flag("log-level", Some(b'l'), Arity::Value),
+    flag("tls", None, Arity::Bool),
+    flag("tlscacert", None, Arity::Value),
+    flag("tlscert", None, Arity::Value),
+    flag("tlskey", None, Arity::Value),
+    flag("tlsverify", None, Arity::Bool),
+    flag("version", Some(b'v'), Arity::Bool),
+];
+
+/// The flags of `docker build` (legacy and BuildKit-era) and `docker buildx build`,
+/// sorted by long name. Only the arity matters for parsing; unknown flags are assumed
+/// boolean, which at worst misplaces the build context in `explain`, never an argument.
+static BUILD_FLAGS: &[FlagInfo] = &[
+    flag("add-host", None, Arity::Value),
+    flag("allow", None, Arity::Value),
+    flag("annotation", None, Arity::Value),
+    flag("attest", None, Arity::Value),
+    flag("build-arg", None, Arity::Value),
+    flag("build-context", None, Arity::Value),
+    flag("builder", None, Arity::Value),
+    flag("cache-from", None, Arity::Value),
+    flag("cache-to", None, Arity::Value),
+    flag("call", None, Arity::Value),
+    flag("cgroup-parent", None, Arity::Value),
+    flag("check", None, Arity::Bool),
+    flag("compress", None, Arity::Bool),
+    flag("cpu-period", None, Arity::Value),
+    flag("cpu-quota", None, Arity::Value),
+    flag("cpu-shares", Some(b'c'), Arity::Value),
+    flag("cpuset-cpus", None, Arity::Value),
+    flag("cpuset-mems", None, Arity::Value),
+    flag("debug", Some(b'D'), Arity::Bool),
+    flag("disable-content-trust", None, Arity::Bool),
+    flag("file", Some(b'f'), Arity::Value),
+    flag("force-rm", None, Arity::Bool),
+    flag("help", None, Arity::Bool),
+    flag("iidfile", None, Arity::Value),
+    flag("isolation", None, Arity::Value),
+    flag("label", None, Arity::Value),
+    flag("load", None, Arity::Bool),
+    flag("memory", Some(b'm'), Arity::Value),
+    flag("memory-swap", None, Arity::Value),
+    flag("metadata-file", None, Arity::Value),
+    flag("network", None, Arity::Value),
+    flag("no-cache", None, Arity::Bool),
+    flag("no-cache-filter", None, Arity::Value),
+    flag("output", Some(b'o'), Arity::Value),
+    flag("platform", None, Arity::Value),
+    flag("progress", None, Arity::Value),
+    flag("provenance", None, Arity::Value),
+    flag("pull", None, Arity::Bool),
+    flag("push", None, Arity::Bool),
+    flag("quiet", Some(b'q'), Arity::Bool),
+    flag("rm", None, Arity::Bool),
+    flag("sbom", None, Arity::Value),
+    flag("secret", None, Arity::Value),
+    flag("security-opt", None, Arity::Value),
+    flag("shm-size", None, Arity::Value),
+    flag("squash", None, Arity::Bool),
+    flag("ssh", None, Arity::Value),
+    flag("tag", Some(b't'), Arity::Value),
+    flag("target", None, Arity::Value),
+    flag("ulimit", None, Arity::Value),
+];
+
+/// One flag occurrence found in an argument list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagUse {
+    /// The canonical long name (`tag` for `-t`), or the name as written when unknown.
+    pub name: String,
+    /// The value, when the flag takes one (`None` for booleans and a missing value).
+    pub value: Option<OsString>,
+    /// The arguments this occurrence spans, as indices into [`Invocation::args`].
+    pub span: Range<usize>,
+}
+
+/// The global flags that matter for finding the daemon, parsed from before the command.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Globals {
+    /// Every global flag occurrence, in order.
+    pub flags: Vec<FlagUse>,
+}
+
+impl Globals {
+    /// The last value given for a global flag (docker keeps the last one).
+    #[must_use]
+    pub fn value(&self, long: &str) -> Option<&OsStr> {
+        self.flags
+            .iter()
+            .rev()
+            .find(|f| f.name == long)
+            .and_then(|f| f.value.as_deref())
+    }
+
+    /// Whether a boolean global flag was given (and not as `=false`).
+    #[must_use]
+    pub fn is_set(&self, long: &str) -> bool {
+        self.flags.iter().any(|f| {
+            f.name == long
+                && f.value
+                    .as_deref()
+                    .map_or(true, |v| v != OsStr::new("false"))
+        })
+    }
+}
+
+/// Which of docker's build commands was typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildForm {
+    /// `docker build`
+    Build,
+    /// `docker image build`
+    ImageBuild,
+    /// `docker builder build`
+    BuilderBuild,
+    /// `docker buildx build`
+    BuildxBuild,
+    /// `docker buildx b`
+    BuildxB,
+}
+
+/// What kind of call this is, which decides whether anything is probed at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandKind {
+    /// A build: probed and routed.
+    Build(BuildForm),
+    /// `docker compose …`: probed and routed.
+    Compose,
+    /// Everything else (and no command at all): passed through untouched.
+    Other,
+}
+
+/// A docker command line, parsed just enough to route it.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The arguments after argv\[0\], exactly as received.
+    pub args: Vec<OsString>,
+    /// Global flags before the command.
+    pub globals: Globals,
+    /// Index of the first command word (`args.len()` when there is none).
+    pub command_at: usize,
+    /// Index of the first argument after the command words.
+    pub rest_at: usize,
+    /// The kind of command.
+    pub kind: CommandKind,
+}
+
+impl Invocation {
+    /// Parses a docker argument list (without argv\[0\]). Never fails: anything it does
+    /// not understand makes the call `Other`, which passes through untouched.
+    #[must_use]
+    pub fn parse(args: Vec<OsString>) -> Invocation {
+        let (flags, command_at) = scan_flags(&args, 0, GLOBAL_FLAGS, true);
+        let word = |i: usize| args.get(i).map(|a| a.as_bytes());
+        let (kind, words) = match word(command_at) {
+            Some(b"build") => (CommandKind::Build(BuildForm::Build), 1),
+            Some(b"compose") => (CommandKind::Compose, 1),
+            Some(b"image") => match next_word(&args, command_at + 1) {
+                Some((i, b"build")) => (
+                    CommandKind::Build(BuildForm::ImageBuild),
+                    i - command_at + 1,
+                ),
+                _ => (CommandKind::Other, 0),
+            },
+            Some(b"builder") => match next_word(&args, command_at + 1) {
+                Some((i, b"build")) => (
+                    CommandKind::Build(BuildForm::BuilderBuild),
+                    i - command_at + 1,
+                ),
+                _ => (CommandKind::Other, 0),
+            },
+            Some(b"buildx") => match next_word(&args, command_at + 1) {
+                Some((i, b"build")) => (
+                    CommandKind::Build(BuildForm::BuildxBuild),
+                    i - command_at + 1,
+                ),
+                Some((i, b"b")) => (CommandKind::Build(BuildForm::BuildxB), i - command_at + 1),
+                _ => (CommandKind::Other, 0),
+            },
+            _ => (CommandKind::Other, 0),
+        };
+        // `docker --help build` or `docker -v build` ask docker itself, not a build.
+        let kind = if kind != CommandKind::Other
+            && flags
+                .iter()
+                .any(|f| f.name == "help" || f.name == "version")
+        {
+            CommandKind::Other
+        } else {
+            kind
+        };
+        Invocation {
+            rest_at: command_at + words,
+            globals: Globals { flags },
+            command_at,
+            kind,
+            args,
+        }
+    }
+
+    /// The arguments after the command words (`build`, `image build`, …).
+    #[must_use]
+    pub fn rest(&self) -> &[OsString] {
+        &self.args[self.rest_at.min(self.args.len())..]
+    }
+
+    /// The global flag arguments, as typed.
+    #[must_use]
+    pub fn global_args(&self) -> &[OsString] {
+        &self.args[..self.command_at.min(self.args.len())]
+    }
+
+    /// Parses the build flags of a build-like call. `None` for other calls.
+    #[must_use]
+    pub fn build_call(&self) -> Option<BuildCall> {
+        matches!(self.kind, CommandKind::Build(_)).then(|| {
+            let (flags, positional) = scan_all(&self.args, self.rest_at, BUILD_FLAGS);
+            BuildCall { flags, positional }
+        })
+    }
+}
+
+/// The flags of a build call, with their positions.
+#[derive(Debug, Clone, Default)]
+pub struct BuildCall {
+    /// Every flag occurrence, in order.
+    pub flags: Vec<FlagUse>,
+    /// Indices of positional arguments (normally one: the build context).
+    pub positional: Vec<usize>,
+}
+
+impl BuildCall {
+    /// Every occurrence of a flag, by long name.
+    pub fn all<'a>(&'a self, long: &'a str) -> impl Iterator<Item = &'a FlagUse> + 'a {
+        self.flags.iter().filter(move |f| f.name == long)
+    }
+
+    /// Whether the flag occurs at all (booleans given as `=false` do not count).
+    #[must_use]
+    pub fn has(&self, long: &str) -> bool {
+        self.all(long).any(|f| {
+            f.value
+                .as_deref()
+                .map_or(true, |v| v != OsStr::new("false"))
+        })
+    }
+
+    /// The number of target platforms asked for (`--platform a,b` counts two).
+    #[must_use]
+    pub fn platform_count(&self) -> usize {
+        self.all("platform")
+            .filter_map(|f| f.value.as_ref())
+            .map(|v| {
+                v.as_bytes()
+                    .split(|b| *b == b',')
+                    .filter(|p| !p.is_empty())
+                    .count()
+            })
+            .sum()
+    }
+}
+
+/// The next non-flag word at or after `from`, for the second word of `image build`.
+/// Flags between the words (`docker image --help build`) make it not a build.
+fn next_word(args: &[OsString], from: usize) -> Option<(usize, &[u8])> {
+    args.get(from).map(|a| (from, a.as_bytes()))
+}
+
+fn lookup_long<'t>(table: &'t [FlagInfo], name: &[u8]) -> Option<&'t FlagInfo> {
+    table
+        .binary_search_by(|f| f.long.as_bytes().cmp(name))
+        .ok()
+        .map(|i| &table[i])
+}
+
+fn lookup_short(table: &[FlagInfo], c: u8) -> Option<&FlagInfo> {
+    table.iter().find(|f| f.short == Some(c))
+}
+
+/// Classifies one flag at `args[i]`; returns the occurrence and the next index.
+/// `None` when `args[i]` is not a flag.
+fn classify(args: &[OsString], i: usize, table: &[FlagInfo]) -> Option<(FlagUse, usize)> {
+    let a = args[i].as_bytes();
+    if a.len() < 2 || a[0] != b'-' || a == b"--" {
+        return None;
+    }
+    let take_next = |name: String, arity: Arity| -> (FlagUse, usize) {
+        match arity {
+            Arity::Bool => (
+                FlagUse {
+                    name,
+                    value: None,
+                    span: i..i + 1,
+                },
+                i + 1,
+            ),
+            Arity::Value => {
+                let value = args.get(i + 1).cloned();
+                let end = if value.is_some() { i + 2 } else { i + 1 };
+                (
+                    FlagUse {
+                        name,
+                        value,
+                        span: i..end,
+                    },
+                    end,
+                )
+            }
+        }
+    };
+    if let Some(body) = a.strip_prefix(b"--") {
+        let (name, inline) = match body.iter().position(|b| *b == b'=') {
+            Some(p) => (
+                &body[..p],
+                Some(OsStr::from_bytes(&body[p + 1..]).to_owned()),
+            ),
+            None => (body, None),
+        };
+        let info = lookup_long(table, name);
+        let canonical = info.map_or_else(
+            || String::from_utf8_lossy(name).into_owned(),
+            |f| f.long.to_string(),
+        );
+        return Some(match (inline, info.map(|f| f.arity)) {
+            (Some(v), _) => (
+                FlagUse {
+                    name: canonical,
+                    value: Some(v),
+                    span: i..i + 1,
+                },
+                i + 1,
+            ),
+            (None, Some(arity)) => take_next(canonical, arity),
+            (None, None) => take_next(canonical, Arity::Bool),
+        });
+    }
+    // Short flag: `-t v`, `-tv`, `-t=v`; unknown shorts are treated as booleans.
+    let c = a[1];
+    match lookup_short(table, c) {
+        Some(info) if info.arity == Arity::Value && a.len() > 2 => {
+            let v = a[2..].strip_prefix(b"=").unwrap_or(&a[2..]);
+            Some((
+                FlagUse {
+                    name: info.long.to_string(),
+                    value: Some(OsStr::from_bytes(v).to_owned()),
+                    span: i..i + 1,
+                },
+                i + 1,
+            ))
+        }
+        Some(info) if a.len() == 2 => Some(take_next(info.long.to_string(), info.arity)),
+        Some(info) => Some((
+            FlagUse {
+                name: info.long.to_string(),
+                value: a[2..]
+                    .strip_prefix(b"=")
+                    .map(|v| OsStr::from_bytes(v).to_owned()),
+                span: i..i + 1,
+            },
+            i + 1,
+        )),
+        None => Some((
+            FlagUse {
+                name: String::from_utf8_lossy(&a[1..]).into_owned(),
+                value: None,
+                span: i..i + 1,
+            },
+            i + 1,
+        )),
+    }
+}
+
+/// Scans flags from `from` until the first non-flag word (or `--`).
+/// Returns the flags and the index of that word.
+fn scan_flags(
+    args: &[OsString],
+    from: usize,
+    table: &[FlagInfo],
+    stop_at_word: bool,
+) -> (Vec<FlagUse>, usize) {
+    let mut flags = Vec::new();
+    let mut i = from;
+    while i < args.len() {
+        match classify(args, i, table) {
+            Some((f, next)) => {
+                flags.push(f);
+                i = next;
+            }
+            None if stop_at_word => break,
+            None => i += 1,
+        }
+    }
+    (flags, i)
+}
+
+/// Scans a whole argument tail: flags anywhere (cobra interleaves them with
+/// positionals), positionals recorded, everything after `--` positional.
+fn scan_all(args: &[OsString], from: usize, table: &[FlagInfo]) -> (Vec<FlagUse>, Vec<usize>) {
+    let mut flags = Vec::new();
+    let mut positional = Vec::new();
+    let mut i = from;
+    while i < args.len() {
+        if args[i].as_bytes() == b"--" {
+            positional.extend(i + 1..args.len());
+            break;
+        }
+        match classify(args, i, table) {
+            Some((f, next)) => {
+                flags.push(f);
+                i = next;
+            }
+            None => {
+                positional.push(i);
+                i += 1;
+            }
+        }
+    }
+    (flags, positional)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inv(args: &[&str]) -> Invocation {
+        Invocation::parse(args.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn tables_are_sorted_for_binary_search() {
+        for table in [GLOBAL_FLAGS, BUILD_FLAGS] {
+            assert!(table.windows(2).all(|w| w[0].long < w[1].long));
+        }
+    }
+
+    #[test]
+    fn classifies_commands() {
+        let cases: &[(&[&str], CommandKind)] = &[
+            (&["build", "."], CommandKind::Build(BuildForm::Build)),
+            (
+                &["image", "build", "."],
+                CommandKind::Build(BuildForm::ImageBuild),
+            ),
+            (
+                &["builder", "build", "."],
+                CommandKind::Build(BuildForm::BuilderBuild),
+            ),
+            (
+                &["buildx", "build", "."],
+                CommandKind::Build(BuildForm::BuildxBuild),
+            ),
+            (
+                &["buildx", "b", "."],
+                CommandKind::Build(BuildForm::BuildxB),
+            ),
+            (&["compose", "up"], CommandKind::Compose),
+            (
+                &["-H", "tcp://x:2375", "build", "."],
+                CommandKind::Build(BuildForm::Build),
+            ),
+            (
+                &["--host=tcp://x", "-D", "build"],
+                CommandKind::Build(BuildForm::Build),
+            ),
+            (&["-Htcp://x", "compose", "build"], CommandKind::Compose),
+            (&["--context", "build", "ps"], CommandKind::Other),
+            (&["run", "build"], CommandKind::Other),
+            (&["image", "ls"], CommandKind::Other),
+            (&["buildx", "ls"], CommandKind::Other),
+            (&["builder", "prune"], CommandKind::Other),
+            (&["--help", "build"], CommandKind::Other),
+            (&["-v"], CommandKind::Other),
+            (&[], CommandKind::Other),
+            (&["ps", "-a"], CommandKind::Other),
+            (
+                &["--tlsverify", "build", "."],
+                CommandKind::Build(BuildForm::Build),
+            ),
+            (
+                &["-l", "debug", "build", "."],
+                CommandKind::Build(BuildForm::Build),
+            ),
+            (&["--config", "/c", "compose", "ps"], CommandKind::Compose),
+        ];
+        for (args, want) in cases {
+            assert_eq!(inv(args).kind, *want, "args {args:?}");
+        }
+    }
+
+    #[test]
+    fn global_values_in_every_spelling() {
+        for args in [
+            &["-H", "tcp://h:1", "ps"][..],
+            &["--host", "tcp://h:1", "ps"],
+            &["--host=tcp://h:1", "ps"],
+            &["-Htcp://h:1", "ps"],
+        ] {
+            let i = inv(args);
+            assert_eq!(
+                i.globals.value("host"),
+                Some(OsStr::new("tcp://h:1")),
+                "{args:?}"
+            );
+            assert_eq!(i.command_at, args.len() - 1);
+        }
+        let i = inv(&["-c", "ctx", "--config", "/d", "build"]);
+        assert_eq!(i.globals.value("context"), Some(OsStr::new("ctx")));
+        assert_eq!(i.globals.value("config"), Some(OsStr::new("/d")));
+    }
+
+    #[test]
+    fn flags_after_the_command_are_not_global() {
+        let i = inv(&["run", "-H", "x"]);
+        assert_eq!(i.globals.value("host"), None);
+        assert_eq!(i.command_at, 0);
+    }
+
+    #[test]
+    fn build_flags_and_context() {
+        let i = inv(&[
+            "-H",
+            "unix:///s",
+            "buildx",
+            "build",
+            "-t",
+            "a:1",
+            "--tag=b",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--push",
+            ".",
+            "-fDockerfile.x",
+            "--load=false",
+        ]);
+        let b = i.build_call().unwrap();
+        let tags: Vec<_> = b.all("tag").map(|f| f.value.clone().unwrap()).collect();
+        assert_eq!(tags, vec![OsString::from("a:1"), OsString::from("b")]);
+        assert_eq!(b.platform_count(), 2);
+        assert!(b.has("push"));
+        assert!(!b.has("load"));
+        assert_eq!(b.positional, vec![10]);
+        assert_eq!(i.args[10], OsString::from("."));
+        assert_eq!(
+            b.all("file").next().unwrap().value.as_deref(),
+            Some(OsStr::new("Dockerfile.x"))
+        );
+    }
+
+    #[test]
+    fn non_utf8_arguments_are_kept_byte_for_byte() {
+        let raw = OsStr::from_bytes(b"\xff\xfe-arg").to_owned();
+        let args = vec![
+            OsString::from("build"),
+            OsString::from("--build-arg"),
+            raw.clone(),
+            OsString::from("."),
+        ];
+        let i = Invocation::parse(args.clone());
+        assert_eq!(i.args, args);
+        let b = i.build_call().unwrap();
+        assert_eq!(
+            b.all("build-arg").next().unwrap().value.as_ref(),
+            Some(&raw)
+        );
+    }
+
+    #[test]
+    fn double_dash_ends_flags() {
+        let i = inv(&["build", "--", "-weird-context"]);
+        let b = i.build_call().unwrap();
+        assert!(b.flags.is_empty());
+        assert_eq!(b.positional, vec![2]);
+    }
+}

@@ -1,0 +1,369 @@
+//! Finding the real `docker` clients on PATH, and never finding dockroute itself.
+//!
+//! Invariants (SPEC §2 Discovery, STYLE "mise and volta"):
+//! - Only absolute PATH entries are searched. Relative and empty entries (an empty entry
+//!   means the current directory) are reported as ignored, never searched: a checked-out
+//!   repository must never supply the `docker` that runs.
+//! - dockroute is skipped per candidate, never per directory: by (device, inode) — which
+//!   catches symlinks and hard links, and equals comparing canonical paths — and by the
+//!   environment guard, which every child inherits and which lists the (device, inode) of
+//!   every dockroute the call has passed through, so a *copy* of dockroute that execs the
+//!   next `docker` skips the one before it too.
+//! - A hop counter in the environment stops wrappers that call each other by name.
+//! - The pass-through path calls [`first_client`], which stops at the first hit: one
+//!   `stat` per PATH entry up to the real client and nothing else.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Environment variable listing the `dev.ino` of each dockroute passed through, `:`-joined.
+pub const GUARD_VAR: &str = "DOCKROUTE_GUARD";
+/// Environment variable counting how many times dockroute was entered in this call chain.
+pub const HOPS_VAR: &str = "DOCKROUTE_HOPS";
+/// Past this many hops dockroute stops with [`Error::Recursion`]. Generous on purpose:
+/// rustup raised its limit from 5 to 20 because legitimate nesting hit 5.
+pub const HOP_LIMIT: u32 = 20;
+
+/// A file's identity: (device, inode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+    /// `st_dev`
+    pub dev: u64,
+    /// `st_ino`
+    pub ino: u64,
+}
+
+/// A real `docker` executable found on PATH, with what identifies its contents for the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The path as found: `PATH entry` + `/docker`. Always absolute.
+    pub path: PathBuf,
+    /// The identity of the file it resolves to.
+    pub id: FileId,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+}
+
+/// Who "we" are, and which dockroute executables the call has already passed through.
+#[derive(Debug, Clone, Default)]
+pub struct SelfGuard {
+    /// dockroute's own identity, when it could be read.
+    pub own: Option<FileId>,
+    /// Identities listed in the inherited guard.
+    pub seen: Vec<FileId>,
+    /// Hops so far, inherited (this process not counted).
+    pub hops: u32,
+}
+
+impl SelfGuard {
+    /// Reads the guard from the environment and identifies the running executable.
+    #[must_use]
+    pub fn from_env() -> SelfGuard {
+        let own = std::env::current_exe()
+            .ok()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| FileId {
+                dev: m.dev(),
+                ino: m.ino(),
+            });
+        let seen = std::env::var_os(GUARD_VAR)
+            .map(|v| parse_guard(&v))
+            .unwrap_or_default();
+        let hops = std::env::var(HOPS_VAR)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        SelfGuard { own, seen, hops }
+    }
+
+    /// Fails with [`Error::Recursion`] when this entry would pass the hop limit.
+    pub fn check_hops(&self) -> Result<()> {
+        if self.hops >= HOP_LIMIT {
+            return Err(Error::Recursion {
+                hops: self.hops + 1,
+                limit: HOP_LIMIT,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether a file is dockroute (this one or one the call passed through).
+    #[must_use]
+    pub fn is_dockroute(&self, id: FileId) -> bool {
+        self.own == Some(id) || self.seen.contains(&id)
+    }
+
+    /// The environment every child gets: the guard with us added, and the next hop count.
+    #[must_use]
+    pub fn child_env(&self) -> [(&'static str, OsString); 2] {
+        let mut ids = self.seen.clone();
+        if let Some(own) = self.own {
+            if !ids.contains(&own) {
+                ids.push(own);
+            }
+        }
+        let guard = ids
+            .iter()
+            .map(|id| format!("{}.{}", id.dev, id.ino))
+            .collect::<Vec<_>>()
+            .join(":");
+        [
+            (GUARD_VAR, OsString::from(guard)),
+            (HOPS_VAR, OsString::from((self.hops + 1).to_string())),
+        ]
+    }
+}
+
+fn parse_guard(v: &OsStr) -> Vec<FileId> {
+    v.as_bytes()
+        .split(|b| *b == b':')
+        .filter_map(|item| {
+            let s = std::str::from_utf8(item).ok()?;
+            let (dev, ino) = s.split_once('.')?;
+            Some(FileId {
+                dev: dev.parse().ok()?,
+                ino: ino.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// Where discovery looked, for messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchReport {
+    /// Absolute directories searched, in PATH order.
+    pub searched: Vec<PathBuf>,
+    /// PATH entries never searched (relative or empty).
+    pub ignored: Vec<OsString>,
+}
+
+impl SearchReport {
+    /// The error for "nothing found".
+    #[must_use]
+    pub fn into_error(self) -> Error {
+        Error::NoClient {
+            searched: self.searched,
+            ignored: self.ignored,
+        }
+    }
+}
+
+/// Examines `dir/docker`: a regular, executable file that is not dockroute.
+fn examine(dir: &Path, guard: &SelfGuard) -> Option<Candidate> {
+    let path = dir.join("docker");
+    let meta = match std::fs::metadata(&path) {
+        Ok(m) => m,
+        Err(_) => return None,
+    };
+    let id = FileId {
+        dev: meta.dev(),
+        ino: meta.ino(),
+    };
+    if !meta.is_file() || meta.mode() & 0o111 == 0 {
+        tracing::debug!(path = %path.display(), "skipped: not an executable file");
+        return None;
+    }
+    if guard.is_dockroute(id) {
+        tracing::debug!(path = %path.display(), "skipped: this is dockroute");
+        return None;
+    }
+    if guard.own.is_none() && is_current_exe(&path) {
+        // Our own identity could not be read: fall back to comparing canonical paths.
+        return None;
+    }
+    Some(Candidate {
+        path,
+        id,
+        size: meta.size(),
+        mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+    })
+}
+
+fn is_current_exe(path: &Path) -> bool {
+    match (std::env::current_exe(), std::fs::canonicalize(path)) {
+        (Ok(me), Ok(c)) => me == c,
+        // Fail closed: if we cannot tell, assume it is us (rustup's `unwrap_or(true)`).
+        _ => true,
+    }
+}
+
+/// Walks PATH's absolute entries, calling `visit` with each candidate until it says stop.
+fn walk(
+    path_var: Option<&OsStr>,
+    guard: &SelfGuard,
+    report: &mut SearchReport,
+    mut visit: impl FnMut(Candidate) -> bool,
+) {
+    let Some(path_var) = path_var else { return };
+    for entry in path_var.as_bytes().split(|b| *b == b':') {
+        let dir = Path::new(OsStr::from_bytes(entry));
+        if !dir.is_absolute() {
+            tracing::debug!(entry = %dir.display(), "PATH entry ignored: not absolute");
+            report.ignored.push(dir.as_os_str().to_owned());
+            continue;
+        }
+        report.searched.push(dir.to_path_buf());
+        if let Some(c) = examine(dir, guard) {
+            if !visit(c) {
+                return;
+            }
+        }
+    }
+}
+
+/// The first real client on PATH: the pass-through path.
+pub fn first_client(path_var: Option<&OsStr>, guard: &SelfGuard) -> Result<Candidate> {
+    let mut report = SearchReport::default();
+    let mut found = None;
+    walk(path_var, guard, &mut report, |c| {
+        found = Some(c);
+        false
+    });
+    found.ok_or_else(|| report.into_error())
+}
+
+/// Every real client on PATH, in PATH order, each file once (`/bin` and `/usr/bin` are
+/// often the same directory).
+#[must_use]
+pub fn all_clients(path_var: Option<&OsStr>, guard: &SelfGuard) -> (Vec<Candidate>, SearchReport) {
+    let mut report = SearchReport::default();
+    let mut found: Vec<Candidate> = Vec::new();
+    walk(path_var, guard, &mut report, |c| {
+        if !found.iter().any(|f| f.id == c.id) {
+            found.push(c);
+        }
+        true
+    });
+    (found, report)
+}
+
+/// What `docker` resolves to for a shell with this PATH (relative entries included, as a
+/// shell would), for doctor: the file and whether it is dockroute.
+#[must_use]
+pub fn shell_resolution(path_var: Option<&OsStr>) -> Option<PathBuf> {
+    let path_var = path_var?;
+    path_var.as_bytes().split(|b| *b == b':').find_map(|entry| {
+        let dir = if entry.is_empty() {
+            Path::new(".")
+        } else {
+            Path::new(OsStr::from_bytes(entry))
+        };
+        let p = dir.join("docker");
+        let m = std::fs::metadata(&p).ok()?;
+        (m.is_file() && m.mode() & 0o111 != 0).then_some(p)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn exe(dir: &Path, body: &str) -> PathBuf {
+        let p = dir.join("docker");
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    fn id_of(p: &Path) -> FileId {
+        let m = std::fs::metadata(p).unwrap();
+        FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+        }
+    }
+
+    #[test]
+    fn relative_and_empty_entries_are_never_searched() {
+        let t = tempfile::tempdir().unwrap();
+        let abs = t.path().join("abs");
+        std::fs::create_dir(&abs).unwrap();
+        exe(&abs, "#!/bin/sh\n");
+        let path = OsString::from(format!(":rel:{}:.", abs.display()));
+        let (found, report) = all_clients(Some(&path), &SelfGuard::default());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].path, abs.join("docker"));
+        assert_eq!(
+            report.ignored,
+            vec![OsString::from(""), "rel".into(), ".".into()]
+        );
+    }
+
+    #[test]
+    fn skips_self_by_identity_and_by_guard() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b, c) = (t.path().join("a"), t.path().join("b"), t.path().join("c"));
+        for d in [&a, &b, &c] {
+            std::fs::create_dir(d).unwrap();
+        }
+        let me = exe(&a, "me");
+        std::fs::hard_link(&me, b.join("docker")).unwrap();
+        let copy = exe(&c, "copy");
+        let path = OsString::from(format!("{}:{}:{}", a.display(), b.display(), c.display()));
+        let guard = SelfGuard {
+            own: Some(id_of(&me)),
+            seen: vec![id_of(&copy)],
+            hops: 1,
+        };
+        let (found, _) = all_clients(Some(&path), &guard);
+        assert!(found.is_empty(), "{found:?}");
+        assert!(first_client(Some(&path), &guard).is_err());
+    }
+
+    #[test]
+    fn directories_and_non_executables_are_not_clients() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b, c) = (t.path().join("a"), t.path().join("b"), t.path().join("c"));
+        std::fs::create_dir_all(a.join("docker")).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        std::fs::write(b.join("docker"), "x").unwrap();
+        std::fs::create_dir(&c).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/docker", c.join("docker")).unwrap();
+        let path = OsString::from(format!("{}:{}:{}", a.display(), b.display(), c.display()));
+        let err = first_client(Some(&path), &SelfGuard::default()).unwrap_err();
+        assert_eq!(err.exit_code(), 127);
+        assert!(err.to_string().contains(&a.display().to_string()));
+    }
+
+    #[test]
+    fn guard_round_trips_and_hops_count() {
+        let g = SelfGuard {
+            own: Some(FileId { dev: 1, ino: 2 }),
+            seen: vec![FileId { dev: 3, ino: 4 }],
+            hops: 19,
+        };
+        let env = g.child_env();
+        assert_eq!(env[0].1, OsString::from("3.4:1.2"));
+        assert_eq!(
+            parse_guard(&env[0].1),
+            vec![FileId { dev: 3, ino: 4 }, FileId { dev: 1, ino: 2 }]
+        );
+        assert_eq!(env[1].1, OsString::from("20"));
+        assert!(g.check_hops().is_ok());
+        let g = SelfGuard { hops: 20, ..g };
+        assert_eq!(g.check_hops().unwrap_err().exit_code(), 2);
+        assert!(parse_guard(OsStr::new("garbage:1.x:.:5.6")).len() == 1);
+    }
+
+    #[test]
+    fn the_same_file_twice_on_path_is_one_client() {
+        let t = tempfile::tempdir().unwrap();
+        let a = t.path().join("a");
+        std::fs::create_dir(&a).unwrap();
+        exe(&a, "x");
+        std::os::unix::fs::symlink(&a, t.path().join("alias")).unwrap();
+        let path = OsString::from(format!(
+            "{}:{}",
+            a.display(),
+            t.path().join("alias").display()
+        ));
+        assert_eq!(all_clients(Some(&path), &SelfGuard::default()).0.len(), 1);
+    }
+}

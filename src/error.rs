@@ -1,0 +1,125 @@
+//! The one error type of dockroute, with the exit code and the hint each variant carries.
+//!
+//! Exit codes follow SPEC §2: 127 when no real client exists, 126 when the chosen client
+//! could not be executed, 2 when a call is refused before anything runs (recursion, a
+//! flag the chosen route cannot honour, a secret build argument under `deny`, bad usage).
+//! Every other exit code a user sees is the real client's own.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+
+/// Everything that can stop dockroute before (or instead of) handing over to a client.
+#[derive(Debug)]
+pub enum Error {
+    /// No real `docker` client on PATH. `searched` lists the absolute directories looked
+    /// in, `ignored` the PATH entries never searched (relative or empty).
+    NoClient {
+        searched: Vec<PathBuf>,
+        ignored: Vec<OsString>,
+    },
+    /// The chosen client exists but `execve` failed.
+    Exec {
+        program: PathBuf,
+        source: std::io::Error,
+    },
+    /// The hop counter passed its limit: wrappers call each other.
+    Recursion { hops: u32, limit: u32 },
+    /// The call was refused before anything ran: which flag, why, and the fix.
+    Refused {
+        flag: String,
+        why: String,
+        fix: String,
+    },
+    /// dockroute's own CLI was used wrongly, or a setting has a value it does not know.
+    Usage(String),
+    /// `dockroute doctor` found something a person has to fix.
+    Unhealthy(String),
+}
+
+impl Error {
+    /// The process exit code for this error.
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::NoClient { .. } => 127,
+            Error::Exec { source, .. } => {
+                if source.kind() == std::io::ErrorKind::NotFound {
+                    127
+                } else {
+                    126
+                }
+            }
+            Error::Recursion { .. } | Error::Refused { .. } | Error::Usage(_) => 2,
+            Error::Unhealthy(_) => 1,
+        }
+    }
+
+    /// What the user can do about it, when there is something to say.
+    #[must_use]
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::NoClient { .. } => Some(
+                "install a Docker CLI (e.g. `apt-get install docker.io`) or add the directory \
+                 holding the real `docker` to PATH as an absolute path"
+                    .into(),
+            ),
+            Error::Exec { .. } => {
+                Some("check the file's permissions and that it is a program for this machine".into())
+            }
+            Error::Recursion { .. } => Some(
+                "a wrapper on PATH calls `docker` again by name; make it call the real client by \
+                 its absolute path, or remove it from PATH (set DOCKROUTE_LOG=debug to see each hop)"
+                    .into(),
+            ),
+            Error::Refused { fix, .. } => Some(fix.clone()),
+            Error::Usage(_) => Some("see `dockroute --help`".into()),
+            Error::Unhealthy(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NoClient { searched, ignored } => {
+                write!(f, "no real docker client found on PATH; looked in: ")?;
+                if searched.is_empty() {
+                    write!(f, "(no absolute directory on PATH)")?;
+                } else {
+                    let dirs: Vec<String> =
+                        searched.iter().map(|d| d.display().to_string()).collect();
+                    write!(f, "{}", dirs.join(", "))?;
+                }
+                if !ignored.is_empty() {
+                    let rel: Vec<String> = ignored
+                        .iter()
+                        .map(|e| {
+                            if e.is_empty() {
+                                "(empty entry)".to_string()
+                            } else {
+                                e.to_string_lossy().into_owned()
+                            }
+                        })
+                        .collect();
+                    write!(f, "; never searched (relative): {}", rel.join(", "))?;
+                }
+                Ok(())
+            }
+            Error::Exec { program, source } => {
+                write!(f, "could not execute {}: {source}", program.display())
+            }
+            Error::Recursion { hops, limit } => write!(
+                f,
+                "docker was re-entered {hops} times (limit {limit}): wrappers on PATH call each other"
+            ),
+            Error::Refused { flag, why, .. } => write!(f, "refused `{flag}`: {why}"),
+            Error::Usage(msg) | Error::Unhealthy(msg) => write!(f, "{msg}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Shorthand used across the crate.
+pub type Result<T> = std::result::Result<T, Error>;

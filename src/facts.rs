@@ -1,0 +1,172 @@
+//! The facts the routing decision reads: the clients found, the runtime as probed or
+//! pinned, the few environment values routing depends on, and the user's settings.
+//!
+//! These are plain data. Gathering them (spawning probes, talking to the daemon, reading
+//! the environment) is the job of `probe`, `daemon` and `settings`; reading them is the
+//! job of `decide`. Nothing here does I/O.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use semver::Version;
+
+/// A real docker client found on PATH, with what was learnt about it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Client {
+    /// Absolute path, as found on PATH.
+    pub path: PathBuf,
+    /// Its version, when `--version` gave one.
+    #[serde(serialize_with = "ser_version")]
+    pub version: Option<Version>,
+    /// Why there is no version (timed out, exited 1, unrecognised output …).
+    pub problem: Option<String>,
+    /// Bind-mounted into this container (as Pipelines mounts its CLI at /usr/bin/docker).
+    pub mounted: bool,
+    /// The buildx CLI plugin is available to it.
+    pub buildx: bool,
+}
+
+#[allow(clippy::ref_option)]
+fn ser_version<S: serde::Serializer>(v: &Option<Version>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_some(&v.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// The major version from which `docker build` goes to buildx (docker/cli 23.0).
+pub const BUILDX_DEFAULT_MAJOR: u64 = 23;
+
+impl Client {
+    /// A client from before buildx became the default builder (< 23): its `docker build`
+    /// uses the daemon's own builder, which needs no privileged container.
+    #[must_use]
+    pub fn legacy_era(&self) -> bool {
+        self.version
+            .as_ref()
+            .is_some_and(|v| v.major < BUILDX_DEFAULT_MAJOR)
+    }
+
+    /// "20.10.24, bind-mounted" — for notices.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let mut s = self
+            .version
+            .as_ref()
+            .map_or_else(|| "version unknown".to_string(), ToString::to_string);
+        if self.mounted {
+            s.push_str(", bind-mounted");
+        }
+        s
+    }
+}
+
+/// What the runtime allows, as far as routing cares.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Runtime {
+    /// Privileged containers are forbidden (Bitbucket Pipelines runtime v2 and the like).
+    /// `why` is the daemon's own words, or the pin that said so.
+    Restricted { why: String },
+    /// Privileged containers allowed in a Bitbucket step: runtime v3.
+    V3 { why: String },
+    /// Privileged containers allowed (or pinned open) elsewhere.
+    Open { why: String },
+    /// No daemon answered at the endpoint.
+    NoDaemon { why: String },
+    /// The probe could not tell.
+    Unknown { why: String },
+}
+
+impl Runtime {
+    /// The runtime's own words for why it is what it is.
+    #[must_use]
+    pub fn why(&self) -> &str {
+        match self {
+            Runtime::Restricted { why }
+            | Runtime::V3 { why }
+            | Runtime::Open { why }
+            | Runtime::NoDaemon { why }
+            | Runtime::Unknown { why } => why,
+        }
+    }
+
+    /// Short name: restricted, v3, open, no_daemon, unknown.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Runtime::Restricted { .. } => "restricted",
+            Runtime::V3 { .. } => "v3",
+            Runtime::Open { .. } => "open",
+            Runtime::NoDaemon { .. } => "no_daemon",
+            Runtime::Unknown { .. } => "unknown",
+        }
+    }
+}
+
+/// A forced route (`DOCKROUTE_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Decide from the runtime.
+    #[default]
+    Auto,
+    /// Never reroute.
+    Pass,
+    /// Build with a legacy-era (< 23) client.
+    Mounted,
+    /// Build with the first client's legacy builder (`DOCKER_BUILDKIT=0`).
+    Legacy,
+    /// Build with buildx.
+    Buildx,
+}
+
+impl Mode {
+    /// Parses a `DOCKROUTE_MODE` value.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Mode> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => Mode::Auto,
+            "pass" | "off" => Mode::Pass,
+            "mounted" => Mode::Mounted,
+            "legacy" => Mode::Legacy,
+            "buildx" => Mode::Buildx,
+            _ => return None,
+        })
+    }
+}
+
+/// The environment values routing depends on (the rest of the environment is never read
+/// by `decide`, and never printed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildEnv {
+    /// `DOCKER_BUILDKIT` as inherited.
+    pub docker_buildkit: Option<OsString>,
+}
+
+impl BuildEnv {
+    /// `DOCKER_BUILDKIT` as the CLI reads it (Go's `ParseBool`; empty counts as unset
+    /// since CLI 24). `None` when unset, empty or unparsable.
+    #[must_use]
+    pub fn buildkit(&self) -> Option<bool> {
+        let v = self.docker_buildkit.as_ref()?.to_str()?;
+        match v {
+            "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+            "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// Everything `decide` reads besides the invocation.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Real clients, in PATH order. Never empty when `decide` is called.
+    pub clients: Vec<Client>,
+    /// The runtime (only consulted for build-like and compose calls).
+    pub runtime: Option<Runtime>,
+    /// Inherited environment values.
+    pub env: BuildEnv,
+    /// `DOCKROUTE_MODE`.
+    pub mode: Mode,
+}

@@ -1,0 +1,92 @@
+//! dockroute: a drop-in `docker` executable that finds every real docker client on PATH,
+//! learns what each one is and what the runtime allows, and hands each call to the right
+//! client with the right arguments and environment.
+//!
+//! Layout: [`decide`] is the pure routing decision; [`args`] the docker grammar;
+//! [`discovery`], [`probe`], [`mounts`], [`plugins`], [`docker_config`], [`runtime`] and
+//! [`cache`] gather the facts; [`exec`] hands over; [`shim`] and [`cli`] are the two
+//! personalities; [`output`] and [`redact`] are the only way out for dockroute's words.
+
+pub mod args;
+pub mod cache;
+pub mod cli;
+pub mod decide;
+pub mod discovery;
+pub mod docker_config;
+pub mod doctor;
+pub mod error;
+pub mod exec;
+pub mod explain;
+pub mod facts;
+pub mod gather;
+pub mod logging;
+pub mod mounts;
+pub mod output;
+pub mod plugins;
+pub mod probe;
+pub mod redact;
+pub mod runtime;
+pub mod shim;
+pub mod version;
+
+use std::ffi::OsString;
+use std::path::Path;
+
+/// Environment variable that overrides argv\[0\]'s file name, so tests can run either
+/// personality without links (rustup's `RUSTUP_FORCE_ARG0`).
+pub const FORCE_ARG0_VAR: &str = "DOCKROUTE_FORCE_ARG0";
+
+/// Which personality argv\[0\] selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Personality {
+    /// Invoked as `docker`: the shim.
+    Shim,
+    /// Anything else: dockroute's own CLI.
+    Cli,
+}
+
+/// Picks the personality from argv\[0\]'s file name (or the override).
+#[must_use]
+pub fn personality(arg0: Option<&OsString>, force: Option<&OsString>) -> Personality {
+    let name = force.or(arg0).and_then(|a| Path::new(a).file_name());
+    if name.is_some_and(|n| n == "docker") {
+        Personality::Shim
+    } else {
+        Personality::Cli
+    }
+}
+
+/// The whole program: dispatch on argv\[0\], return the exit code when not exec'd away.
+#[must_use]
+pub fn run() -> u8 {
+    let mut args = std::env::args_os();
+    let arg0 = args.next();
+    let force = std::env::var_os(FORCE_ARG0_VAR);
+    match personality(arg0.as_ref(), force.as_ref()) {
+        Personality::Shim => shim::run(args.collect()),
+        Personality::Cli => {
+            let mut all: Vec<OsString> = vec![arg0.unwrap_or_else(|| "dockroute".into())];
+            all.extend(args);
+            cli::run(all)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personality_by_file_name() {
+        let p = |a: &str| personality(Some(&OsString::from(a)), None);
+        assert_eq!(p("/usr/local/sbin/docker"), Personality::Shim);
+        assert_eq!(p("docker"), Personality::Shim);
+        assert_eq!(p("/usr/local/sbin/dockroute"), Personality::Cli);
+        assert_eq!(p("docker-compose"), Personality::Cli);
+        let forced = OsString::from("docker");
+        assert_eq!(
+            personality(Some(&OsString::from("dockroute")), Some(&forced)),
+            Personality::Shim
+        );
+    }
+}

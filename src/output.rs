@@ -1,0 +1,48 @@
+//! The one place dockroute's own words leave the process.
+//!
+//! Invariants:
+//! - In shim mode dockroute never writes to stdout on its own account; notices and errors
+//!   go to stderr, one line each, prefixed `dockroute:`.
+//! - `DOCKROUTE_QUIET=1` silences notices (never errors).
+//! - Everything printed passes through [`crate::redact::text`], the single redaction point.
+
+#![allow(clippy::print_stderr, clippy::print_stdout)]
+
+use std::io::Write;
+
+/// Whether notices are silenced.
+#[must_use]
+pub fn quiet() -> bool {
+    std::env::var_os("DOCKROUTE_QUIET").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Prints one notice line to stderr unless quiet.
+pub fn notice(line: &str) {
+    if !quiet() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "dockroute: {}",
+            crate::redact::text(line)
+        );
+    }
+}
+
+/// Prints an error (and its hint) to stderr, always.
+pub fn error(e: &crate::error::Error) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "dockroute: error: {}",
+        crate::redact::text(&e.to_string())
+    );
+    if let Some(h) = e.hint() {
+        let _ = writeln!(err, "dockroute: hint: {}", crate::redact::text(&h));
+    }
+}
+
+/// Writes a report of dockroute's own CLI (`doctor`, `explain`) to stdout.
+pub fn report(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(crate::redact::text(text).as_bytes());
+    let _ = out.flush();
+}

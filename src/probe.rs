@@ -1,0 +1,279 @@
+//! Learning what each client is: its version (`<client> --version`, in parallel, bounded
+//! by a timeout, cached), whether it is bind-mounted, whether buildx is available to it.
+//!
+//! Invariants:
+//! - A probe never blocks past the timeout: each child runs in its own process group,
+//!   which is killed at the deadline (a client that forks a grandchild holding the pipe
+//!   open cannot stall us either, since readers are detached threads).
+//! - Probes run with stdin closed, stderr discarded, output capped at 64 KiB, and the
+//!   guard environment set, so a dockroute copy answers with its marker instead of
+//!   probing again.
+//! - Only results that do not change on a retry are cached (a version, unrecognised
+//!   output, a dockroute marker); timeouts and spawn failures are probed again next time.
+
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use semver::Version;
+
+use crate::cache::Cache;
+use crate::discovery::{Candidate, SelfGuard};
+use crate::facts::Client;
+use crate::version::{self, Parsed};
+
+/// Environment variable a probing dockroute sets so that a dockroute copy identifies itself.
+pub const PROBE_VAR: &str = "DOCKROUTE_PROBE";
+/// Default `--version` timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(3000);
+const MAX_OUTPUT: u64 = 64 * 1024;
+const CACHE_FILE: &str = "clients.json";
+const CACHE_VERSION: u32 = 1;
+
+/// The result of one `--version` probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A version.
+    Version(Version),
+    /// A dockroute copy answered: not a real client.
+    Dockroute,
+    /// Something went wrong; the message says what.
+    Problem(String),
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct CacheFile {
+    version: u32,
+    entries: Vec<CacheEntry>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Clone)]
+struct CacheEntry {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    version: Option<String>,
+    problem: Option<String>,
+    dockroute: bool,
+}
+
+impl CacheEntry {
+    fn matches(&self, c: &Candidate) -> bool {
+        self.path == c.path
+            && self.dev == c.id.dev
+            && self.ino == c.id.ino
+            && self.size == c.size
+            && self.mtime_ns == c.mtime_ns
+    }
+
+    fn outcome(&self) -> Option<Outcome> {
+        if self.dockroute {
+            return Some(Outcome::Dockroute);
+        }
+        match (&self.version, &self.problem) {
+            (Some(v), _) => Version::parse(v).ok().map(Outcome::Version),
+            (None, Some(p)) => Some(Outcome::Problem(p.clone())),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The `--version` timeout: `DOCKROUTE_PROBE_TIMEOUT_MS`, else [`DEFAULT_TIMEOUT`].
+#[must_use]
+pub fn timeout_from_env() -> Duration {
+    std::env::var("DOCKROUTE_PROBE_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(DEFAULT_TIMEOUT, Duration::from_millis)
+}
+
+/// Probes (or recalls from the cache) the version of every candidate.
+#[must_use]
+pub fn versions(
+    candidates: &[Candidate],
+    guard: &SelfGuard,
+    cache: Option<&Cache>,
+    timeout: Duration,
+) -> Vec<Outcome> {
+    let mut file: CacheFile = cache
+        .and_then(|c| c.load::<CacheFile>(CACHE_FILE))
+        .filter(|f| f.version == CACHE_VERSION)
+        .unwrap_or_default();
+    let mut out: Vec<Option<Outcome>> = candidates
+        .iter()
+        .map(|c| {
+            file.entries
+                .iter()
+                .find(|e| e.matches(c))
+                .and_then(CacheEntry::outcome)
+        })
+        .collect();
+    let missing: Vec<usize> = (0..candidates.len())
+        .filter(|i| out[*i].is_none())
+        .collect();
+    if missing.is_empty() {
+        tracing::debug!("client versions from cache");
+    } else {
+        let targets: Vec<&Candidate> = missing.iter().map(|i| &candidates[*i]).collect();
+        let probed = run_probes(&targets, guard, timeout);
+        let mut dirty = false;
+        for (i, outcome) in missing.into_iter().zip(probed) {
+            let c = &candidates[i];
+            let cacheable = !matches!(&outcome, Outcome::Problem(p) if p.starts_with("timed out") || p.starts_with("could not run"));
+            if cacheable {
+                file.entries.retain(|e| e.path != c.path);
+                file.entries.push(CacheEntry {
+                    path: c.path.clone(),
+                    dev: c.id.dev,
+                    ino: c.id.ino,
+                    size: c.size,
+                    mtime_ns: c.mtime_ns,
+                    version: match &outcome {
+                        Outcome::Version(v) => Some(v.to_string()),
+                        _ => None,
+                    },
+                    problem: match &outcome {
+                        Outcome::Problem(p) => Some(p.clone()),
+                        _ => None,
+                    },
+                    dockroute: outcome == Outcome::Dockroute,
+                });
+                dirty = true;
+            }
+            out[i] = Some(outcome);
+        }
+        if let (Some(cache), true) = (cache, dirty) {
+            file.version = CACHE_VERSION;
+            file.entries.truncate(64);
+            cache.store(CACHE_FILE, &file);
+        }
+    }
+    out.into_iter()
+        .map(|o| o.unwrap_or_else(|| Outcome::Problem("not probed".into())))
+        .collect()
+}
+
+/// Runs `--version` on every target at once and collects the outcomes by the deadline.
+fn run_probes(targets: &[&Candidate], guard: &SelfGuard, timeout: Duration) -> Vec<Outcome> {
+    let deadline = Instant::now() + timeout;
+    let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
+    let mut pids: Vec<Option<i32>> = Vec::with_capacity(targets.len());
+    let mut results: Vec<Option<Outcome>> = vec![None; targets.len()];
+    for (i, c) in targets.iter().enumerate() {
+        let mut cmd = Command::new(&c.path);
+        cmd.arg0(&c.path)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .env(PROBE_VAR, "1")
+            .process_group(0);
+        for (k, v) in guard.child_env() {
+            cmd.env(k, v);
+        }
+        match cmd.spawn() {
+            Ok(mut child) => {
+                pids.push(i32::try_from(child.id()).ok());
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    if let Some(out) = child.stdout.take() {
+                        let _ = out.take(MAX_OUTPUT).read_to_end(&mut buf);
+                    }
+                    let status = child.wait();
+                    let text = String::from_utf8_lossy(&buf);
+                    let outcome = match status {
+                        Ok(s) if s.success() => match version::parse(&text) {
+                            Parsed::Version(v, _) => Outcome::Version(v),
+                            Parsed::Dockroute => Outcome::Dockroute,
+                            Parsed::Unrecognised(line) => Outcome::Problem(format!(
+                                "unrecognised `--version` output: {line:?}"
+                            )),
+                        },
+                        Ok(s) => Outcome::Problem(match s.code() {
+                            Some(code) => format!("`--version` exited with {code}"),
+                            None => {
+                                format!("`--version` killed by signal {}", s.signal().unwrap_or(0))
+                            }
+                        }),
+                        Err(e) => Outcome::Problem(format!("could not wait for `--version`: {e}")),
+                    };
+                    let _ = tx.send((i, outcome));
+                });
+            }
+            Err(e) => {
+                pids.push(None);
+                results[i] = Some(Outcome::Problem(format!("could not run: {e}")));
+            }
+        }
+    }
+    drop(tx);
+    let mut pending = results.iter().filter(|r| r.is_none()).count();
+    while pending > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((i, o)) => {
+                results[i] = Some(o);
+                pending -= 1;
+            }
+            Err(_) => break,
+        }
+    }
+    for (i, r) in results.iter_mut().enumerate() {
+        if r.is_none() {
+            if let Some(pid) = pids[i] {
+                // The child leads its own process group: end it and whatever it started.
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            tracing::debug!(client = %targets[i].path.display(), "version probe timed out");
+            *r = Some(Outcome::Problem(format!(
+                "timed out after {} ms on `--version`",
+                timeout.as_millis()
+            )));
+        }
+    }
+    results.into_iter().flatten().collect()
+}
+
+/// Turns candidates and their probe outcomes into clients; dockroute copies are dropped.
+#[must_use]
+pub fn clients(
+    candidates: &[Candidate],
+    outcomes: Vec<Outcome>,
+    mounts: &crate::mounts::MountPoints,
+    buildx_available: bool,
+) -> Vec<Client> {
+    candidates
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(c, o)| {
+            let (version, problem) = match o {
+                Outcome::Dockroute => {
+                    tracing::debug!(path = %c.path.display(), "skipped: a copy of dockroute");
+                    return None;
+                }
+                Outcome::Version(v) => (Some(v), None),
+                Outcome::Problem(p) => (None, Some(p)),
+            };
+            // CLI plugins arrived in 19.03.
+            let plugins_supported = version
+                .as_ref()
+                .is_some_and(|v| (v.major, v.minor) >= (19, 3));
+            Some(Client {
+                mounted: mounts.is_mounted(&c.path),
+                buildx: buildx_available && plugins_supported,
+                path: c.path.clone(),
+                version,
+                problem,
+            })
+        })
+        .collect()
+}
