@@ -1,0 +1,189 @@
+//! Discovery end to end: self-skip however installed, relative PATH entries, recursion,
+//! no client, hanging clients.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::support::*;
+
+fn real_version() -> Vec<u8> {
+    std::process::Command::new(DOCKER28)
+        .arg("--version")
+        .output()
+        .unwrap()
+        .stdout
+}
+
+#[test]
+fn skips_itself_as_symlink_hard_link_and_copy() {
+    let s = Sandbox::bare();
+    // A private copy so hard links stay on one filesystem.
+    let copy_dir = s.p("copy");
+    std::fs::create_dir_all(&copy_dir).unwrap();
+    std::fs::copy(dockroute_bin(), copy_dir.join("docker")).unwrap();
+    let hard = s.p("hard");
+    std::fs::create_dir_all(&hard).unwrap();
+    std::fs::hard_link(copy_dir.join("docker"), hard.join("docker")).unwrap();
+    let copy2 = s.p("copy2");
+    std::fs::create_dir_all(&copy2).unwrap();
+    std::fs::copy(dockroute_bin(), copy2.join("docker")).unwrap();
+    let sym = s.shim_dir();
+    let s = s.with_path(&[
+        sym.clone(),
+        hard,
+        copy_dir,
+        copy2,
+        PathBuf::from("/usr/local/bin"),
+    ]);
+    let mut c = s.docker();
+    c.arg("--version");
+    let (o, took) = run_within(c, Duration::from_secs(20));
+    ok(&o);
+    assert_eq!(o.stdout, real_version());
+    assert!(took < Duration::from_secs(5));
+    // The probing path recognises the copies and never lists them as clients.
+    let mut c = s.dockroute();
+    c.args(["doctor", "--json"]);
+    let o = run(c);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("doctor --json is JSON");
+    let clients: Vec<&str> = v["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(clients, vec![DOCKER28], "{}", stdout(&o));
+}
+
+#[test]
+fn relative_and_empty_path_entries_never_supply_docker() {
+    let s = Sandbox::bare();
+    let work = s.p("checkout");
+    let marker = s.p("ran-untrusted");
+    let evil = format!("#!/bin/sh\ntouch {}\necho EVIL\n", marker.display());
+    script(&work.join("docker"), &evil);
+    script(&work.join("bin/docker"), &evil);
+    let shim = s.shim_dir();
+    let s = s.with_path(&[
+        PathBuf::from(""),
+        PathBuf::from("."),
+        PathBuf::from("bin"),
+        shim,
+        PathBuf::from("/usr/local/bin"),
+    ]);
+    for args in [&["--version"][..], &["build", "--help"]] {
+        let mut c = s.docker();
+        c.args(args).current_dir(&work);
+        let o = run(c);
+        assert!(!stdout(&o).contains("EVIL"), "{args:?}: {}", stdout(&o));
+        assert!(
+            !marker.exists(),
+            "{args:?} ran a docker from a relative PATH entry"
+        );
+    }
+    // With only relative entries there is no client at all.
+    let shim = s.shim_dir();
+    let s = s.with_path(&[PathBuf::from("."), PathBuf::from("bin"), shim]);
+    let mut c = s.docker();
+    c.arg("ps").current_dir(&work);
+    let o = run(c);
+    assert_eq!(o.status.code(), Some(127));
+    assert!(stderr(&o).contains("never searched"), "{}", stderr(&o));
+    assert!(!marker.exists());
+}
+
+#[test]
+fn no_real_client_exits_127_saying_where_it_looked() {
+    let s = Sandbox::bare();
+    let shim = s.shim_dir();
+    let empty = s.p("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let s = s.with_path(&[shim.clone(), empty.clone()]);
+    for args in [&["ps"][..], &["build", "."]] {
+        let mut c = s.docker();
+        c.args(args);
+        let o = run(c);
+        assert_eq!(o.status.code(), Some(127), "{args:?}");
+        let err = stderr(&o);
+        assert!(
+            err.contains(&empty.display().to_string()) && err.contains(&shim.display().to_string()),
+            "{err}"
+        );
+        assert!(o.stdout.is_empty());
+    }
+}
+
+#[test]
+fn two_wrappers_calling_each_other_stop_with_exit_2() {
+    let s = Sandbox::bare();
+    // A foreign wrapper that calls `docker` by name again: dockroute → wrapper → dockroute …
+    let w = s.p("wrap");
+    script(&w.join("docker"), "#!/bin/sh\nexec docker \"$@\"\n");
+    let shim = s.shim_dir();
+    let s = s.with_path(&[
+        shim,
+        w.clone(),
+        PathBuf::from("/usr/local/bin"),
+        PathBuf::from("/bin"),
+        PathBuf::from("/usr/bin"),
+    ]);
+    let mut c = s.docker();
+    c.arg("ps");
+    let (o, took) = run_within(c, Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("re-entered"), "{}", stderr(&o));
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    // Every hop was an exec, not a fork: nothing is left running.
+    let left = std::process::Command::new("pgrep")
+        .arg("-f")
+        .arg(w.display().to_string())
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "runaway processes: {}",
+        stdout(&left)
+    );
+}
+
+#[test]
+fn a_client_hanging_on_version_is_bounded_by_the_timeout() {
+    let s = Sandbox::bare();
+    let hang = s.p("hang");
+    script(&hang.join("docker"), "#!/bin/sh\nsleep 60\n");
+    let shim = s.shim_dir();
+    let s = s
+        .with_path(&[
+            shim,
+            PathBuf::from("/usr/local/bin"),
+            hang,
+            PathBuf::from("/bin"),
+        ])
+        .env("DOCKROUTE_PROBE_TIMEOUT_MS", "700")
+        .env("DOCKROUTE_RUNTIME", "open");
+    let mut c = s.dockroute();
+    c.args(["explain", "--json", "--", "build", "."]);
+    let (o, took) = run_within(c, Duration::from_secs(20));
+    ok(&o);
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["program"], DOCKER28);
+    let mut c = s.dockroute();
+    c.args(["doctor", "--json"]);
+    let (o, took) = run_within(c, Duration::from_secs(20));
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let problem = v["clients"][1]["problem"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(problem.contains("timed out"), "{v}");
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", "sleep 60"])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "the hung probe was killed with its process group"
+    );
+}

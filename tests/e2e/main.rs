@@ -1,0 +1,9 @@
+//! End-to-end tests: dockroute run as `docker` in front of the real Docker clients
+//! (28.x in /usr/local/bin, 20.10.24 in /usr/bin), real throwaway dockerds, a real
+//! authorization plugin and a real registry, all started by `scripts/test.sh`.
+
+mod support;
+
+mod cli;
+mod discovery;
+mod passthrough;
