@@ -2,6 +2,8 @@
 //! (28.x in /usr/local/bin, 20.10.24 in /usr/bin), real throwaway dockerds, a real
 //! authorization plugin and a real registry, all started by `scripts/test.sh`.
 
+#![allow(unreachable_pub, clippy::print_stdout, clippy::print_stderr)]
+
 mod support;
 
 mod cli;
