@@ -1,0 +1,355 @@
+//! Runtime-aware routing against real daemons: the Bitbucket-like `v2` daemon (authz
+//! plugin `pipelines` denying privileged containers and `/grpc`), the plain daemon as a
+//! runtime v3 stand-in, the real 20.10 client bind-mounted as Pipelines mounts it.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::*;
+
+const DENIAL: &str = "authorization denied by plugin pipelines: --privileged=true is not allowed";
+
+/// Wraps a command so it runs in a private mount namespace where /usr/bin/docker (the
+/// 20.10 client) is bind-mounted over itself: exactly how Pipelines mounts its client.
+fn with_mounted_client(cmd: &Command) -> Command {
+    let mut w = Command::new("unshare");
+    w.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount --bind /usr/bin/docker /usr/bin/docker && exec \"$@\"")
+        .arg("sh")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    w.env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            w.env(k, v);
+        }
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        w.current_dir(d);
+    }
+    w
+}
+
+/// PATH of the seed: the modern client first, the mounted 20.10 client after it.
+fn seed_layout(s: Sandbox) -> Sandbox {
+    let shim = s.shim_dir();
+    s.with_path(&[shim, "/usr/local/bin".into(), "/usr/bin".into()])
+}
+
+/// PATH with no 20.10 client at all (note: /bin is /usr/bin on merged-usr Debian).
+fn modern_only(s: Sandbox) -> Sandbox {
+    let shim = s.shim_dir();
+    s.with_path(&[shim, "/usr/local/bin".into()])
+}
+
+fn authz_lines(log: &str, needle: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn image_exists(host: &str, name: &str) -> bool {
+    Command::new(DOCKER28)
+        .args(["-H", host, "image", "inspect", name])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+fn simple_context(s: &Sandbox, name: &str) -> PathBuf {
+    context(
+        &s.p(name),
+        &format!("FROM {}\nRUN echo built > /built\n", image()),
+    )
+}
+
+#[test]
+fn every_build_form_goes_through_the_mounted_20_10_client_on_the_restricted_daemon() {
+    let host = daemon("v2");
+    let log = testbed("DOCKROUTE_TEST_V2_AUTHZ_LOG");
+    let s = seed_layout(Sandbox::new()).env("DOCKER_HOST", &host);
+    let ctx = simple_context(&s, "ctx");
+    for words in [
+        &["build"][..],
+        &["image", "build"],
+        &["builder", "build"],
+        &["buildx", "build"],
+    ] {
+        let tag = unique("dr-mounted");
+        let mut c = s.docker();
+        c.args(words).args(["-t", &tag]).arg(&ctx);
+        let o = run(with_mounted_client(&c));
+        ok(&o);
+        let err = stderr(&o);
+        assert!(
+            err.contains("dockroute:")
+                && err.contains("mounted")
+                && err.contains("/usr/bin/docker"),
+            "{words:?}: {err}"
+        );
+        assert!(
+            err.contains(DENIAL),
+            "the reason is the daemon's own words: {err}"
+        );
+        assert!(image_exists(&host, &tag), "{words:?} built nothing");
+        let builds = authz_lines(&log, &format!("t={tag}"));
+        assert!(
+            !builds.is_empty(),
+            "no build request for {tag} in the plugin log"
+        );
+        for b in &builds {
+            let ua = b["user_agent"].as_str().unwrap_or_default();
+            assert!(ua.contains("20.10.24"), "{words:?}: build came from {ua}");
+        }
+    }
+}
+
+#[test]
+fn without_a_20_10_client_the_legacy_builder_builds_on_the_restricted_daemon() {
+    let host = daemon("v2");
+    let s = modern_only(Sandbox::new()).env("DOCKER_HOST", &host);
+    let ctx = simple_context(&s, "ctx");
+    for extra in [&[][..], &["--progress=plain"], &["--load"]] {
+        let tag = unique("dr-legacy");
+        let mut c = s.docker();
+        c.args(["buildx", "build", "-t", &tag])
+            .args(extra)
+            .arg(&ctx);
+        let o = run(c);
+        ok(&o);
+        let err = stderr(&o);
+        assert!(
+            err.contains("legacy") && err.contains("DOCKER_BUILDKIT=0"),
+            "{err}"
+        );
+        if !extra.is_empty() {
+            assert!(
+                err.contains(&format!("dropped {}", extra[0].split('=').next().unwrap())),
+                "{err}"
+            );
+        }
+        assert!(image_exists(&host, &tag));
+    }
+}
+
+#[test]
+fn a_secret_reaches_the_build_through_the_mounted_client_and_stays_out_of_history() {
+    let host = daemon("v2");
+    let s = seed_layout(Sandbox::new()).env("DOCKER_HOST", &host);
+    let secret = "s3cr3t-value-for-dockroute-e2e";
+    std::fs::write(s.p("token"), secret).unwrap();
+    let ctx = context(
+        &s.p("ctx"),
+        &format!(
+            "FROM {}\nRUN --mount=type=secret,id=tok test \"$(cat /run/secrets/tok)\" = {secret} && echo ok > /checked\n",
+            image()
+        ),
+    );
+    let tag = unique("dr-secret");
+    let mut c = s.docker();
+    c.args(["build", "--network", "none", "--progress=plain", "-t", &tag])
+        .arg(format!("--secret=id=tok,src={}", s.p("token").display()))
+        .arg(&ctx);
+    let o = run(with_mounted_client(&c));
+    ok(&o);
+    assert!(stderr(&o).contains("DOCKER_BUILDKIT=1"), "{}", stderr(&o));
+    let h = Command::new(DOCKER28)
+        .args(["-H", &host, "history", "--no-trunc", &tag])
+        .output()
+        .unwrap();
+    assert!(h.status.success());
+    assert!(!String::from_utf8_lossy(&h.stdout).contains(secret));
+    let i = Command::new(DOCKER28)
+        .args(["-H", &host, "image", "inspect", &tag])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&i.stdout).contains(secret));
+}
+
+#[test]
+fn a_secret_without_a_20_10_client_is_refused_before_anything_runs() {
+    let host = daemon("v2");
+    let log = testbed("DOCKROUTE_TEST_V2_AUTHZ_LOG");
+    let s = modern_only(Sandbox::new()).env("DOCKER_HOST", &host);
+    let ctx = simple_context(&s, "ctx");
+    let tag = unique("dr-refused");
+    let mut c = s.docker();
+    c.args(["build", "--secret", "id=tok,env=HOME", "-t", &tag])
+        .arg(&ctx);
+    let o = run(c);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("--secret") && err.contains("v20.10"), "{err}");
+    assert!(!image_exists(&host, &tag));
+    assert!(
+        authz_lines(&log, &format!("t={tag}")).is_empty(),
+        "nothing reached the daemon"
+    );
+}
+
+#[test]
+fn push_is_emulated_into_a_real_registry() {
+    let host = daemon("v2");
+    let registry = testbed("DOCKROUTE_TEST_REGISTRY");
+    let s = modern_only(Sandbox::new()).env("DOCKER_HOST", &host);
+    let ctx = simple_context(&s, "ctx");
+    let repo = unique("dr-push");
+    let tag = format!("{registry}/{repo}:1");
+    let mut c = s.docker();
+    c.args(["build", "--push", "-t", &tag]).arg(&ctx);
+    let o = run(c);
+    ok(&o);
+    assert!(stderr(&o).contains("--push emulated"), "{}", stderr(&o));
+    let mut conn = std::net::TcpStream::connect(&registry).unwrap();
+    std::io::Write::write_all(
+        &mut conn,
+        format!("GET /v2/{repo}/tags/list HTTP/1.0\r\nHost: {registry}\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
+    let mut body = String::new();
+    conn.read_to_string(&mut body).unwrap();
+    assert!(
+        body.contains("\"1\""),
+        "registry does not list the tag: {body}"
+    );
+}
+
+#[test]
+fn the_probe_leaves_nothing_behind_and_never_pulls() {
+    let host = daemon("v2");
+    let log = testbed("DOCKROUTE_TEST_V2_AUTHZ_LOG");
+    let count = |what: &str| {
+        let o = Command::new(DOCKER28)
+            .args(["-H", &host, what, "-a", "-q"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).lines().count()
+    };
+    let (containers, images) = (count("ps"), count("images"));
+    let s = seed_layout(Sandbox::new()).env("DOCKER_HOST", &host);
+    let mut c = s.dockroute();
+    c.args(["explain", "--json", "--", "build", "."]);
+    let o = run(c);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["runtime"]["runtime"]["kind"], "restricted", "{v}");
+    assert_eq!((count("ps"), count("images")), (containers, images));
+    let probes = authz_lines(&log, "dockroute");
+    assert!(
+        probes.iter().any(|p| p["uri"]
+            .as_str()
+            .unwrap_or("")
+            .contains("/containers/create")),
+        "{probes:?}"
+    );
+    assert!(probes
+        .iter()
+        .all(|p| !p["uri"].as_str().unwrap_or("").contains("/images/create")));
+}
+
+#[test]
+fn the_host_flag_beats_docker_host() {
+    let s = seed_layout(Sandbox::new()).env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    let mut c = s.dockroute();
+    c.args(["explain", "--json", "--", "-H", &daemon("v2"), "build", "."]);
+    let v: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    assert_eq!(v["runtime"]["runtime"]["kind"], "restricted", "{v}");
+    let mut c = s.dockroute();
+    c.args(["explain", "--json", "--", "build", "."]);
+    let v: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    assert_eq!(v["runtime"]["runtime"]["kind"], "no_daemon", "{v}");
+    assert_eq!(v["route"], "pass");
+}
+
+#[test]
+fn a_silent_endpoint_costs_at_most_the_probe_timeout() {
+    let s = seed_layout(Sandbox::new());
+    let sock = s.p("silent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn); // accept and never answer
+        }
+    });
+    let s = s
+        .env("DOCKER_HOST", format!("unix://{}", sock.display()))
+        .env("DOCKROUTE_DAEMON_TIMEOUT_MS", "800");
+    let mut c = s.dockroute();
+    c.args(["explain", "--json", "--", "build", "."]);
+    let (o, took) = run_within(c, Duration::from_secs(20));
+    ok(&o);
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["runtime"]["runtime"]["kind"], "unknown", "{v}");
+    assert_eq!(v["route"], "pass");
+}
+
+/// A stand-in CLI plugin that answers the metadata call and records argv and environment.
+fn stand_in_plugin(config: &Path, name: &str, record: &Path) {
+    script(
+        &config.join("cli-plugins").join(format!("docker-{name}")),
+        &format!(
+            "#!/bin/sh\nif [ \"$1\" = docker-cli-plugin-metadata ]; then\n  echo '{{\"SchemaVersion\":\"0.1.0\",\"Vendor\":\"dockroute tests\",\"Version\":\"v0.0.0-stand-in\"}}'\n  exit 0\nfi\n{{ printf '%s\\n' \"$@\"; echo \"--env DOCKER_BUILDKIT=${{DOCKER_BUILDKIT-unset}} COMPOSE_BAKE=${{COMPOSE_BAKE-unset}}\"; }} > {}\n",
+            record.display()
+        ),
+    );
+}
+
+#[test]
+fn runtime_v3_sends_builds_to_buildx_with_load_and_drops_an_inherited_off_switch() {
+    let s = seed_layout(Sandbox::new());
+    let config = s.p("docker-config");
+    let record = s.p("buildx-argv");
+    stand_in_plugin(&config, "buildx", &record);
+    let s = s
+        .env("DOCKER_HOST", daemon("plain"))
+        .env("DOCKER_CONFIG", &config)
+        .env("BITBUCKET_BUILD_NUMBER", "42")
+        .env("DOCKER_BUILDKIT", "0");
+    let mut c = s.docker();
+    c.args(["build", "-t", "x", "."]);
+    let o = run(c);
+    ok(&o);
+    let err = stderr(&o);
+    assert!(err.contains("buildx") && err.contains("v3"), "{err}");
+    assert!(
+        err.contains("DOCKER_BUILDKIT"),
+        "the removal is announced: {err}"
+    );
+    let got = std::fs::read_to_string(&record).expect("the buildx plugin ran");
+    let lines: Vec<&str> = got.lines().collect();
+    assert_eq!(
+        lines[..6],
+        ["buildx", "build", "--load", "-t", "x", "."],
+        "{got}"
+    );
+    assert!(got.contains("DOCKER_BUILDKIT=unset"), "{got}");
+}
+
+#[test]
+fn compose_on_the_restricted_daemon_gets_the_classic_builder() {
+    let s = seed_layout(Sandbox::new());
+    let config = s.p("docker-config");
+    let record = s.p("compose-argv");
+    stand_in_plugin(&config, "compose", &record);
+    let s = s
+        .env("DOCKER_HOST", daemon("v2"))
+        .env("DOCKER_CONFIG", &config);
+    let mut c = s.docker();
+    c.args(["compose", "build"]);
+    let o = run(c);
+    ok(&o);
+    let got = std::fs::read_to_string(&record).expect("the compose plugin ran");
+    assert!(
+        got.contains("DOCKER_BUILDKIT=0") && got.contains("COMPOSE_BAKE=false"),
+        "{got}"
+    );
+    assert!(stderr(&o).contains(DENIAL), "{}", stderr(&o));
+}
