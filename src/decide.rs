@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::args::{BuildCall, CommandKind, Invocation};
 use crate::error::{Error, Result};
 use crate::facts::{Client, Facts, Mode, Runtime};
+use crate::secrets::{self, Policy};
 
 /// The route a call takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -82,7 +83,26 @@ impl Plan {
 
 /// Decides what to run. `facts.clients` must not be empty (discovery fails first).
 pub fn decide(inv: &Invocation, facts: &Facts) -> Result<Plan> {
+    let secret_args = match (inv.build_call(), facts.secrets.policy) {
+        (Some(call), Policy::Warn | Policy::Deny) => {
+            secrets::secret_build_args(&call, &facts.secrets.extra_words)
+        }
+        _ => Vec::new(),
+    };
+    if facts.secrets.policy == Policy::Deny && !secret_args.is_empty() {
+        return Err(Error::Refused {
+            flag: format!("--build-arg {}", secret_args.join(", ")),
+            why: "DOCKROUTE_SECRETS=deny: a build argument's value is stored in the image history and config and in uploaded layer caches".into(),
+            fix: format!(
+                "pass it with `--secret id={0},env={0}` and read it in a `RUN --mount=type=secret,id={0}` step",
+                secret_args[0]
+            ),
+        });
+    }
     let mut plan = choose(inv, facts)?;
+    if !secret_args.is_empty() {
+        plan.notices.push(secrets::warning(&secret_args));
+    }
     plan.changed = plan.route != Route::Pass
         && (plan.argv.len() != inv.args.len() + 1
             || plan.argv[1..] != inv.args[..]
@@ -557,6 +577,7 @@ mod tests {
             runtime,
             env: BuildEnv::default(),
             mode: Mode::Auto,
+            secrets: secrets::Guard::default(),
         }
     }
 
@@ -864,5 +885,33 @@ mod tests {
         assert!(run(&["build", "--progress=plain", "."], &f)
             .unwrap()
             .is_reroute());
+    }
+
+    #[test]
+    fn secret_build_args_warn_on_every_route_and_deny_refuses() {
+        let mut f = facts(v2_clients(), None);
+        let args = ["build", "--build-arg", "NPM_TOKEN=abc123", "."];
+        let p = run(&args, &f).unwrap();
+        assert_eq!(p.route, Route::Pass);
+        assert!(!p.is_reroute());
+        assert_eq!(p.notices.len(), 1);
+        assert!(p.notices[0].contains("NPM_TOKEN") && !p.notices[0].contains("abc123"));
+        f.runtime = Some(denied());
+        assert!(run(&args, &f)
+            .unwrap()
+            .notices
+            .iter()
+            .any(|n| n.contains("NPM_TOKEN")));
+        f.secrets.policy = Policy::Deny;
+        let e = run(&args, &f).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(!e.to_string().contains("abc123"));
+        assert!(run(&["build", "--build-arg", "AUTHOR=me", "."], &f).is_ok());
+        f.secrets.policy = Policy::Off;
+        assert!(run(&args, &f).unwrap().notices.is_empty());
+        assert!(run(&["run", "-e", "NPM_TOKEN=x", "busybox"], &f)
+            .unwrap()
+            .notices
+            .is_empty());
     }
 }

@@ -169,4 +169,6 @@ pub struct Facts {
     pub env: BuildEnv,
     /// `DOCKROUTE_MODE`.
     pub mode: Mode,
+    /// `DOCKROUTE_SECRETS` and `DOCKROUTE_SECRET_WORDS`.
+    pub secrets: crate::secrets::Guard,
 }

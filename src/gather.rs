@@ -28,6 +28,8 @@ pub struct Gathered {
     pub runtime: Option<RuntimeReport>,
     /// A `DOCKROUTE_MODE` value that was not understood.
     pub bad_mode: Option<String>,
+    /// Other settings that were not understood, as notices.
+    pub bad_settings: Vec<String>,
     /// The buildx plugin found, if any.
     pub buildx_plugin: Option<std::path::PathBuf>,
 }
@@ -41,6 +43,32 @@ pub fn mode_from_env() -> (Mode, Option<String>) {
             Some(m) => (m, None),
             None => (Mode::Auto, Some(v)),
         },
+    }
+}
+
+/// `DOCKROUTE_SECRETS` and `DOCKROUTE_SECRET_WORDS`; an unknown policy is reported and
+/// read as `warn`.
+fn secrets_from_env(bad: &mut Vec<String>) -> crate::secrets::Guard {
+    let policy = match std::env::var("DOCKROUTE_SECRETS") {
+        Err(_) => crate::secrets::Policy::Warn,
+        Ok(v) => crate::secrets::Policy::parse(&v).unwrap_or_else(|| {
+            bad.push(format!(
+                "DOCKROUTE_SECRETS={v:?} is not one of warn, deny, off; warning"
+            ));
+            crate::secrets::Policy::Warn
+        }),
+    };
+    let extra_words = std::env::var("DOCKROUTE_SECRET_WORDS")
+        .map(|v| {
+            v.split(',')
+                .map(|w| w.trim().to_ascii_uppercase())
+                .filter(|w| !w.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    crate::secrets::Guard {
+        policy,
+        extra_words,
     }
 }
 
@@ -69,6 +97,7 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
         buildx_plugin.is_some(),
     );
     let (mode, bad_mode) = mode_from_env();
+    let mut bad_settings = Vec::new();
     let needs_runtime = with_runtime
         || (mode == Mode::Auto && matches!(inv.kind, CommandKind::Build(_) | CommandKind::Compose));
     let runtime = (needs_runtime && !clients.is_empty())
@@ -81,10 +110,12 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
                 docker_buildkit: std::env::var_os("DOCKER_BUILDKIT"),
             },
             mode,
+            secrets: secrets_from_env(&mut bad_settings),
         },
         search,
         runtime,
         bad_mode,
+        bad_settings,
         buildx_plugin,
     })
 }

@@ -26,6 +26,7 @@ pub mod plugins;
 pub mod probe;
 pub mod redact;
 pub mod runtime;
+pub mod secrets;
 pub mod shim;
 pub mod version;
 

@@ -66,6 +66,9 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
             "DOCKROUTE_MODE={bad:?} is not one of auto, pass, mounted, legacy, buildx; deciding automatically"
         ));
     }
+    for bad in &g.bad_settings {
+        output::notice(bad);
+    }
     let plan = decide::decide(&inv, &g.facts)?;
     announce(&plan);
     if plan.then.is_empty() {
