@@ -58,6 +58,7 @@ pub fn run(args: Vec<OsString>) -> u8 {
             return code;
         }
     };
+    crate::logging::init();
     let result = match cli.command {
         Command::Exec { args } => return crate::shim::run(args),
         Command::Doctor { json } => crate::doctor::run(json),

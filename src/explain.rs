@@ -49,6 +49,7 @@ fn refusal_json(e: &Error) -> Value {
 pub fn run(args: Vec<OsString>, as_json: bool) -> CliResult {
     let guard = SelfGuard::from_env();
     let inv = Invocation::parse(args);
+    crate::redact::register_call(&inv.args);
     let g = gather::gather(&inv, &guard, false)?;
     let decision = if g.facts.clients.is_empty() {
         Err(g.search.clone().into_error())

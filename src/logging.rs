@@ -1,6 +1,7 @@
 //! Diagnostics through `tracing`, written to stderr, set up only when `DOCKROUTE_LOG` is
 //! set (its value is the filter: `debug`, `dockroute=trace`, …). The pass-through path
-//! sets nothing up unless asked, so it pays nothing for logging.
+//! sets nothing up unless asked, so it pays nothing for logging. Every line goes
+//! through the redaction point.
 
 /// Installs the subscriber if `DOCKROUTE_LOG` asks for one.
 pub fn init() {
@@ -11,8 +12,24 @@ pub fn init() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("debug"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingStderr)
         .with_target(false)
         .without_time()
         .try_init();
+}
+
+/// A writer that passes every log line through [`crate::redact::text`] on its way to
+/// stderr, so no `DOCKROUTE_LOG` level can print a value dockroute was handed.
+struct RedactingStderr;
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(crate::redact::text(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

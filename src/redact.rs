@@ -5,13 +5,90 @@
 //! `--secret`-like flags, and credentials in URLs (`tcp://user:pass@host`).
 
 use std::borrow::Cow;
+use std::sync::{Mutex, OnceLock};
+
+/// Values known to be secret in this process (build-arg values, secret-looking
+/// environment values), masked wherever they appear in printed text.
+fn known() -> &'static Mutex<Vec<String>> {
+    static KNOWN: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    KNOWN.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Values shorter than this are not masked: masking `1` or `ab` would mangle every line.
+pub const MIN_SECRET_LEN: usize = 4;
+
+/// Registers values to mask from now on.
+pub fn register<I: IntoIterator<Item = String>>(values: I) {
+    if let Ok(mut k) = known().lock() {
+        for v in values {
+            if v.len() >= MIN_SECRET_LEN && !k.contains(&v) {
+                k.push(v);
+            }
+        }
+        // Longest first, so a value that contains another is masked whole.
+        k.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    }
+}
+
+/// Registers the values this call was handed that must never be printed: every
+/// `--build-arg`/`-e`/`--env` value of the call and the values of secret-looking
+/// environment variables.
+pub fn register_call(args: &[std::ffi::OsString]) {
+    let lossy: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut values = Vec::new();
+    let mut next_is_pair = false;
+    for a in &lossy {
+        let pair = if next_is_pair {
+            next_is_pair = false;
+            Some(a.as_str())
+        } else if VALUE_FLAGS.contains(&a.as_str()) {
+            next_is_pair = true;
+            None
+        } else {
+            a.split_once('=')
+                .filter(|(f, _)| VALUE_FLAGS.contains(f))
+                .map(|(_, v)| v)
+        };
+        if let Some((_, v)) = pair.and_then(|p| p.split_once('=')) {
+            values.push(v.to_string());
+        }
+    }
+    values.extend(
+        std::env::vars_os()
+            .filter(|(k, _)| crate::secrets::looks_secret(&k.to_string_lossy(), &[]))
+            .map(|(_, v)| v.to_string_lossy().into_owned()),
+    );
+    register(values);
+}
+
+fn mask_known(s: &str) -> Option<String> {
+    let k = known().lock().ok()?;
+    if !k.iter().any(|v| s.contains(v.as_str())) {
+        return None;
+    }
+    let mut out = s.to_string();
+    for v in k.iter() {
+        out = out.replace(v.as_str(), MASK);
+    }
+    Some(out)
+}
 
 /// The placeholder printed instead of a value.
 pub const MASK: &str = "***";
 
-/// Redacts credentials in URLs in a line of text.
+/// Redacts a line of text: known secret values and credentials in URLs.
 #[must_use]
 pub fn text(s: &str) -> Cow<'_, str> {
+    match mask_known(s) {
+        Some(masked) => Cow::Owned(urls(&masked).into_owned()),
+        None => urls(s),
+    }
+}
+
+fn urls(s: &str) -> Cow<'_, str> {
     if !s.contains("://") {
         return Cow::Borrowed(s);
     }
@@ -78,6 +155,20 @@ fn mask_pair(pair: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registered_values_are_masked_everywhere() {
+        register(["hunter2-secret".to_string(), "abc".to_string()]);
+        assert_eq!(text("value hunter2-secret here"), "value *** here");
+        assert_eq!(text("abc stays: too short"), "abc stays: too short");
+        register_call(&[
+            "build".into(),
+            "--build-arg".into(),
+            "K=zzz-build-value".into(),
+            "--build-arg=L=yyy-other".into(),
+        ]);
+        assert_eq!(text("a zzz-build-value b yyy-other"), "a *** b ***");
+    }
 
     #[test]
     fn url_credentials_are_masked() {

@@ -57,6 +57,7 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
         let plan = decide::decide(&inv, &facts)?;
         return Err(crate::exec::exec(&plan, &guard));
     }
+    crate::redact::register_call(&inv.args);
     let g = gather::gather(&inv, &guard, false)?;
     if g.facts.clients.is_empty() {
         return Err(g.search.into_error());
