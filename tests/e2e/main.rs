@@ -10,3 +10,4 @@ mod cli;
 mod discovery;
 mod passthrough;
 mod routing;
+mod security;
