@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The test command: `sudo scripts/test.sh [cargo test filter and libtest flags…]`.
+#
+# Installs what the test bed needs (Debian: docker.io, busybox-static, docker-registry),
+# checks the two real Docker clients the tests rely on, builds the authorization plugin,
+# starts the test bed (scripts/testbed.sh: three throwaway dockerds, plugins, registry)
+# in a temporary directory, runs every test target against it, and always stops it.
+# Exits with cargo test's exit code.
+
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+readonly DOCKER28=/usr/local/bin/docker
+readonly DOCKER20=/usr/bin/docker
+readonly PACKAGES=(docker.io busybox-static docker-registry)
+
+say() { printf 'test.sh: %s\n' "$*" >&2; }
+die() {
+    printf 'test.sh: error: %s\n' "$*" >&2
+    exit 1
+}
+
+[ "$(id -u)" = 0 ] || die "must run as root: the test bed starts dockerd, mount namespaces and a registry. Run: sudo scripts/test.sh"
+
+if ! command -v cargo >/dev/null; then
+    # sudo's secure_path usually drops ~/.cargo/bin.
+    for home in "${HOME:-/root}" "$(getent passwd "${SUDO_USER:-root}" | cut -d: -f6)"; do
+        if [ -x "$home/.cargo/bin/cargo" ]; then
+            PATH=$home/.cargo/bin:$PATH
+            break
+        fi
+    done
+    command -v cargo >/dev/null || die "cargo not found on PATH (try: sudo env PATH=\"\$PATH\" scripts/test.sh)"
+fi
+
+# --- Debian packages, installed only when missing --------------------------------------
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+        missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    say "installing ${missing[*]}"
+    # Keep the packages' init scripts from starting a system dockerd or registry: the
+    # tests must own every daemon they talk to. (The usual policy-rc.d of build images.)
+    policy=/usr/sbin/policy-rc.d
+    added_policy=
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        added_policy=1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    install_rc=0
+    { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } ||
+        install_rc=$?
+    [ -z "$added_policy" ] || rm -f "$policy"
+    [ "$install_rc" = 0 ] || die "apt-get install ${missing[*]} failed (exit $install_rc)"
+fi
+
+# --- the two real clients ---------------------------------------------------------------
+client_version() {
+    [ -x "$1" ] || return 0
+    "$1" --version 2>/dev/null | sed -n 's/^Docker version \([^ ,]*\).*/\1/p'
+}
+v28=$(client_version "$DOCKER28")
+v20=$(client_version "$DOCKER20")
+case "$v28" in
+28.*) ;;
+*) die "the tests need Docker CLI 28.x at $DOCKER28 (the modern client first on PATH); found: ${v28:-none}" ;;
+esac
+case "$v20" in
+20.10.*) ;;
+*) die "the tests need Docker CLI 20.10.x at $DOCKER20 (Debian 12's docker.io, the client Bitbucket Pipelines mounts); found: ${v20:-none}" ;;
+esac
+say "clients: $DOCKER28 $v28, $DOCKER20 $v20"
+
+# --- the test bed -----------------------------------------------------------------------
+cargo build --example authz_plugin
+target=$(cargo metadata --format-version 1 --no-deps |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+export DOCKROUTE_AUTHZ_PLUGIN=${target:-$PWD/target}/debug/examples/authz_plugin
+
+# A short path: unix socket paths (containerd shims' included) are limited to 108 bytes.
+bed=$(mktemp -d /tmp/dockroute-bed.XXXXXX)
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if scripts/testbed.sh stop "$bed" &&
+        ! awk -v d="$bed/" 'index($5, d) == 1 { f = 1 } END { exit !f }' /proc/self/mountinfo; then
+        if [ -n "${DOCKROUTE_KEEP_BED:-}" ]; then
+            say "test bed kept in $bed"
+        else
+            rm -rf --one-file-system "$bed"
+        fi
+    else
+        say "warning: the test bed in $bed did not stop cleanly; left in place"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+started=$SECONDS
+scripts/testbed.sh start "$bed"
+# shellcheck disable=SC1091
+. "$bed/env"
+
+rc=0
+# --no-fail-fast: a failing target must not hide the results of the targets after it.
+cargo test --all-targets --no-fail-fast -- --test-threads=4 "$@" || rc=$?
+say "cargo test exited $rc after $((SECONDS - started)) s"
+exit "$rc"
