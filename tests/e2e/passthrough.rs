@@ -100,17 +100,52 @@ fn stdin_is_piped_into_run_i() {
 }
 
 #[test]
-fn a_non_utf8_argument_reaches_the_container_byte_for_byte() {
+fn a_non_utf8_argument_reaches_the_client_byte_for_byte() {
+    // The client's own argv, recorded by a stand-in: exactly the bytes given.
+    let s = Sandbox::bare();
+    let rec = s.p("recorder");
+    let out = s.p("argv.bin");
+    script(
+        &rec.join("docker"),
+        &format!("#!/bin/sh\nprintf '%s\\0' \"$@\" > {}\n", out.display()),
+    );
+    let shim = s.shim_dir();
+    let s = s.with_path(&[shim, rec]);
+    let raw = std::ffi::OsStr::from_bytes(b"caf\xe9-\xff\xfe-end");
+    for words in [
+        &["run", "--rm", "busybox", "echo"][..],
+        &["build", "--build-arg"],
+    ] {
+        let mut c = s.docker();
+        c.args(words).arg(raw);
+        ok(&run(c));
+        let mut want: Vec<u8> = Vec::new();
+        for w in words {
+            want.extend_from_slice(w.as_bytes());
+            want.push(0);
+        }
+        want.extend_from_slice(raw.as_bytes());
+        want.push(0);
+        assert_eq!(std::fs::read(&out).unwrap(), want, "{words:?}");
+    }
+}
+
+#[test]
+fn a_non_utf8_argument_reaches_the_container_as_the_real_client_sends_it() {
+    // The Docker API is JSON: the real client itself turns invalid UTF-8 into U+FFFD.
+    // Through dockroute the container must see exactly what the client alone gives it.
     let s = Sandbox::new().env("DOCKER_HOST", daemon("plain"));
     let raw = std::ffi::OsStr::from_bytes(b"caf\xe9-\xff\xfe-end");
+    let args = ["run", "--rm", "--network", "none", &image(), "echo"];
     let mut c = s.docker();
-    c.args(["run", "--rm", "--network", "none", &image(), "echo"])
-        .arg(raw);
-    let o = run(c);
-    ok(&o);
-    let mut want = raw.as_bytes().to_vec();
-    want.push(b'\n');
-    assert_eq!(o.stdout, want);
+    c.args(args).arg(raw);
+    let through = run(c);
+    let mut c = s.command(DOCKER28);
+    c.args(args).arg(raw);
+    let direct = run(c);
+    ok(&through);
+    assert_eq!(through.stdout, direct.stdout);
+    assert!(String::from_utf8_lossy(&through.stdout).starts_with("caf"));
 }
 
 #[test]
