@@ -5,14 +5,15 @@
 //!   correctness: every failure here is logged at debug level and reads as "no entry".
 //! - The directory is `$DOCKROUTE_CACHE_DIR`, else `$XDG_CACHE_HOME/dockroute`, else
 //!   `$HOME/.cache/dockroute` (absolute paths only). It is created 0700 and used only if
-//!   it is a real directory (not a symlink) owned by the effective user.
+//!   it is a real directory (not a symlink) owned by the effective user and writable by
+//!   no one else; dockroute never changes the permissions of a directory it did not create.
 //! - Files are written 0600 through a uniquely named temporary file and `rename`, so a
 //!   reader sees the old file or the new one, never half of one.
 //! - The pass-through path never touches the cache.
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -69,11 +70,11 @@ impl Cache {
             tracing::debug!(dir = %dir.display(), "cache directory not used: not a directory owned by this user");
             return None;
         }
-        if meta.mode() & 0o077 != 0 {
-            // Ours but open to others: close it rather than trust it.
-            if std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).is_err() {
-                return None;
-            }
+        if meta.mode() & 0o022 != 0 {
+            // Writable by others (a shared /tmp, a directory someone prepared): never trust it,
+            // and never change the permissions of a directory dockroute did not create.
+            tracing::debug!(dir = %dir.display(), "cache directory not used: writable by other users");
+            return None;
         }
         Some(Cache {
             dir: dir.to_path_buf(),
@@ -149,6 +150,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
 mod tests {
     use super::*;
     use serde::Deserialize;
+    use std::os::unix::fs::PermissionsExt;
 
     #[derive(Serialize, Deserialize, PartialEq, Debug)]
     struct V {
@@ -215,12 +217,31 @@ mod tests {
     }
 
     #[test]
-    fn a_wide_open_directory_of_ours_is_closed() {
+    fn a_directory_open_to_others_is_not_used_nor_changed() {
         let t = tempfile::tempdir().unwrap();
         let d = t.path().join("open");
         std::fs::create_dir(&d).unwrap();
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
-        assert!(Cache::open_at(&d).is_some());
-        assert_eq!(std::fs::metadata(&d).unwrap().mode() & 0o777, 0o700);
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(Cache::open_at(&d).is_none());
+        assert_eq!(std::fs::metadata(&d).unwrap().mode() & 0o7777, 0o1777);
+    }
+
+    #[test]
+    fn a_directory_owned_by_someone_else_is_not_used() {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test gives a directory to another user, which needs root: run scripts/test.sh"
+        );
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("theirs");
+        DirBuilder::new().mode(0o700).create(&d).unwrap();
+        nix::unistd::chown(&d, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+        assert!(Cache::open_at(&d).is_none());
+    }
+
+    #[test]
+    fn an_unwritable_location_means_no_cache_not_an_error() {
+        assert!(Cache::open_at(Path::new("/proc/dockroute-cache")).is_none());
+        assert!(Cache::open_at(Path::new("/dev/null/cache")).is_none());
     }
 }
