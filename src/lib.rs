@@ -10,10 +10,12 @@
 pub mod args;
 pub mod cache;
 pub mod cli;
+pub mod daemon;
 pub mod decide;
 pub mod discovery;
 pub mod docker_config;
 pub mod doctor;
+pub mod endpoint;
 pub mod error;
 pub mod exec;
 pub mod explain;

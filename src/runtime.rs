@@ -1,19 +1,36 @@
-//! Learning the runtime: pinned by `DOCKROUTE_RUNTIME`, else from the daemon probe.
+//! Learning the runtime: pinned by `DOCKROUTE_RUNTIME`, else from the daemon's answer to
+//! the privileged probe (cached per endpoint with a TTL), plus whether this is a
+//! Bitbucket Pipelines step. No environment variable tells runtime v3 from v2; the daemon
+//! does (SPEC §1).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::args::Invocation;
-use crate::facts::Runtime;
+use crate::cache::Cache;
+use crate::daemon::{self, Verdict};
+use crate::discovery::SelfGuard;
+use crate::docker_config;
+use crate::endpoint;
+use crate::facts::{Client, Runtime};
+
+const CACHE_FILE: &str = "daemon.json";
+const CACHE_VERSION: u32 = 1;
+/// Default lifetime of a cached daemon verdict.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
 
 /// What was learnt about the runtime, and how.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RuntimeReport {
     /// The verdict routing uses.
     pub runtime: Runtime,
-    /// The daemon endpoint the client would use.
+    /// The daemon endpoint the client would use (credentials redacted).
     pub endpoint: Option<String>,
     /// `pinned`, `probed`, `cached`.
     pub source: &'static str,
     /// Whether this looks like a Bitbucket Pipelines step.
     pub bitbucket: bool,
+    /// The daemon's answer, when it was asked (or recalled).
+    pub verdict: Option<Verdict>,
 }
 
 /// Whether the environment is a Bitbucket Pipelines step.
@@ -41,13 +58,92 @@ pub fn pinned() -> Option<Runtime> {
     }
 }
 
-/// Learns the runtime for a call.
+/// The verdict's meaning for routing.
 #[must_use]
-pub fn learn(
-    _inv: &Invocation,
-    _clients: &[crate::facts::Client],
-    _cache: Option<&crate::cache::Cache>,
-) -> RuntimeReport {
+pub fn runtime_of(verdict: &Verdict, bitbucket: bool) -> Runtime {
+    match verdict {
+        Verdict::Forbidden { message, .. } => Runtime::Restricted {
+            why: message.clone(),
+        },
+        Verdict::AllCreatesForbidden { message, .. } => Runtime::Restricted {
+            why: format!(
+                "{message} (the plugin denies every container create, not only privileged ones)"
+            ),
+        },
+        Verdict::Allowed if bitbucket => Runtime::V3 {
+            why: "Bitbucket runtime v3: the daemon allows privileged containers".into(),
+        },
+        Verdict::Allowed => Runtime::Open {
+            why: "the daemon allows privileged containers".into(),
+        },
+        Verdict::NoDaemon { detail } => Runtime::NoDaemon {
+            why: format!("no daemon answered: {detail}"),
+        },
+        Verdict::Unknown { detail } => Runtime::Unknown {
+            why: format!("the daemon probe could not tell: {detail}"),
+        },
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct CacheFile {
+    version: u32,
+    entries: Vec<CacheEntry>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Clone)]
+struct CacheEntry {
+    endpoint: String,
+    checked_at: u64,
+    verdict: Verdict,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `DOCKROUTE_DAEMON_TTL_S`, else [`DEFAULT_TTL`]; 0 disables the cache.
+#[must_use]
+pub fn ttl_from_env() -> Duration {
+    std::env::var("DOCKROUTE_DAEMON_TTL_S")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(DEFAULT_TTL, Duration::from_secs)
+}
+
+fn recall(cache: &Cache, key: &str, ttl: Duration, at: u64) -> Option<Verdict> {
+    let file: CacheFile = cache.load(CACHE_FILE)?;
+    if file.version != CACHE_VERSION {
+        return None;
+    }
+    file.entries
+        .into_iter()
+        .find(|e| e.endpoint == key && e.checked_at <= at && at - e.checked_at < ttl.as_secs())
+        .map(|e| e.verdict)
+}
+
+fn remember(cache: &Cache, key: &str, verdict: &Verdict, at: u64) {
+    let mut file: CacheFile = cache
+        .load(CACHE_FILE)
+        .filter(|f: &CacheFile| f.version == CACHE_VERSION)
+        .unwrap_or_default();
+    file.version = CACHE_VERSION;
+    file.entries.retain(|e| e.endpoint != key);
+    file.entries.push(CacheEntry {
+        endpoint: key.to_string(),
+        checked_at: at,
+        verdict: verdict.clone(),
+    });
+    let keep = file.entries.len().saturating_sub(32);
+    file.entries.drain(..keep);
+    cache.store(CACHE_FILE, &file);
+}
+
+/// Learns the runtime for a call. `clients` is never empty here.
+#[must_use]
+pub fn learn(inv: &Invocation, clients: &[Client], cache: Option<&Cache>) -> RuntimeReport {
     let bitbucket = is_bitbucket();
     if let Some(runtime) = pinned() {
         return RuntimeReport {
@@ -55,14 +151,108 @@ pub fn learn(
             endpoint: None,
             source: "pinned",
             bitbucket,
+            verdict: None,
         };
     }
+    let config_dir = docker_config::config_dir(inv.globals.value("config"));
+    let ep = endpoint::resolve(
+        &inv.globals,
+        &|k| std::env::var(k).ok(),
+        config_dir.as_deref(),
+    );
+    let key = ep.to_string();
+    let ttl = ttl_from_env();
+    let at = now();
+    let cached = cache
+        .filter(|_| !ttl.is_zero())
+        .and_then(|c| recall(c, &key, ttl, at));
+    let (verdict, source) = if let Some(v) = cached {
+        (v, "cached")
+    } else {
+        let client = clients
+            .first()
+            .map(|c| c.path.as_path())
+            .unwrap_or(std::path::Path::new("docker"));
+        let v = daemon::probe(
+            &ep,
+            client,
+            inv.global_args(),
+            &SelfGuard::from_env(),
+            daemon::timeout_from_env(),
+        );
+        tracing::debug!(endpoint = %key, verdict = ?v, "daemon probed");
+        if let (Some(c), false) = (cache, ttl.is_zero()) {
+            if matches!(
+                v,
+                Verdict::Forbidden { .. } | Verdict::AllCreatesForbidden { .. } | Verdict::Allowed
+            ) {
+                remember(c, &key, &v, at);
+            }
+        }
+        (v, "probed")
+    };
     RuntimeReport {
-        runtime: Runtime::Unknown {
-            why: "the daemon was not probed".into(),
-        },
-        endpoint: None,
-        source: "probed",
+        runtime: runtime_of(&verdict, bitbucket),
+        endpoint: Some(key),
+        source,
         bitbucket,
+        verdict: Some(verdict),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_map_to_runtimes() {
+        let f = Verdict::Forbidden {
+            plugin: "pipelines".into(),
+            message: "authorization denied by plugin pipelines: --privileged=true is not allowed"
+                .into(),
+        };
+        assert_eq!(runtime_of(&f, true).name(), "restricted");
+        assert!(runtime_of(&f, false)
+            .why()
+            .contains("--privileged=true is not allowed"));
+        let a = Verdict::AllCreatesForbidden {
+            plugin: "p".into(),
+            message: "m".into(),
+        };
+        assert_eq!(runtime_of(&a, false).name(), "restricted");
+        assert_eq!(runtime_of(&Verdict::Allowed, true).name(), "v3");
+        assert_eq!(runtime_of(&Verdict::Allowed, false).name(), "open");
+        assert_eq!(
+            runtime_of(&Verdict::NoDaemon { detail: "x".into() }, true).name(),
+            "no_daemon"
+        );
+        assert_eq!(
+            runtime_of(&Verdict::Unknown { detail: "x".into() }, true).name(),
+            "unknown"
+        );
+    }
+
+    #[test]
+    fn cached_verdicts_expire() {
+        let t = tempfile::tempdir().unwrap();
+        let c = Cache::open_at(&t.path().join("c")).unwrap();
+        remember(&c, "unix:///a", &Verdict::Allowed, 1000);
+        assert_eq!(
+            recall(&c, "unix:///a", Duration::from_secs(600), 1500),
+            Some(Verdict::Allowed)
+        );
+        assert_eq!(
+            recall(&c, "unix:///a", Duration::from_secs(600), 1600),
+            None
+        );
+        assert_eq!(
+            recall(&c, "unix:///b", Duration::from_secs(600), 1500),
+            None
+        );
+        assert_eq!(
+            recall(&c, "unix:///a", Duration::from_secs(600), 999),
+            None,
+            "a clock that went back"
+        );
     }
 }
