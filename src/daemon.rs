@@ -231,8 +231,9 @@ fn request(
         }
         _ => Transport::Failed(e.to_string()),
     };
-    conn.write_all(head.as_bytes()).map_err(timed_out)?;
-    conn.write_all(body).map_err(timed_out)?;
+    let mut message = head.into_bytes();
+    message.extend_from_slice(body);
+    conn.write_all(&message).map_err(timed_out)?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {

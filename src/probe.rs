@@ -5,8 +5,9 @@
 //! - A probe never blocks past the timeout: each child runs in its own process group,
 //!   which is killed at the deadline (a client that forks a grandchild holding the pipe
 //!   open cannot stall us either, since readers are detached threads).
-//! - Probes run with stdin closed, stderr discarded, output capped at 64 KiB, and the
-//!   guard environment set, so a dockroute copy answers with its marker instead of
+//! - Probes run with stdin closed, stderr discarded, output capped at 64 KiB,
+//!   `DOCKER_HOST` pointed at nothing (so no client waits on a daemon), and the guard
+//!   environment set, so a dockroute copy answers with its marker instead of
 //!   probing again.
 //! - Only results that do not change on a retry are cached (a version, unrecognised
 //!   output, a dockroute marker); timeouts and spawn failures are probed again next time.
@@ -172,6 +173,10 @@ fn run_probes(targets: &[&Candidate], guard: &SelfGuard, timeout: Duration) -> V
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .env(PROBE_VAR, "1")
+            // The 20.10 client pings the daemon before printing its version (seen here:
+            // `HEAD /_ping`, so a silent DOCKER_HOST stalls `--version`). Point the probe
+            // at an endpoint that refuses at once.
+            .env("DOCKER_HOST", "unix:///dev/null")
             .process_group(0);
         for (k, v) in guard.child_env() {
             cmd.env(k, v);
@@ -182,8 +187,39 @@ fn run_probes(targets: &[&Candidate], guard: &SelfGuard, timeout: Duration) -> V
                 let tx = tx.clone();
                 std::thread::spawn(move || {
                     let mut buf = Vec::new();
-                    if let Some(out) = child.stdout.take() {
-                        let _ = out.take(MAX_OUTPUT).read_to_end(&mut buf);
+                    if let Some(mut out) = child.stdout.take() {
+                        let mut chunk = [0u8; 4096];
+                        while let Ok(n) = out.read(&mut chunk) {
+                            if n == 0 {
+                                break;
+                            }
+                            buf.extend_from_slice(&chunk[..n]);
+                            if buf.len() as u64 >= MAX_OUTPUT {
+                                break;
+                            }
+                            // Decide on complete lines as soon as they come: a client
+                            // that prints its version and then lingers costs nothing.
+                            let Some(end) = buf.iter().rposition(|b| *b == b'\n') else {
+                                continue;
+                            };
+                            let early = match version::parse(&String::from_utf8_lossy(&buf[..=end]))
+                            {
+                                Parsed::Version(v, _) => Some(Outcome::Version(v)),
+                                Parsed::Dockroute => Some(Outcome::Dockroute),
+                                Parsed::Unrecognised(_) => None,
+                            };
+                            if let Some(outcome) = early {
+                                if let Ok(pid) = i32::try_from(child.id()) {
+                                    let _ = nix::sys::signal::killpg(
+                                        nix::unistd::Pid::from_raw(pid),
+                                        nix::sys::signal::Signal::SIGKILL,
+                                    );
+                                }
+                                let _ = child.wait();
+                                let _ = tx.send((i, outcome));
+                                return;
+                            }
+                        }
                     }
                     let status = child.wait();
                     let text = String::from_utf8_lossy(&buf);

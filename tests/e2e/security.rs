@@ -203,7 +203,7 @@ fn broken_clients_get_defined_answers_in_bounded_time() {
     std::fs::write(d("noexec/docker"), "#!/bin/sh\necho never\n").unwrap();
     script(
         &d("fails/docker"),
-        "#!/bin/sh\necho 'Docker version 99.0.0'\nexit 3\n",
+        "#!/bin/sh\necho 'cannot start' >&2\nexit 3\n",
     );
     script(
         &d("garbage/docker"),
