@@ -33,6 +33,15 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<OsString>,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(hide = true)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(hide = true)]
+    Man,
     /// Run `docker <ARGS>` exactly as the `docker` shim would.
     Exec {
         /// The docker arguments (after `--`).
@@ -63,6 +72,22 @@ pub fn run(args: Vec<OsString>) -> u8 {
         Command::Exec { args } => return crate::shim::run(args),
         Command::Doctor { json } => crate::doctor::run(json),
         Command::Explain { json, args } => crate::explain::run(args, json),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut command(), "dockroute", &mut out);
+            crate::output::report(&String::from_utf8_lossy(&out));
+            Ok(0)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            match clap_mangen::Man::new(command()).render(&mut out) {
+                Ok(()) => {
+                    crate::output::report(&String::from_utf8_lossy(&out));
+                    Ok(0)
+                }
+                Err(e) => Err(Error::Usage(format!("could not render the man page: {e}"))),
+            }
+        }
     };
     match result {
         Ok(code) => code,

@@ -49,7 +49,6 @@ pub const DEFAULT_WORDS: &[&str] = &[
     "PASSWORDS",
     "PASSWD",
     "PASS",
-    "PWD",
     "API_KEY",
     "APIKEY",
     "ACCESS_KEY",

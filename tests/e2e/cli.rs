@@ -18,7 +18,7 @@ fn doctor_lists_both_real_clients_with_versions() {
         out.contains("/usr/bin/docker") && out.contains("20.10.24"),
         "{out}"
     );
-    assert!(out.contains("= dockroute"), "{out}");
+    assert!(out.contains("→ dockroute"), "{out}");
     let mut c = s.dockroute();
     c.args(["doctor", "--json"]);
     let o = run(c);
@@ -36,7 +36,7 @@ fn doctor_fails_with_a_hint_when_docker_is_not_dockroute() {
     let o = run(c);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stdout(&o).contains("not dockroute") && stdout(&o).contains("PATH"),
+        stdout(&o).contains("NOT dockroute") && stdout(&o).contains("ENV PATH="),
         "{}",
         stdout(&o)
     );

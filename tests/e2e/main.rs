@@ -8,6 +8,7 @@ mod support;
 
 mod cli;
 mod discovery;
+mod packaging;
 mod passthrough;
 mod routing;
 mod security;

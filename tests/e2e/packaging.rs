@@ -1,0 +1,236 @@
+//! Installing dockroute: install.sh into a temporary prefix, completions and man page,
+//! doctor's two outputs agreeing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::*;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn install(s: &Sandbox, prefix: &Path, extra: &[&str]) -> std::process::Output {
+    let mut c = s.command("/bin/bash");
+    c.arg(repo().join("install.sh"))
+        .arg("--prefix")
+        .arg(prefix)
+        .args(extra)
+        .env("DOCKROUTE_SHARE_DIR", s.p("share"));
+    run(c)
+}
+
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            out.push(p.display().to_string());
+            if p.is_dir() && !p.is_symlink() {
+                out.extend(tree(&p));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn install_is_idempotent_and_uninstall_restores() {
+    let s = Sandbox::bare();
+    let prefix = s.p("prefix/sbin");
+    let s = s.with_path(&[
+        prefix.clone(),
+        "/usr/local/bin".into(),
+        "/usr/bin".into(),
+        "/bin".into(),
+    ]);
+    let real_before = std::fs::read(DOCKER28).unwrap();
+    let o = install(&s, &prefix, &["--from", dockroute_bin().to_str().unwrap()]);
+    ok(&o);
+    assert_eq!(
+        std::fs::read_link(prefix.join("docker")).unwrap(),
+        PathBuf::from("dockroute")
+    );
+    assert!(
+        stdout(&o).contains("docker -> ")
+            && stdout(&o).contains(&prefix.join("docker").display().to_string()),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("Clients, in PATH order"),
+        "doctor ran: {}",
+        stdout(&o)
+    );
+    for f in [
+        "share/bash-completion/completions/dockroute",
+        "share/zsh/site-functions/_dockroute",
+        "share/man/man1/dockroute.1",
+    ] {
+        assert!(s.p(f).is_file(), "{f}");
+    }
+    let installed = tree(s.dir.path());
+    let mtime = std::fs::metadata(prefix.join("dockroute"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let o = install(&s, &prefix, &["--from", dockroute_bin().to_str().unwrap()]);
+    ok(&o);
+    assert!(stdout(&o).contains("up to date"), "{}", stdout(&o));
+    assert!(
+        !stdout(&o).contains("wrote "),
+        "a second run changes nothing: {}",
+        stdout(&o)
+    );
+    assert_eq!(tree(s.dir.path()), installed);
+    assert_eq!(
+        std::fs::metadata(prefix.join("dockroute"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        mtime
+    );
+    let o = install(&s, &prefix, &["--uninstall"]);
+    ok(&o);
+    assert!(!prefix.join("docker").exists() && !prefix.join("dockroute").exists());
+    assert!(!s.p("share/man/man1/dockroute.1").exists());
+    assert_eq!(
+        std::fs::read(DOCKER28).unwrap(),
+        real_before,
+        "real clients untouched"
+    );
+}
+
+#[test]
+fn install_refuses_to_clobber_a_real_client() {
+    let s = Sandbox::bare();
+    let prefix = s.p("bin");
+    std::fs::create_dir_all(&prefix).unwrap();
+    std::fs::copy(DOCKER28, prefix.join("docker")).unwrap();
+    let before = std::fs::read(prefix.join("docker")).unwrap();
+    let s = s.with_path(&[prefix.clone(), "/usr/bin".into(), "/bin".into()]);
+    let o = install(&s, &prefix, &["--from", dockroute_bin().to_str().unwrap()]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("refusing to overwrite"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(prefix.join("docker")).unwrap(), before);
+    assert!(!prefix.join("dockroute").exists());
+}
+
+#[test]
+fn completions_and_man_page_generate() {
+    let s = Sandbox::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let mut c = s.dockroute();
+        c.args(["completions", shell]);
+        let o = run(c);
+        ok(&o);
+        assert!(
+            stdout(&o).contains("doctor") && stdout(&o).contains("explain"),
+            "{shell}"
+        );
+    }
+    let mut c = s.dockroute();
+    c.arg("man");
+    let o = run(c);
+    ok(&o);
+    assert!(
+        stdout(&o).starts_with(".ie") || stdout(&o).contains(".TH dockroute"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn doctor_json_matches_the_plain_output() {
+    let s = Sandbox::new().env("DOCKROUTE_RUNTIME", "restricted");
+    let mut c = s.dockroute();
+    c.arg("doctor");
+    let text = stdout(&run(c));
+    let mut c = s.dockroute();
+    c.args(["doctor", "--json"]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&run(c).stdout).expect("doctor --json parses");
+    for client in v["clients"].as_array().unwrap() {
+        assert!(text.contains(client["path"].as_str().unwrap()));
+        assert!(text.contains(client["version"].as_str().unwrap()));
+    }
+    assert_eq!(v["build"]["program"], DOCKER20);
+    assert!(
+        text.contains(&format!("Which docker runs my build?  {DOCKER20}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("Runtime v2 or v3?") && text.contains("restricted"),
+        "{text}"
+    );
+    assert!(v["build"]["buildkit"].as_str().unwrap().len() > 2);
+    assert!(!text.contains('\x1b'), "no colour when not on a terminal");
+}
+
+#[test]
+fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
+    let bin = testbed("DOCKROUTE_TEST_STATIC_BIN");
+    let host = daemon("plain");
+    let s = Sandbox::bare();
+    let ctx = s.p("img");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::copy(&bin, ctx.join("dockroute")).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM {}\nCOPY dockroute /usr/local/sbin/dockroute\nRUN ln -s dockroute /usr/local/sbin/docker\nENV PATH=/usr/local/sbin:/usr/local/bin:/usr/bin:/bin\n",
+            image()
+        ),
+    )
+    .unwrap();
+    let tag = unique("dr-baked");
+    let o = Command::new(DOCKER28)
+        .args(["-H", &host, "build", "-q", "-t", &tag])
+        .arg(&ctx)
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    ok(&o);
+    let o = Command::new(DOCKER28)
+        .args([
+            "-H",
+            &host,
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &tag,
+            "dockroute",
+            "--version",
+        ])
+        .output()
+        .unwrap();
+    ok(&o);
+    assert!(stdout(&o).starts_with("dockroute "), "{}", stdout(&o));
+    // No real client inside: dockroute, run as `docker`, says where it looked.
+    let o = Command::new(DOCKER28)
+        .args([
+            "-H",
+            &host,
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &tag,
+            "docker",
+            "ps",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no real docker client found on PATH; looked in: /usr/local/sbin"),
+        "{}",
+        stderr(&o)
+    );
+}
