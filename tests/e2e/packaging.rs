@@ -234,3 +234,62 @@ fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
         stderr(&o)
     );
 }
+
+#[test]
+fn the_debian_package_builds_with_the_documented_layout() {
+    let s = Sandbox::bare();
+    let out = s.p("debs");
+    let o = Command::new(repo().join("packaging/deb/build.sh"))
+        .arg("--from")
+        .arg(dockroute_bin())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    ok(&o);
+    let deb = PathBuf::from(stdout(&o).trim());
+    assert!(deb.is_file(), "{}", deb.display());
+    let root = s.p("root");
+    ok(&Command::new("dpkg")
+        .arg("-x")
+        .arg(&deb)
+        .arg(&root)
+        .output()
+        .unwrap());
+    let bin = root.join("usr/lib/dockroute/bin");
+    assert!(bin.join("dockroute").is_file());
+    assert_eq!(
+        std::fs::read_link(bin.join("docker")).unwrap(),
+        PathBuf::from("dockroute")
+    );
+    assert_eq!(
+        std::fs::read_link(root.join("usr/sbin/dockroute")).unwrap(),
+        PathBuf::from("../lib/dockroute/bin/dockroute")
+    );
+    assert!(root.join("usr/share/man/man1/dockroute.1.gz").is_file());
+    assert!(
+        !root.join("usr/bin/docker").exists(),
+        "the package never ships a /usr/bin/docker"
+    );
+    // The profile snippet puts the shim first, once.
+    let o = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!(
+            ". {0}; . {0}; echo \"$PATH\"",
+            root.join("etc/profile.d/dockroute.sh").display()
+        ))
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&o).trim(),
+        "/usr/lib/dockroute/bin:/usr/local/bin:/usr/bin:/bin"
+    );
+    let info = Command::new("dpkg-deb")
+        .arg("-f")
+        .arg(&deb)
+        .arg("Package")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&info).trim(), "dockroute");
+}
