@@ -65,9 +65,11 @@ impl SelfGuard {
     /// Reads the guard from the environment and identifies the running executable.
     #[must_use]
     pub fn from_env() -> SelfGuard {
-        let own = std::env::current_exe()
+        // stat("/proc/self/exe") follows the link to the running binary: one syscall
+        // where current_exe() + metadata() take two.
+        let own = std::fs::metadata("/proc/self/exe")
+            .or_else(|_| std::env::current_exe().and_then(std::fs::metadata))
             .ok()
-            .and_then(|p| std::fs::metadata(p).ok())
             .map(|m| FileId {
                 dev: m.dev(),
                 ino: m.ino(),
