@@ -177,15 +177,15 @@ fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
     let bin = testbed("DOCKROUTE_TEST_STATIC_BIN");
     let host = daemon("plain");
     let s = Sandbox::bare();
+    // The documented snippet, verbatim, on a busybox base (no libc at all).
     let ctx = s.p("img");
-    std::fs::create_dir_all(&ctx).unwrap();
-    std::fs::copy(&bin, ctx.join("dockroute")).unwrap();
+    let dest = ctx.join("target/x86_64-unknown-linux-musl/release");
+    std::fs::create_dir_all(&dest).unwrap();
+    std::fs::copy(&bin, dest.join("dockroute")).unwrap();
+    let snippet = std::fs::read_to_string(repo().join("packaging/Dockerfile.snippet")).unwrap();
     std::fs::write(
         ctx.join("Dockerfile"),
-        format!(
-            "FROM {}\nCOPY dockroute /usr/local/sbin/dockroute\nRUN ln -s dockroute /usr/local/sbin/docker\nENV PATH=/usr/local/sbin:/usr/local/bin:/usr/bin:/bin\n",
-            image()
-        ),
+        format!("FROM {}\n{snippet}", image()),
     )
     .unwrap();
     let tag = unique("dr-baked");

@@ -378,3 +378,32 @@ fn compose_on_the_restricted_daemon_gets_the_classic_builder() {
     );
     assert!(stderr(&o).contains(DENIAL), "{}", stderr(&o));
 }
+
+#[test]
+fn a_daemon_denying_only_privileged_is_restricted_and_keeps_grpc_open() {
+    let host = daemon("privonly");
+    let log = testbed("DOCKROUTE_TEST_PRIVONLY_AUTHZ_LOG");
+    let s = seed_layout(Sandbox::new()).env("DOCKER_HOST", &host);
+    let mut c = s.dockroute();
+    c.args(["explain", "--json", "--", "build", "."]);
+    let o = run(c);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["runtime"]["verdict"]["kind"], "forbidden",
+        "privileged only, not every create: {v}"
+    );
+    assert_eq!(v["runtime"]["verdict"]["plugin"], "pipelines");
+    assert_eq!(v["route"], "mounted");
+    // The control request (no Privileged) was allowed by the plugin.
+    let creates = authz_lines(&log, "dockroute");
+    assert!(
+        creates.iter().any(|l| l["allowed"] == true
+            && l["uri"]
+                .as_str()
+                .unwrap_or("")
+                .contains("/containers/create")),
+        "{creates:?}"
+    );
+    assert!(creates.iter().any(|l| l["allowed"] == false), "{creates:?}");
+}
