@@ -140,6 +140,35 @@ impl Cache {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct Versioned<T> {
+    version: u32,
+    entries: Vec<T>,
+}
+
+#[derive(serde::Serialize)]
+struct VersionedRef<'a, T> {
+    version: u32,
+    entries: &'a [T],
+}
+
+impl Cache {
+    /// The entries of a file written by [`Cache::store_entries`] with this format
+    /// version; empty when missing, corrupt or of another version.
+    #[must_use]
+    pub fn load_entries<T: DeserializeOwned>(&self, name: &str, version: u32) -> Vec<T> {
+        self.load::<Versioned<T>>(name)
+            .filter(|f| f.version == version)
+            .map(|f| f.entries)
+            .unwrap_or_default()
+    }
+
+    /// Writes entries with a format version (atomically, 0600).
+    pub fn store_entries<T: Serialize>(&self, name: &str, version: u32, entries: &[T]) {
+        self.store(name, &VersionedRef { version, entries });
+    }
+}
+
 /// Decodes a cache file's bytes. Public for the fuzz target: it must never panic.
 #[must_use]
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {

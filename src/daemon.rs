@@ -63,10 +63,7 @@ pub enum Verdict {
 /// The `/probe` timeout: `DOCKROUTE_DAEMON_TIMEOUT_MS`, else [`DEFAULT_TIMEOUT`].
 #[must_use]
 pub fn timeout_from_env() -> Duration {
-    std::env::var("DOCKROUTE_DAEMON_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(DEFAULT_TIMEOUT, Duration::from_millis)
+    crate::settings::millis("DOCKROUTE_DAEMON_TIMEOUT_MS", DEFAULT_TIMEOUT)
 }
 
 /// An HTTP response.

@@ -29,6 +29,7 @@ pub mod probe;
 pub mod redact;
 pub mod runtime;
 pub mod secrets;
+pub mod settings;
 pub mod shim;
 pub mod version;
 

@@ -45,12 +45,6 @@ pub enum Outcome {
     Problem(String),
 }
 
-#[derive(serde::Serialize, serde::Deserialize, Default)]
-struct CacheFile {
-    version: u32,
-    entries: Vec<CacheEntry>,
-}
-
 #[derive(serde::Serialize, serde::Deserialize, Clone)]
 struct CacheEntry {
     path: PathBuf,
@@ -87,10 +81,7 @@ impl CacheEntry {
 /// The `--version` timeout: `DOCKROUTE_PROBE_TIMEOUT_MS`, else [`DEFAULT_TIMEOUT`].
 #[must_use]
 pub fn timeout_from_env() -> Duration {
-    std::env::var("DOCKROUTE_PROBE_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(DEFAULT_TIMEOUT, Duration::from_millis)
+    crate::settings::millis("DOCKROUTE_PROBE_TIMEOUT_MS", DEFAULT_TIMEOUT)
 }
 
 /// Probes (or recalls from the cache) the version of every candidate.
@@ -101,14 +92,13 @@ pub fn versions(
     cache: Option<&Cache>,
     timeout: Duration,
 ) -> Vec<Outcome> {
-    let mut file: CacheFile = cache
-        .and_then(|c| c.load::<CacheFile>(CACHE_FILE))
-        .filter(|f| f.version == CACHE_VERSION)
+    let mut entries: Vec<CacheEntry> = cache
+        .map(|c| c.load_entries(CACHE_FILE, CACHE_VERSION))
         .unwrap_or_default();
     let mut out: Vec<Option<Outcome>> = candidates
         .iter()
         .map(|c| {
-            file.entries
+            entries
                 .iter()
                 .find(|e| e.matches(c))
                 .and_then(CacheEntry::outcome)
@@ -127,8 +117,8 @@ pub fn versions(
             let c = &candidates[i];
             let cacheable = !matches!(&outcome, Outcome::Problem(p) if p.starts_with("timed out") || p.starts_with("could not run"));
             if cacheable {
-                file.entries.retain(|e| e.path != c.path);
-                file.entries.push(CacheEntry {
+                entries.retain(|e| e.path != c.path);
+                entries.push(CacheEntry {
                     path: c.path.clone(),
                     dev: c.id.dev,
                     ino: c.id.ino,
@@ -149,9 +139,8 @@ pub fn versions(
             out[i] = Some(outcome);
         }
         if let (Some(cache), true) = (cache, dirty) {
-            file.version = CACHE_VERSION;
-            file.entries.truncate(64);
-            cache.store(CACHE_FILE, &file);
+            entries.truncate(64);
+            cache.store_entries(CACHE_FILE, CACHE_VERSION, &entries);
         }
     }
     out.into_iter()

@@ -85,12 +85,6 @@ pub fn runtime_of(verdict: &Verdict, bitbucket: bool) -> Runtime {
     }
 }
 
-#[derive(serde::Serialize, serde::Deserialize, Default)]
-struct CacheFile {
-    version: u32,
-    entries: Vec<CacheEntry>,
-}
-
 #[derive(serde::Serialize, serde::Deserialize, Clone)]
 struct CacheEntry {
     endpoint: String,
@@ -107,38 +101,28 @@ fn now() -> u64 {
 /// `DOCKROUTE_DAEMON_TTL_S`, else [`DEFAULT_TTL`]; 0 disables the cache.
 #[must_use]
 pub fn ttl_from_env() -> Duration {
-    std::env::var("DOCKROUTE_DAEMON_TTL_S")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(DEFAULT_TTL, Duration::from_secs)
+    crate::settings::seconds("DOCKROUTE_DAEMON_TTL_S", DEFAULT_TTL)
 }
 
 fn recall(cache: &Cache, key: &str, ttl: Duration, at: u64) -> Option<Verdict> {
-    let file: CacheFile = cache.load(CACHE_FILE)?;
-    if file.version != CACHE_VERSION {
-        return None;
-    }
-    file.entries
+    cache
+        .load_entries::<CacheEntry>(CACHE_FILE, CACHE_VERSION)
         .into_iter()
         .find(|e| e.endpoint == key && e.checked_at <= at && at - e.checked_at < ttl.as_secs())
         .map(|e| e.verdict)
 }
 
 fn remember(cache: &Cache, key: &str, verdict: &Verdict, at: u64) {
-    let mut file: CacheFile = cache
-        .load(CACHE_FILE)
-        .filter(|f: &CacheFile| f.version == CACHE_VERSION)
-        .unwrap_or_default();
-    file.version = CACHE_VERSION;
-    file.entries.retain(|e| e.endpoint != key);
-    file.entries.push(CacheEntry {
+    let mut entries: Vec<CacheEntry> = cache.load_entries(CACHE_FILE, CACHE_VERSION);
+    entries.retain(|e| e.endpoint != key);
+    entries.push(CacheEntry {
         endpoint: key.to_string(),
         checked_at: at,
         verdict: verdict.clone(),
     });
-    let keep = file.entries.len().saturating_sub(32);
-    file.entries.drain(..keep);
-    cache.store(CACHE_FILE, &file);
+    let keep = entries.len().saturating_sub(32);
+    entries.drain(..keep);
+    cache.store_entries(CACHE_FILE, CACHE_VERSION, &entries);
 }
 
 /// Learns the runtime for a call. `clients` is never empty here.

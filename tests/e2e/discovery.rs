@@ -127,23 +127,7 @@ fn two_wrappers_calling_each_other_stop_with_exit_2() {
         PathBuf::from("/bin"),
         PathBuf::from("/usr/bin"),
     ]);
-    let mut c = s.docker();
-    c.arg("ps");
-    let (o, took) = run_within(c, Duration::from_secs(30));
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("re-entered"), "{}", stderr(&o));
-    assert!(took < Duration::from_secs(10), "{took:?}");
-    // Every hop was an exec, not a fork: nothing is left running.
-    let left = std::process::Command::new("pgrep")
-        .arg("-f")
-        .arg(w.display().to_string())
-        .output()
-        .unwrap();
-    assert!(
-        left.stdout.is_empty(),
-        "runaway processes: {}",
-        stdout(&left)
-    );
+    assert_recursion_stops(&s, &w.display().to_string());
 }
 
 #[test]

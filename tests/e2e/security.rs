@@ -143,24 +143,6 @@ fn the_secret_guard_warns_or_refuses_naming_the_argument_only() {
     );
 }
 
-fn assert_stops(s: &Sandbox, marker: &str) {
-    let mut c = s.docker();
-    c.arg("ps");
-    let (o, took) = run_within(c, Duration::from_secs(30));
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("re-entered"), "{}", stderr(&o));
-    assert!(took < Duration::from_secs(10), "{took:?}");
-    let left = std::process::Command::new("pgrep")
-        .args(["-f", marker])
-        .output()
-        .unwrap();
-    assert!(
-        left.stdout.is_empty(),
-        "runaway processes: {}",
-        stdout(&left)
-    );
-}
-
 #[test]
 fn a_three_wrapper_cycle_stops_with_exit_2() {
     let s = Sandbox::bare();
@@ -176,7 +158,7 @@ fn a_three_wrapper_cycle_stops_with_exit_2() {
     script(&c.join("docker"), "#!/bin/sh\nexec docker \"$@\"\n");
     let shim = s.shim_dir();
     let s = s.with_path(&[shim, a, "/usr/local/bin".into(), "/usr/bin".into()]);
-    assert_stops(&s, "cyc-");
+    assert_recursion_stops(&s, "cyc-");
 }
 
 #[test]
@@ -189,7 +171,7 @@ fn a_podman_docker_shaped_wrapper_calling_docker_back_stops_with_exit_2() {
     );
     let shim = s.shim_dir();
     let s = s.with_path(&[shim, w, "/usr/bin".into()]);
-    assert_stops(&s, "podman-docker");
+    assert_recursion_stops(&s, "podman-docker");
 }
 
 #[test]

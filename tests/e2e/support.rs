@@ -209,3 +209,22 @@ pub fn context(dir: &Path, dockerfile: &str) -> PathBuf {
     std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
     dir.to_path_buf()
 }
+
+/// Runs `docker ps` in a sandbox whose wrappers call dockroute back, and asserts that it
+/// stops with exit 2 and the recursion message in bounded time, leaving no process
+/// whose command line contains `marker` (every hop was an exec, not a fork).
+#[track_caller]
+pub fn assert_recursion_stops(s: &Sandbox, marker: &str) {
+    let mut c = s.docker();
+    c.arg("ps");
+    let (o, took) = run_within(c, Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("re-entered"), "{}", stderr(&o));
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let left = Command::new("pgrep").args(["-f", marker]).output().unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "runaway processes: {}",
+        stdout(&left)
+    );
+}
