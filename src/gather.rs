@@ -16,6 +16,7 @@ use crate::mounts::MountPoints;
 use crate::plugins;
 use crate::probe;
 use crate::runtime::{self, RuntimeReport};
+use crate::settings;
 
 /// The facts, plus what was learnt on the way (for `doctor` and `explain`).
 #[derive(Debug, Clone)]
@@ -32,44 +33,6 @@ pub struct Gathered {
     pub bad_settings: Vec<String>,
     /// The buildx plugin found, if any.
     pub buildx_plugin: Option<std::path::PathBuf>,
-}
-
-/// `DOCKROUTE_MODE`, or the value it had when not understood.
-#[must_use]
-pub fn mode_from_env() -> (Mode, Option<String>) {
-    match std::env::var("DOCKROUTE_MODE") {
-        Err(_) => (Mode::Auto, None),
-        Ok(v) => match Mode::parse(&v) {
-            Some(m) => (m, None),
-            None => (Mode::Auto, Some(v)),
-        },
-    }
-}
-
-/// `DOCKROUTE_SECRETS` and `DOCKROUTE_SECRET_WORDS`; an unknown policy is reported and
-/// read as `warn`.
-fn secrets_from_env(bad: &mut Vec<String>) -> crate::secrets::Guard {
-    let policy = match std::env::var("DOCKROUTE_SECRETS") {
-        Err(_) => crate::secrets::Policy::Warn,
-        Ok(v) => crate::secrets::Policy::parse(&v).unwrap_or_else(|| {
-            bad.push(format!(
-                "DOCKROUTE_SECRETS={v:?} is not one of warn, deny, off; warning"
-            ));
-            crate::secrets::Policy::Warn
-        }),
-    };
-    let extra_words = std::env::var("DOCKROUTE_SECRET_WORDS")
-        .map(|v| {
-            v.split(',')
-                .map(|w| w.trim().to_ascii_uppercase())
-                .filter(|w| !w.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    crate::secrets::Guard {
-        policy,
-        extra_words,
-    }
 }
 
 /// Gathers everything for `inv`. `with_runtime` forces the runtime probe even for calls
@@ -96,7 +59,7 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
         &MountPoints::read(),
         buildx_plugin.is_some(),
     );
-    let (mode, bad_mode) = mode_from_env();
+    let (mode, bad_mode) = settings::mode();
     let mut bad_settings = Vec::new();
     let needs_runtime = with_runtime
         || (mode == Mode::Auto && matches!(inv.kind, CommandKind::Build(_) | CommandKind::Compose));
@@ -110,7 +73,7 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
                 docker_buildkit: std::env::var_os("DOCKER_BUILDKIT"),
             },
             mode,
-            secrets: secrets_from_env(&mut bad_settings),
+            secrets: settings::secrets(&mut bad_settings),
         },
         search,
         runtime,
