@@ -195,7 +195,8 @@ fn broken_clients_get_defined_answers_in_bounded_time() {
         &d("huge/docker"),
         "#!/bin/sh\n/usr/bin/head -c 20000000 /dev/zero | /usr/bin/tr '\\0' x\n",
     );
-    script(&d("hangs/docker"), "#!/bin/sh\nexec /bin/sleep 61\n");
+    let nap = format!("sleep {}", unique_sleep());
+    script(&d("hangs/docker"), &format!("#!/bin/sh\nexec /bin/{nap}\n"));
     let shim = s.shim_dir();
     let dirs: Vec<PathBuf> = [
         "isdir", "broken", "noexec", "fails", "garbage", "huge", "hangs",
@@ -248,9 +249,10 @@ fn broken_clients_get_defined_answers_in_bounded_time() {
     let mut c = s.docker();
     c.arg("ps");
     assert_eq!(run(c).status.code(), Some(3));
-    let _ = std::process::Command::new("pkill")
-        .args(["-f", "sleep 61"])
-        .status();
+    assert!(
+        gone_within(&nap, Duration::from_secs(3)),
+        "the hung probe was killed"
+    );
 }
 
 #[test]

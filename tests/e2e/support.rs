@@ -228,3 +228,33 @@ pub fn assert_recursion_stops(s: &Sandbox, marker: &str) {
         stdout(&left)
     );
 }
+
+/// Whether no process's command line contains `pattern` within `limit` (a killed process
+/// takes a moment to disappear on a loaded machine).
+pub fn gone_within(pattern: &str, limit: Duration) -> bool {
+    let start = Instant::now();
+    loop {
+        let o = Command::new("pgrep")
+            .args(["-f", pattern])
+            .output()
+            .unwrap();
+        if o.stdout.is_empty() {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A `sleep` argument no other test uses, so a process search finds only this test's.
+pub fn unique_sleep() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(1);
+    format!(
+        "60.{}{:03}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
