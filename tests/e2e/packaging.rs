@@ -183,11 +183,17 @@ fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
     std::fs::create_dir_all(&dest).unwrap();
     std::fs::copy(&bin, dest.join("dockroute")).unwrap();
     let snippet = std::fs::read_to_string(repo().join("packaging/Dockerfile.snippet")).unwrap();
+    // The real 28.x client is a static Go binary: it runs in busybox too.
+    std::fs::copy(DOCKER28, ctx.join("docker-cli")).unwrap();
     std::fs::write(
         ctx.join("Dockerfile"),
-        format!("FROM {}\n{snippet}", image()),
+        format!(
+            "FROM {}\nCOPY docker-cli /usr/local/bin/docker\n{snippet}",
+            image()
+        ),
     )
     .unwrap();
+
     let tag = unique("dr-baked");
     let o = Command::new(DOCKER28)
         .args(["-H", &host, "build", "-q", "-t", &tag])
@@ -212,7 +218,7 @@ fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
         .unwrap();
     ok(&o);
     assert!(stdout(&o).starts_with("dockroute "), "{}", stdout(&o));
-    // No real client inside: dockroute, run as `docker`, says where it looked.
+    // `docker --version` inside goes through dockroute to the image's real client.
     let o = Command::new(DOCKER28)
         .args([
             "-H",
@@ -221,6 +227,34 @@ fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
             "--rm",
             "--network",
             "none",
+            &tag,
+            "sh",
+            "-c",
+            "command -v docker; docker --version",
+        ])
+        .output()
+        .unwrap();
+    ok(&o);
+    let real = Command::new(DOCKER28)
+        .arg("--version")
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(
+        stdout(&o),
+        format!("/usr/local/sbin/docker\n{}", String::from_utf8_lossy(&real))
+    );
+    // Without a real client on PATH, dockroute, run as `docker`, says where it looked.
+    let o = Command::new(DOCKER28)
+        .args([
+            "-H",
+            &host,
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-e",
+            "PATH=/usr/local/sbin:/bin",
             &tag,
             "docker",
             "ps",
