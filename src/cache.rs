@@ -81,12 +81,6 @@ impl Cache {
         })
     }
 
-    /// The directory in use.
-    #[must_use]
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Reads and decodes `name`; `None` for anything short of a valid file.
     #[must_use]
     pub fn load<T: DeserializeOwned>(&self, name: &str) -> Option<T> {

@@ -33,8 +33,6 @@ pub enum Error {
     },
     /// dockroute's own CLI was used wrongly, or a setting has a value it does not know.
     Usage(String),
-    /// `dockroute doctor` found something a person has to fix.
-    Unhealthy(String),
 }
 
 impl Error {
@@ -51,7 +49,6 @@ impl Error {
                 }
             }
             Error::Recursion { .. } | Error::Refused { .. } | Error::Usage(_) => 2,
-            Error::Unhealthy(_) => 1,
         }
     }
 
@@ -74,7 +71,6 @@ impl Error {
             ),
             Error::Refused { fix, .. } => Some(fix.clone()),
             Error::Usage(_) => Some("see `dockroute --help`".into()),
-            Error::Unhealthy(_) => None,
         }
     }
 }
@@ -114,7 +110,7 @@ impl fmt::Display for Error {
                 "docker was re-entered {hops} times (limit {limit}): wrappers on PATH call each other"
             ),
             Error::Refused { flag, why, .. } => write!(f, "refused `{flag}`: {why}"),
-            Error::Usage(msg) | Error::Unhealthy(msg) => write!(f, "{msg}"),
+            Error::Usage(msg) => write!(f, "{msg}"),
         }
     }
 }

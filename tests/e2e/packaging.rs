@@ -202,38 +202,21 @@ fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
         .output()
         .unwrap();
     ok(&o);
-    let o = Command::new(DOCKER28)
-        .args([
-            "-H",
-            &host,
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            &tag,
-            "dockroute",
-            "--version",
-        ])
-        .output()
-        .unwrap();
+    // `docker run --rm --network none [extra…] IMAGE cmd…` on the test daemon.
+    let in_image = |extra: &[&str], cmd: &[&str]| {
+        Command::new(DOCKER28)
+            .args(["-H", &host, "run", "--rm", "--network", "none"])
+            .args(extra)
+            .arg(&tag)
+            .args(cmd)
+            .output()
+            .unwrap()
+    };
+    let o = in_image(&[], &["dockroute", "--version"]);
     ok(&o);
     assert!(stdout(&o).starts_with("dockroute "), "{}", stdout(&o));
     // `docker --version` inside goes through dockroute to the image's real client.
-    let o = Command::new(DOCKER28)
-        .args([
-            "-H",
-            &host,
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            &tag,
-            "sh",
-            "-c",
-            "command -v docker; docker --version",
-        ])
-        .output()
-        .unwrap();
+    let o = in_image(&[], &["sh", "-c", "command -v docker; docker --version"]);
     ok(&o);
     let real = Command::new(DOCKER28)
         .arg("--version")
@@ -245,22 +228,7 @@ fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
         format!("/usr/local/sbin/docker\n{}", String::from_utf8_lossy(&real))
     );
     // Without a real client on PATH, dockroute, run as `docker`, says where it looked.
-    let o = Command::new(DOCKER28)
-        .args([
-            "-H",
-            &host,
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "-e",
-            "PATH=/usr/local/sbin:/bin",
-            &tag,
-            "docker",
-            "ps",
-        ])
-        .output()
-        .unwrap();
+    let o = in_image(&["-e", "PATH=/usr/local/sbin:/bin"], &["docker", "ps"]);
     assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("no real docker client found on PATH; looked in: /usr/local/sbin"),
