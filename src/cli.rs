@@ -1,6 +1,12 @@
-//! dockroute's own command line (clap): `doctor`, `explain`, `exec`, `--version`.
-//! Used only when invoked under a name other than `docker`; docker's own arguments are
-//! never parsed with clap.
+//! dockroute's own command line (clap): `doctor`, `explain`, `exec`, `completions`,
+//! `man`, `--version`. Used only when invoked under a name other than `docker`; docker's
+//! own arguments are never parsed with clap.
+//!
+//! Shell completions and the man page are generated from these clap definitions
+//! (`clap_complete`, `clap_mangen`) so they cannot drift from the CLI; install.sh and the
+//! Debian package install what `dockroute completions` and `dockroute man` print. The
+//! man page adds the sections clap knows nothing about — [`ENVIRONMENT`], exit status,
+//! files — from the tables below, which the README mirrors.
 
 use std::ffi::OsString;
 
@@ -10,7 +16,16 @@ use crate::error::Error;
 
 /// A drop-in `docker` that hands each call to the right real client for this runtime.
 #[derive(Debug, Parser)]
-#[command(name = "dockroute", version, about, long_about = None)]
+#[command(
+    name = "dockroute",
+    version,
+    about,
+    long_about = "A drop-in `docker` that hands each call to the right real client for this runtime.\n\n\
+        Invoked as `docker` (a link named docker, first on PATH) it is the shim: calls other than \
+        builds and compose pass straight through to the first real docker on PATH; `docker build` \
+        and `docker compose` go to the client and builder the runtime allows, with one \
+        `dockroute:` line on stderr saying where and why. Invoked as `dockroute` it is this CLI."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,13 +49,11 @@ enum Command {
         args: Vec<OsString>,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    #[command(hide = true)]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    #[command(hide = true)]
+    /// Print the man page (roff): `dockroute man | man -l -`.
     Man,
     /// Run `docker <ARGS>` exactly as the `docker` shim would.
     Exec {
@@ -78,16 +91,13 @@ pub fn run(args: Vec<OsString>) -> u8 {
             crate::output::report(&String::from_utf8_lossy(&out));
             Ok(0)
         }
-        Command::Man => {
-            let mut out = Vec::new();
-            match clap_mangen::Man::new(command()).render(&mut out) {
-                Ok(()) => {
-                    crate::output::report(&String::from_utf8_lossy(&out));
-                    Ok(0)
-                }
-                Err(e) => Err(Error::Usage(format!("could not render the man page: {e}"))),
+        Command::Man => match man_page() {
+            Ok(page) => {
+                crate::output::report(&page);
+                Ok(0)
             }
-        }
+            Err(e) => Err(Error::Usage(format!("could not render the man page: {e}"))),
+        },
     };
     match result {
         Ok(code) => code,
@@ -100,3 +110,164 @@ pub fn run(args: Vec<OsString>) -> u8 {
 
 /// Shorthand for the CLI's fallible commands.
 pub type CliResult = Result<u8, Error>;
+
+/// Every environment variable dockroute reads, with its values and effect. The man page's
+/// ENVIRONMENT section and the README's Configuration table list exactly these (a test
+/// checks that every `DOCKROUTE_*` name in the sources is here).
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    ("DOCKROUTE_MODE", "auto (default), pass, mounted, legacy or buildx: force a route for builds and compose; pass turns routing off."),
+    ("DOCKROUTE_RUNTIME", "restricted (or v2), v3 or open: skip the daemon probe and take this runtime as given (pin it in a CI image that only ever runs on one)."),
+    ("DOCKROUTE_QUIET", "1: hide the reroute line and notices (errors still print)."),
+    ("DOCKROUTE_LOG", "A tracing filter (debug, trace, dockroute=debug ...): diagnostics on stderr, redacted like everything else."),
+    ("DOCKROUTE_SECRETS", "warn (default), deny or off: what to do about secret-looking --build-arg names."),
+    ("DOCKROUTE_SECRET_WORDS", "Comma-separated extra words that make a --build-arg name secret-looking."),
+    ("DOCKROUTE_PROBE_TIMEOUT_MS", "Bound on each client's --version probe (default 3000)."),
+    ("DOCKROUTE_DAEMON_TIMEOUT_MS", "Bound on the daemon probe (default 1500)."),
+    ("DOCKROUTE_DAEMON_TTL_S", "How long a daemon verdict is cached, per endpoint (default 600; 0 disables)."),
+    ("DOCKROUTE_CACHE_DIR", "Cache directory, absolute (default $XDG_CACHE_HOME/dockroute or ~/.cache/dockroute)."),
+    ("DOCKROUTE_FORCE_ARG0", "docker or dockroute: pick the personality without a link (tests)."),
+    ("DOCKROUTE_GUARD", "Set by dockroute in every child (the dockroute files a call passed through, so none is run as a real client); not for users."),
+    ("DOCKROUTE_HOPS", "Set by dockroute in every child (the hop counter that stops wrappers calling each other); not for users."),
+    ("DOCKROUTE_PROBE", "Set by dockroute when it runs a candidate's --version, so another dockroute answers as itself; not for users."),
+];
+
+/// dockroute's own exit codes (otherwise the real client's).
+pub const EXIT_CODES: &[(&str, &str)] = &[
+    ("127", "No real docker client on PATH; the message says where it looked."),
+    ("126", "The chosen client could not be executed."),
+    ("2", "Refused before running: a flag the route cannot honour (the message names it and gives the fix), a secret build argument under DOCKROUTE_SECRETS=deny, wrappers calling each other, or bad usage."),
+    ("1", "doctor found something to fix."),
+];
+
+/// The man page: clap's sections for the CLI, then each command with its options, then
+/// the shim, environment, exit status and files.
+///
+/// # Errors
+/// When roff rendering fails (it writes to memory, so in practice never).
+pub fn man_page() -> std::io::Result<String> {
+    let cmd = command();
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    man.render_options_section(&mut out)?;
+    let mut page = String::from_utf8_lossy(&out).into_owned();
+
+    page.push_str(".SH COMMANDS\n");
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let mut usage = format!("\\fBdockroute {}\\fR", sub.get_name());
+        for a in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+            if let Some(long) = a.get_long() {
+                usage.push_str(&format!(" [\\fB\\-\\-{}\\fR]", roff_escape(long)));
+            } else if a.is_positional() {
+                let name = a
+                    .get_value_names()
+                    .and_then(|v| v.first())
+                    .map_or_else(|| a.get_id().to_string(), ToString::to_string);
+                usage.push_str(&format!(" \\fI{}\\fR", roff_escape(&name)));
+            }
+        }
+        page.push_str(&format!(".TP\n{usage}\n"));
+        if let Some(about) = sub.get_about() {
+            page.push_str(&format!("{}\n", roff_escape(&about.to_string())));
+        }
+    }
+    page.push_str(".SH SHIM MODE\n");
+    page.push_str(&roff_escape(
+        "Invoked under the name docker, dockroute never parses docker's arguments with its own CLI. \
+         It lists every docker on PATH (absolute entries only, itself skipped), and execs the first \
+         real client for every call that is not a build or compose. For build, image build, builder \
+         build, buildx build and compose it probes the clients and the daemon (does it allow a \
+         privileged container?) and execs the right client with the right environment, printing one \
+         line starting with \"dockroute:\" to stderr. dockroute explain -- ARGS shows that decision \
+         without running it.",
+    ));
+    page.push('\n');
+    page.push_str(".SH ENVIRONMENT\n");
+    for (name, what) in ENVIRONMENT {
+        page.push_str(&format!(
+            ".TP\n\\fB{}\\fR\n{}\n",
+            roff_escape(name),
+            roff_escape(what)
+        ));
+    }
+    page.push_str(".SH EXIT STATUS\nThe real client's own, except:\n");
+    for (code, what) in EXIT_CODES {
+        page.push_str(&format!(".TP\n\\fB{code}\\fR\n{}\n", roff_escape(what)));
+    }
+    page.push_str(&format!(
+        ".SH FILES\n.TP\n{}\n{}\n",
+        roff_escape("$XDG_CACHE_HOME/dockroute, ~/.cache/dockroute"),
+        roff_escape("Probe cache (0700 directory, 0600 files); deleting it only costs speed.")
+    ));
+    page.push_str(".SH SEE ALSO\n\\fBdocker\\fR(1)\n");
+    Ok(page)
+}
+
+/// Escapes text for roff: backslashes, hyphens, and a leading dot or quote.
+fn roff_escape(s: &str) -> String {
+    let mut out = s.replace('\\', "\\e").replace('-', "\\-");
+    if out.starts_with('.') || out.starts_with('\'') {
+        out.insert_str(0, "\\&");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `DOCKROUTE_*` variable named in the sources is documented.
+    #[test]
+    fn every_variable_in_the_sources_is_documented() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut missing = Vec::new();
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            // Built at run time so that this test's own source does not match.
+            let needle = format!("\"{}_", "DOCKROUTE");
+            for (i, _) in text.match_indices(&needle) {
+                let name: String = text[i + 1..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                // Only whole string literals holding a full name.
+                let whole =
+                    name.len() > needle.len() - 1 && text[i + 1 + name.len()..].starts_with('"');
+                if whole && !ENVIRONMENT.iter().any(|(n, _)| *n == name) && !missing.contains(&name)
+                {
+                    missing.push(name);
+                }
+            }
+        }
+        assert!(missing.is_empty(), "undocumented: {missing:?}");
+    }
+
+    #[test]
+    fn the_man_page_has_commands_environment_and_exit_status() {
+        let page = man_page().unwrap();
+        for needle in [
+            ".TH dockroute 1",
+            ".SH COMMANDS",
+            "\\fBdockroute doctor\\fR [\\fB\\-\\-json\\fR]",
+            ".SH ENVIRONMENT",
+            "DOCKROUTE_PROBE_TIMEOUT_MS",
+            ".SH EXIT STATUS",
+            "\\fB127\\fR",
+        ] {
+            assert!(page.contains(needle), "{needle} missing from\n{page}");
+        }
+        assert!(
+            !page.contains("dockroute\\-doctor(1)"),
+            "no pages that do not exist"
+        );
+    }
+
+    #[test]
+    fn roff_escaping() {
+        assert_eq!(roff_escape(".x-y"), "\\&.x\\-y");
+        assert_eq!(roff_escape("a\\b"), "a\\eb");
+    }
+}

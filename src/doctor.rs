@@ -119,7 +119,8 @@ fn resolve_docker(g: &Gathered, guard: &SelfGuard, path: Option<&OsStr>) -> Reso
         // A copy of dockroute is no real client: discovery searched its directory and
         // dropped it (the probe recognised it).
         let dropped_copy = p.is_absolute()
-            && p.parent().is_some_and(|d| g.search.searched.iter().any(|s| s == d))
+            && p.parent()
+                .is_some_and(|d| g.search.searched.iter().any(|s| s == d))
             && !g.facts.clients.iter().any(|c| &c.path == p);
         same_file || dropped_copy
     });
@@ -310,7 +311,8 @@ impl Doctor {
                         });
                     }
                     routes.push((call.clone(), line, because));
-                    routes_json.push(json!({"call": call, "plan": crate::explain::plan_json(&plan)}));
+                    routes_json
+                        .push(json!({"call": call, "plan": crate::explain::plan_json(&plan)}));
                 }
                 Err(e) => {
                     if sample[0] == "build" {
@@ -398,7 +400,11 @@ impl Doctor {
             self.answers.which_docker_builds
         ));
         line(format!("{}{}", q("Is BuildKit on?"), self.answers.buildkit));
-        line(format!("{}{}", q("Runtime v2 or v3?"), self.answers.runtime));
+        line(format!(
+            "{}{}",
+            q("Runtime v2 or v3?"),
+            self.answers.runtime
+        ));
         let resolves = match &self.resolution.path {
             Some(p) if self.resolution.is_dockroute => {
                 format!("{} → dockroute {}", p.display(), paint.ok("ok"))
@@ -449,7 +455,11 @@ impl Doctor {
         };
         line(fmt_row(header));
         for (r, c) in rows.iter().zip(&self.clients) {
-            line(fmt_row([&r[0], &r[1], &r[2], &r[3], &r[4]]).trim_end().to_string());
+            line(
+                fmt_row([&r[0], &r[1], &r[2], &r[3], &r[4]])
+                    .trim_end()
+                    .to_string(),
+            );
             if let Some(p) = &c.problem {
                 line(format!("  {:<w$}  {}", "", paint.bad(p), w = width[0]));
             }
@@ -490,7 +500,11 @@ impl Doctor {
         }
         if let Some(rt) = &self.runtime {
             if let Some(v) = &rt.verdict {
-                line(format!("  probe         {} ({})", verdict_words(v), rt.source));
+                line(format!(
+                    "  probe         {} ({})",
+                    verdict_words(v),
+                    rt.source
+                ));
             }
             line(format!(
                 "  runtime       {} — {}",
@@ -524,7 +538,10 @@ impl Doctor {
         for (k, v) in &self.settings {
             line(format!("  {k:<28} {v}"));
         }
-        line(format!("  {:<28} {}", "DOCKER_BUILDKIT", self.docker_buildkit));
+        line(format!(
+            "  {:<28} {}",
+            "DOCKER_BUILDKIT", self.docker_buildkit
+        ));
         line(format!(
             "  {:<28} {}",
             "cache",
@@ -734,7 +751,9 @@ fn buildkit_answer(
             }
         }
         (None, Some(v)) if !v.is_empty() => {
-            a.answer = "unknown — DOCKER_BUILDKIT is set but not a boolean: the client refuses to build".into();
+            a.answer =
+                "unknown — DOCKER_BUILDKIT is set but not a boolean: the client refuses to build"
+                    .into();
             a.problem = Some(Finding {
                 problem: "DOCKER_BUILDKIT is not a boolean; the Docker CLI rejects it".into(),
                 fix: "set DOCKER_BUILDKIT to 1 or 0, or unset it".into(),
@@ -862,7 +881,10 @@ mod tests {
             .starts_with("/usr/bin/docker (20.10.24, bind-mounted), route mounted"));
         assert!(d.answers.which_docker_builds.contains(DENIED));
         assert!(d.answers.runtime.starts_with("v2 — Bitbucket runtime v2"));
-        assert!(d.answers.buildkit.starts_with("only when the build needs it"));
+        assert!(d
+            .answers
+            .buildkit
+            .starts_with("only when the build needs it"));
         assert!(d.problems.is_empty(), "{:?}", d.problems);
         let text = d.text(&Paint(false));
         for a in [
@@ -930,9 +952,7 @@ mod tests {
         };
         let d = Doctor::new(&v2(), &env(None), r);
         assert_eq!(d.problems.len(), 1);
-        assert!(d.problems[0]
-            .fix
-            .contains("ENV PATH=/usr/local/sbin:$PATH"));
+        assert!(d.problems[0].fix.contains("ENV PATH=/usr/local/sbin:$PATH"));
         assert!(d
             .answers
             .which_docker_builds
