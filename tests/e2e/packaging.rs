@@ -1,8 +1,9 @@
-//! Installing dockroute: install.sh into a temporary prefix, completions and man page,
-//! doctor's two outputs agreeing.
+//! Installing dockroute: install.sh into a temporary prefix and back out, the Debian
+//! package's layout and maintainer scripts, the static binary baked into a libc-free
+//! image on the test daemon, completions and the man page, doctor's two outputs agreeing.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use crate::support::*;
 
@@ -10,7 +11,7 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn install(s: &Sandbox, prefix: &Path, extra: &[&str]) -> std::process::Output {
+fn install(s: &Sandbox, prefix: &Path, extra: &[&str]) -> Output {
     let mut c = s.command("/bin/bash");
     c.arg(repo().join("install.sh"))
         .arg("--prefix")
@@ -20,14 +21,31 @@ fn install(s: &Sandbox, prefix: &Path, extra: &[&str]) -> std::process::Output {
     run(c)
 }
 
+fn from_test_binary() -> [String; 2] {
+    ["--from".into(), dockroute_bin().display().to_string()]
+}
+
+/// Every path under `dir`, with its symlink target, sorted; dockroute's own probe cache
+/// (`cache`, made by the doctor run at the end of an install) is no installed file.
 fn tree(dir: &Path) -> Vec<String> {
+    let cache = dir.join("cache");
+    all_paths(dir)
+        .into_iter()
+        .filter(|p| !Path::new(p).starts_with(&cache))
+        .collect()
+}
+
+fn all_paths(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let p = e.path();
-            out.push(p.display().to_string());
+            match std::fs::read_link(&p) {
+                Ok(t) => out.push(format!("{} -> {}", p.display(), t.display())),
+                Err(_) => out.push(p.display().to_string()),
+            }
             if p.is_dir() && !p.is_symlink() {
-                out.extend(tree(&p));
+                out.extend(all_paths(&p));
             }
         }
     }
@@ -35,71 +53,101 @@ fn tree(dir: &Path) -> Vec<String> {
     out
 }
 
+fn mtime(p: &Path) -> std::time::SystemTime {
+    std::fs::symlink_metadata(p).unwrap().modified().unwrap()
+}
+
 #[test]
-fn install_is_idempotent_and_uninstall_restores() {
+fn install_twice_changes_nothing_and_uninstall_leaves_no_trace() {
     let s = Sandbox::bare();
-    let prefix = s.p("prefix/sbin");
+    // A prefix whose parent does not exist yet: uninstall must remove what install made.
+    let prefix = s.p("opt/dr/sbin");
     let s = s.with_path(&[
         prefix.clone(),
         "/usr/local/bin".into(),
         "/usr/bin".into(),
         "/bin".into(),
     ]);
-    let real_before = std::fs::read(DOCKER28).unwrap();
-    let o = install(&s, &prefix, &["--from", dockroute_bin().to_str().unwrap()]);
+    let before = tree(s.dir.path());
+    let real28 = std::fs::read(DOCKER28).unwrap();
+    let real20 = std::fs::read(DOCKER20).unwrap();
+    let from = from_test_binary();
+    let args: Vec<&str> = from.iter().map(String::as_str).collect();
+
+    let o = install(&s, &prefix, &args);
     ok(&o);
+    let out = stdout(&o);
     assert_eq!(
         std::fs::read_link(prefix.join("docker")).unwrap(),
         PathBuf::from("dockroute")
     );
     assert!(
-        stdout(&o).contains("docker -> ")
-            && stdout(&o).contains(&prefix.join("docker").display().to_string()),
-        "{}",
-        stdout(&o)
+        out.contains(&format!(
+            "ok: `docker` resolves to {} (dockroute)",
+            prefix.join("docker").display()
+        )),
+        "{out}"
     );
     assert!(
-        stdout(&o).contains("Clients, in PATH order"),
-        "doctor ran: {}",
-        stdout(&o)
+        out.contains("Which docker runs my build?"),
+        "doctor ran: {out}"
     );
     for f in [
         "share/bash-completion/completions/dockroute",
         "share/zsh/site-functions/_dockroute",
+        "share/fish/vendor_completions.d/dockroute.fish",
         "share/man/man1/dockroute.1",
+        "share/dockroute/manifest",
     ] {
         assert!(s.p(f).is_file(), "{f}");
     }
+
+    // Second run: same tree, same mtimes, nothing written.
     let installed = tree(s.dir.path());
-    let mtime = std::fs::metadata(prefix.join("dockroute"))
-        .unwrap()
-        .modified()
-        .unwrap();
-    let o = install(&s, &prefix, &["--from", dockroute_bin().to_str().unwrap()]);
+    let stamps: Vec<_> = [
+        prefix.join("dockroute"),
+        prefix.join("docker"),
+        s.p("share/man/man1/dockroute.1"),
+        s.p("share/dockroute/manifest"),
+    ]
+    .iter()
+    .map(|p| mtime(p))
+    .collect();
+    let o = install(&s, &prefix, &args);
     ok(&o);
-    assert!(stdout(&o).contains("up to date"), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("up to date"), "{out}");
     assert!(
-        !stdout(&o).contains("wrote "),
-        "a second run changes nothing: {}",
-        stdout(&o)
+        !out.contains("wrote ") && !out.contains("installed ") && !out.contains("linked "),
+        "a second run changes nothing: {out}"
     );
     assert_eq!(tree(s.dir.path()), installed);
-    assert_eq!(
-        std::fs::metadata(prefix.join("dockroute"))
-            .unwrap()
-            .modified()
-            .unwrap(),
-        mtime
-    );
+    let again: Vec<_> = [
+        prefix.join("dockroute"),
+        prefix.join("docker"),
+        s.p("share/man/man1/dockroute.1"),
+        s.p("share/dockroute/manifest"),
+    ]
+    .iter()
+    .map(|p| mtime(p))
+    .collect();
+    assert_eq!(stamps, again);
+
+    // Uninstall: exactly the tree from before, real clients byte for byte the same.
     let o = install(&s, &prefix, &["--uninstall"]);
     ok(&o);
-    assert!(!prefix.join("docker").exists() && !prefix.join("dockroute").exists());
-    assert!(!s.p("share/man/man1/dockroute.1").exists());
-    assert_eq!(
-        std::fs::read(DOCKER28).unwrap(),
-        real_before,
-        "real clients untouched"
+    assert!(
+        stdout(&o).contains("`docker` now resolves to /usr/local/bin/docker"),
+        "{}",
+        stdout(&o)
     );
+    assert_eq!(tree(s.dir.path()), before);
+    assert_eq!(std::fs::read(DOCKER28).unwrap(), real28, "28.x untouched");
+    assert_eq!(std::fs::read(DOCKER20).unwrap(), real20, "20.10 untouched");
+    // And again: nothing to do, still success.
+    let o = install(&s, &prefix, &["--uninstall"]);
+    ok(&o);
+    assert!(stdout(&o).contains("nothing to do"), "{}", stdout(&o));
 }
 
 #[test]
@@ -110,21 +158,50 @@ fn install_refuses_to_clobber_a_real_client() {
     std::fs::copy(DOCKER28, prefix.join("docker")).unwrap();
     let before = std::fs::read(prefix.join("docker")).unwrap();
     let s = s.with_path(&[prefix.clone(), "/usr/bin".into(), "/bin".into()]);
-    let o = install(&s, &prefix, &["--from", dockroute_bin().to_str().unwrap()]);
-    assert_ne!(o.status.code(), Some(0));
+    let from = from_test_binary();
+    let o = install(&s, &prefix, &[&from[0], &from[1]]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("refusing to overwrite"),
+        stderr(&o)
+            .contains("exists and is not dockroute: refusing to overwrite a real docker client"),
         "{}",
         stderr(&o)
     );
     assert_eq!(std::fs::read(prefix.join("docker")).unwrap(), before);
-    assert!(!prefix.join("dockroute").exists());
+    assert!(!prefix.join("dockroute").exists(), "nothing installed");
+    assert!(!s.p("share").exists(), "nothing installed");
+    // Uninstalling there leaves the real client alone too.
+    ok(&install(&s, &prefix, &["--uninstall"]));
+    assert_eq!(std::fs::read(prefix.join("docker")).unwrap(), before);
+}
+
+#[test]
+fn install_prints_the_path_line_when_docker_does_not_resolve_to_it() {
+    let s = Sandbox::bare();
+    let prefix = s.p("sbin");
+    // The prefix is not on PATH at all: the real 28.x client still answers to `docker`.
+    let s = s.with_path(&["/usr/local/bin".into(), "/usr/bin".into(), "/bin".into()]);
+    let from = from_test_binary();
+    let o = install(&s, &prefix, &[&from[0], &from[1]]);
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    let out = stdout(&o);
+    let dir = prefix.display();
+    assert!(
+        out.contains(&format!("    ENV PATH={dir}:$PATH\n")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("    export PATH={dir}:$PATH\n")),
+        "{out}"
+    );
+    assert!(out.contains("NOT dockroute"), "doctor says so too: {out}");
+    ok(&install(&s, &prefix, &["--uninstall"]));
 }
 
 #[test]
 fn completions_and_man_page_generate() {
     let s = Sandbox::new();
-    for shell in ["bash", "zsh", "fish"] {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let mut c = s.dockroute();
         c.args(["completions", shell]);
         let o = run(c);
@@ -138,11 +215,45 @@ fn completions_and_man_page_generate() {
     c.arg("man");
     let o = run(c);
     ok(&o);
-    assert!(
-        stdout(&o).starts_with(".ie") || stdout(&o).contains(".TH dockroute"),
-        "{}",
-        stdout(&o)
-    );
+    let page = stdout(&o);
+    for needle in [
+        ".TH dockroute 1",
+        ".SH COMMANDS",
+        ".SH ENVIRONMENT",
+        ".SH EXIT STATUS",
+    ] {
+        assert!(page.contains(needle), "{needle}: {page}");
+    }
+    // The page renders (man-db's `man -l` reads stdin with `-`).
+    if Path::new("/usr/bin/man").exists() {
+        let mut c = Command::new("/usr/bin/man");
+        c.args(["-l", "-"])
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("MANPAGER", "cat");
+        let rendered = {
+            use std::io::Write;
+            let mut child = c
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(page.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        };
+        ok(&rendered);
+        assert!(
+            stdout(&rendered).contains("DOCKROUTE_MODE"),
+            "{}",
+            stdout(&rendered)
+        );
+    }
 }
 
 #[test]
@@ -150,26 +261,68 @@ fn doctor_json_matches_the_plain_output() {
     let s = Sandbox::new().env("DOCKROUTE_RUNTIME", "restricted");
     let mut c = s.dockroute();
     c.arg("doctor");
-    let text = stdout(&run(c));
+    let o = run(c);
+    ok(&o);
+    let text = stdout(&o);
     let mut c = s.dockroute();
     c.args(["doctor", "--json"]);
-    let v: serde_json::Value =
-        serde_json::from_slice(&run(c).stdout).expect("doctor --json parses");
-    for client in v["clients"].as_array().unwrap() {
-        assert!(text.contains(client["path"].as_str().unwrap()));
-        assert!(text.contains(client["version"].as_str().unwrap()));
+    let o = run(c);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("doctor --json parses");
+    // The three answers are the same sentences in both.
+    for (key, question) in [
+        ("which_docker_builds", "Which docker runs my build?"),
+        ("buildkit", "Is BuildKit on?"),
+        ("runtime", "Runtime v2 or v3?"),
+    ] {
+        let answer = v["answers"][key].as_str().unwrap();
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with(question) && l.ends_with(answer)),
+            "{question} {answer}\n{text}"
+        );
     }
     assert_eq!(v["build"]["program"], DOCKER20);
-    assert!(
-        text.contains(&format!("Which docker runs my build?  {DOCKER20}")),
-        "{text}"
-    );
-    assert!(
-        text.contains("Runtime v2 or v3?") && text.contains("restricted"),
-        "{text}"
-    );
-    assert!(v["build"]["buildkit"].as_str().unwrap().len() > 2);
+    assert_eq!(v["build"]["route"], "mounted");
+    assert!(v["answers"]["runtime"]
+        .as_str()
+        .unwrap()
+        .contains("DOCKROUTE_RUNTIME"));
+    for client in v["clients"].as_array().unwrap() {
+        let path = client["path"].as_str().unwrap();
+        let version = client["version"].as_str().unwrap();
+        assert!(
+            text.lines()
+                .any(|l| l.contains(path) && l.contains(version)),
+            "{path} {version}"
+        );
+    }
+    for route in v["routes"].as_array().unwrap() {
+        assert!(text.contains(route["call"].as_str().unwrap()));
+        assert!(text.contains(route["plan"]["route"].as_str().unwrap()));
+    }
+    assert_eq!(v["docker_is_dockroute"], true);
+    assert!(text.contains("→ dockroute ok"));
+    assert!(v["problems"].as_array().unwrap().is_empty());
+    assert!(text.contains("No problems found."));
     assert!(!text.contains('\x1b'), "no colour when not on a terminal");
+
+    // A problem appears in both, with its fix.
+    let s = s.env("DOCKROUTE_MODE", "sideways");
+    let mut c = s.dockroute();
+    c.arg("doctor");
+    let o = run(c);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    let mut c = s.dockroute();
+    c.args(["doctor", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    let p = &v["problems"][0];
+    assert!(text.contains(p["problem"].as_str().unwrap()), "{text}");
+    assert!(
+        text.contains(&format!("fix: {}", p["fix"].as_str().unwrap())),
+        "{text}"
+    );
 }
 
 #[test]
@@ -228,29 +381,44 @@ fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
         format!("/usr/local/sbin/docker\n{}", String::from_utf8_lossy(&real))
     );
     // Without a real client on PATH, dockroute, run as `docker`, says where it looked.
-    let o = in_image(&["-e", "PATH=/usr/local/sbin:/bin"], &["docker", "ps"]);
+    let o = in_image(
+        &["-e", "PATH=/usr/local/sbin:/bin"],
+        &["docker", "--version"],
+    );
     assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("no real docker client found on PATH; looked in: /usr/local/sbin"),
         "{}",
         stderr(&o)
     );
+    assert!(stdout(&o).is_empty(), "nothing on stdout: {}", stdout(&o));
+    let _ = Command::new(DOCKER28)
+        .args(["-H", &host, "rmi", "-f", &tag])
+        .output();
 }
 
-#[test]
-fn the_debian_package_builds_with_the_documented_layout() {
-    let s = Sandbox::bare();
-    let out = s.p("debs");
+fn build_deb(s: &Sandbox) -> PathBuf {
     let o = Command::new(repo().join("packaging/deb/build.sh"))
         .arg("--from")
         .arg(dockroute_bin())
         .arg("--out")
-        .arg(&out)
+        .arg(s.p("debs"))
         .output()
         .unwrap();
     ok(&o);
     let deb = PathBuf::from(stdout(&o).trim());
     assert!(deb.is_file(), "{}", deb.display());
+    assert_eq!(
+        deb.file_name().unwrap().to_str().unwrap(),
+        format!("dockroute_{}_amd64.deb", env!("CARGO_PKG_VERSION"))
+    );
+    deb
+}
+
+#[test]
+fn the_debian_package_builds_with_the_documented_layout() {
+    let s = Sandbox::bare();
+    let deb = build_deb(&s);
     let root = s.p("root");
     ok(&Command::new("dpkg")
         .arg("-x")
@@ -265,33 +433,138 @@ fn the_debian_package_builds_with_the_documented_layout() {
         PathBuf::from("dockroute")
     );
     assert_eq!(
-        std::fs::read_link(root.join("usr/sbin/dockroute")).unwrap(),
+        std::fs::read_link(root.join("usr/bin/dockroute")).unwrap(),
         PathBuf::from("../lib/dockroute/bin/dockroute")
     );
-    assert!(root.join("usr/share/man/man1/dockroute.1.gz").is_file());
-    assert!(
-        !root.join("usr/bin/docker").exists(),
-        "the package never ships a /usr/bin/docker"
-    );
-    // The profile snippet puts the shim first, once.
-    let o = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(format!(
-            ". {0}; . {0}; echo \"$PATH\"",
-            root.join("etc/profile.d/dockroute.sh").display()
-        ))
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .output()
-        .unwrap();
+    for f in [
+        "usr/share/man/man1/dockroute.1.gz",
+        "usr/share/bash-completion/completions/dockroute",
+        "usr/share/zsh/vendor-completions/_dockroute",
+        "usr/share/fish/vendor_completions.d/dockroute.fish",
+        "usr/share/doc/dockroute/copyright",
+        "usr/share/doc/dockroute/README.Debian",
+        "etc/profile.d/dockroute.sh",
+    ] {
+        assert!(root.join(f).is_file(), "{f}");
+    }
+    // No `docker` anywhere a real client lives, and nothing under /usr/local.
+    for d in [
+        "usr/bin/docker",
+        "usr/sbin/docker",
+        "bin/docker",
+        "usr/local",
+    ] {
+        assert!(!root.join(d).exists(), "the package never ships {d}");
+    }
+    // The profile snippet puts the shim first, once; inert when the shim is gone.
+    let profile = root.join("etc/profile.d/dockroute.sh");
+    let text = std::fs::read_to_string(&profile).unwrap();
+    let shifted = text.replace("/usr/lib/dockroute/bin", &bin.display().to_string());
+    let sourced = |body: &str| {
+        let f = s.p("profile.sh");
+        std::fs::write(&f, body).unwrap();
+        let o = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!(". {0}; . {0}; echo \"$PATH\"", f.display()))
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .output()
+            .unwrap();
+        stdout(&o).trim().to_string()
+    };
     assert_eq!(
-        stdout(&o).trim(),
-        "/usr/lib/dockroute/bin:/usr/local/bin:/usr/bin:/bin"
+        sourced(&shifted),
+        format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display())
     );
-    let info = Command::new("dpkg-deb")
-        .arg("-f")
-        .arg(&deb)
-        .arg("Package")
+    assert_eq!(
+        sourced(&text.replace("/usr/lib/dockroute/bin", "/nonexistent/dockroute/bin")),
+        "/usr/local/bin:/usr/bin:/bin"
+    );
+    let field = |name: &str| {
+        let o = Command::new("dpkg-deb")
+            .arg("-f")
+            .arg(&deb)
+            .arg(name)
+            .output()
+            .unwrap();
+        stdout(&o).trim().to_string()
+    };
+    assert_eq!(field("Package"), "dockroute");
+    assert_eq!(field("Version"), env!("CARGO_PKG_VERSION"));
+    assert_eq!(field("Depends"), "", "static: no dependencies");
+}
+
+/// dpkg with `--root` and chrootless maintainer scripts (which honour `DPKG_ROOT`).
+fn dpkg(root: &Path, args: &[&str]) -> Output {
+    let o = Command::new("dpkg")
+        .arg(format!("--root={}", root.display()))
+        .args(["--force-script-chrootless", "--log=/dev/null"])
+        .args(args)
         .output()
         .unwrap();
-    assert_eq!(stdout(&info).trim(), "dockroute");
+    ok(&o);
+    o
+}
+
+fn empty_dpkg_root(s: &Sandbox, name: &str) -> PathBuf {
+    let root = s.p(name);
+    for d in [
+        "var/lib/dpkg/info",
+        "var/lib/dpkg/updates",
+        "usr/local/sbin",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
+    root
+}
+
+#[test]
+fn the_debian_package_installs_its_run_step_link_and_removal_restores() {
+    let s = Sandbox::bare();
+    let deb = build_deb(&s);
+    let deb = deb.to_str().unwrap();
+    let link = "/usr/lib/dockroute/bin/dockroute";
+
+    // A clean root: postinst adds /usr/local/sbin/docker; remove takes it away again.
+    let root = empty_dpkg_root(&s, "clean");
+    let before = tree(&root.join("usr"));
+    let o = dpkg(&root, &["-i", deb]);
+    assert!(
+        stdout(&o).contains("linked /usr/local/sbin/docker"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        std::fs::read_link(root.join("usr/local/sbin/docker")).unwrap(),
+        PathBuf::from(link)
+    );
+    assert!(root.join("usr/lib/dockroute/bin/dockroute").is_file());
+    // Reinstalling changes nothing.
+    dpkg(&root, &["-i", deb]);
+    dpkg(&root, &["-r", "dockroute"]);
+    assert!(!root.join("usr/local/sbin/docker").is_symlink());
+    assert_eq!(tree(&root.join("usr")), before, "remove restores /usr");
+    assert!(
+        root.join("etc/profile.d/dockroute.sh").exists(),
+        "the conffile stays until purge (inert: it checks for the shim)"
+    );
+    dpkg(&root, &["-P", "dockroute"]);
+    assert!(!root.join("etc/profile.d/dockroute.sh").exists());
+
+    // Something already at /usr/local/sbin/docker: left alone on install and removal.
+    let root = empty_dpkg_root(&s, "taken");
+    let theirs = root.join("usr/local/sbin/docker");
+    std::fs::copy(DOCKER20, &theirs).unwrap();
+    let o = dpkg(&root, &["-i", deb]);
+    assert!(
+        stderr(&o).contains("exists and is not dockroute: left alone")
+            && stderr(&o).contains("ENV PATH=/usr/lib/dockroute/bin:$PATH"),
+        "{}",
+        stderr(&o)
+    );
+    dpkg(&root, &["-P", "dockroute"]);
+    assert_eq!(
+        std::fs::read(&theirs).unwrap(),
+        std::fs::read(DOCKER20).unwrap()
+    );
 }
