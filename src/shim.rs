@@ -112,3 +112,37 @@ pub fn reroute_line(plan: &Plan) -> String {
         if plan.reason.is_empty() { "forced" } else { &plan.reason },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::Route;
+
+    /// Issue 4 §3: one line, naming the client and its version, the route, the reason in
+    /// the runtime's own words, and how to turn it off.
+    #[test]
+    fn the_reroute_line_says_where_why_and_how_to_turn_it_off() {
+        let denial = "authorization denied by plugin pipelines: --privileged=true is not allowed";
+        let plan = Plan {
+            route: Route::Mounted,
+            program: "/usr/bin/docker".into(),
+            argv: vec!["/usr/bin/docker".into(), "build".into(), ".".into()],
+            env_set: vec![("DOCKER_BUILDKIT".into(), "1".into())],
+            env_unset: Vec::new(),
+            reason: denial.into(),
+            notices: Vec::new(),
+            then: Vec::new(),
+            client: "20.10.24, bind-mounted".into(),
+            changed: true,
+            command: "build".into(),
+        };
+        let line = reroute_line(&plan);
+        assert!(!line.contains('\n'), "{line}");
+        assert_eq!(
+            line,
+            format!(
+                "`docker build` routed (mounted) to /usr/bin/docker (20.10.24, bind-mounted) with DOCKER_BUILDKIT=1, because: {denial} — DOCKROUTE_MODE=pass turns routing off, DOCKROUTE_QUIET=1 hides this line"
+            )
+        );
+    }
+}
