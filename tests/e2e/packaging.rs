@@ -325,18 +325,16 @@ fn doctor_json_matches_the_plain_output() {
     );
 }
 
-#[test]
-fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
+/// Builds, on the test daemon `host`, an image of busybox (no libc at all) plus the real
+/// 28.x client (a static Go binary) in /usr/local/bin plus the documented snippet,
+/// verbatim, with the static dockroute from the test bed. Returns the tag.
+fn bake(s: &Sandbox, host: &str) -> String {
     let bin = testbed("DOCKROUTE_TEST_STATIC_BIN");
-    let host = daemon("plain");
-    let s = Sandbox::bare();
-    // The documented snippet, verbatim, on a busybox base (no libc at all).
     let ctx = s.p("img");
     let dest = ctx.join("target/x86_64-unknown-linux-musl/release");
     std::fs::create_dir_all(&dest).unwrap();
     std::fs::copy(&bin, dest.join("dockroute")).unwrap();
     let snippet = std::fs::read_to_string(repo().join("packaging/Dockerfile.snippet")).unwrap();
-    // The real 28.x client is a static Go binary: it runs in busybox too.
     std::fs::copy(DOCKER28, ctx.join("docker-cli")).unwrap();
     std::fs::write(
         ctx.join("Dockerfile"),
@@ -346,15 +344,23 @@ fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
         ),
     )
     .unwrap();
-
     let tag = unique("dr-baked");
+    // The legacy builder: it needs no privileged container, so it works on every daemon.
     let o = Command::new(DOCKER28)
-        .args(["-H", &host, "build", "-q", "-t", &tag])
+        .args(["-H", host, "build", "-q", "-t", &tag])
         .arg(&ctx)
         .env("DOCKER_BUILDKIT", "0")
         .output()
         .unwrap();
     ok(&o);
+    tag
+}
+
+#[test]
+fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
+    let host = daemon("plain");
+    let s = Sandbox::bare();
+    let tag = bake(&s, &host);
     // `docker run --rm --network none [extra…] IMAGE cmd…` on the test daemon.
     let in_image = |extra: &[&str], cmd: &[&str]| {
         Command::new(DOCKER28)
@@ -395,6 +401,65 @@ fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
     let _ = Command::new(DOCKER28)
         .args(["-H", &host, "rmi", "-f", &tag])
         .output();
+}
+
+/// The whole seed in one container: the baked image in a step shaped like Bitbucket
+/// runtime v2 — the daemon's socket with the `pipelines` authorization plugin, the 20.10
+/// client bind-mounted at /usr/bin/docker (with the host's libc beside it: Debian's
+/// client is dynamically linked, Pipelines' own is not), BITBUCKET_* set. doctor answers
+/// the three questions, and `docker build` goes to the mounted client and succeeds.
+#[test]
+fn the_baked_image_in_a_pipelines_v2_like_step_builds_through_the_mounted_client() {
+    let host = daemon("v2");
+    let sock = host
+        .strip_prefix("unix://")
+        .expect("a unix socket")
+        .to_string();
+    let s = Sandbox::bare();
+    let tag = bake(&s, &host);
+    let script = "set -e
+dockroute doctor --json > /tmp/doctor.json
+dockroute doctor
+mkdir /ctx && cd /ctx && printf 'FROM busybox:latest\\nRUN echo built-in-step\\n' > Dockerfile
+docker build --network none -t step-built . 2>&1
+docker rmi step-built >/dev/null
+echo '---json'
+cat /tmp/doctor.json";
+    let o = Command::new(DOCKER28)
+        .args(["-H", &host, "run", "--rm", "--network", "none"])
+        .args(["-v", &format!("{DOCKER20}:/usr/bin/docker:ro")])
+        .args(["-v", "/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu:ro"])
+        .args(["-v", "/lib64:/lib64:ro"])
+        .args(["-v", &format!("{sock}:/var/run/docker.sock")])
+        .args(["-e", "BITBUCKET_BUILD_NUMBER=7"])
+        .arg(&tag)
+        .args(["sh", "-c", script])
+        .output()
+        .unwrap();
+    let _ = Command::new(DOCKER28)
+        .args(["-H", &host, "rmi", "-f", &tag])
+        .output();
+    ok(&o);
+    let out = stdout(&o);
+    let (text, json) = out.split_once("---json\n").expect("both parts");
+    let v: serde_json::Value = serde_json::from_str(json).expect("doctor --json parses");
+    assert_eq!(v["build"]["program"], "/usr/bin/docker", "{text}");
+    assert_eq!(v["build"]["route"], "mounted");
+    assert_eq!(v["docker_is_dockroute"], true);
+    assert!(v["answers"]["runtime"]
+        .as_str()
+        .unwrap()
+        .starts_with("v2 — Bitbucket runtime v2"));
+    assert!(
+        text.contains("Which docker runs my build?  /usr/bin/docker (20.10.24, bind-mounted), route mounted — because: authorization denied by plugin pipelines: --privileged=true is not allowed"),
+        "{text}"
+    );
+    assert!(text.contains("built-in-step"), "the build ran: {text}");
+    assert!(
+        text.contains("dockroute: `docker build` routed (mounted) to /usr/bin/docker (20.10.24, bind-mounted)"),
+        "the one log line: {text}"
+    );
+    assert!(!text.contains("buildx_buildkit_default"), "{text}");
 }
 
 fn build_deb(s: &Sandbox) -> PathBuf {
