@@ -47,7 +47,7 @@ done
 root=0
 [ "$(id -u)" = 0 ] && root=1
 if [ -z "$prefix" ]; then
-    if [ "$root" = 1 ]; then prefix=/usr/local/sbin; else prefix="$HOME/.local/bin"; fi
+    if [ "$root" = 1 ]; then prefix=/usr/local/sbin; else prefix="${HOME:?HOME is not set: pass --prefix DIR}/.local/bin"; fi
 fi
 case "$prefix" in
 /*) ;;
@@ -98,6 +98,12 @@ if [ "$uninstall" = 1 ]; then
         done <<<"$dirs"
         removed=1
     fi
+    # The probe cache dockroute (and the doctor run at install) left for this user.
+    cache="${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/dockroute"
+    if [ -d "$cache" ] && [ ! -L "$cache" ]; then
+        rm -f "$cache/clients.json" "$cache/daemon.json" "$cache"/.*.part-*
+        rmdir "$cache" 2>/dev/null && say "removed $cache/ (probe cache)" && removed=1
+    fi
     [ "$removed" = 1 ] || say "nothing of dockroute's found under $prefix and $share: nothing to do"
     say "real docker clients were not touched; \`docker\` now resolves to $(command -v docker || echo nothing)"
     exit 0
@@ -105,7 +111,9 @@ fi
 
 # --- refuse early: a real client at DIR/docker is never clobbered -------------------------
 if [ -e "$prefix/docker" ] || [ -L "$prefix/docker" ]; then
-    if ! is_dockroute "$prefix/docker"; then
+    # Ours: a link to dockroute beside it (even dangling), or any file that is dockroute.
+    if ! { [ -L "$prefix/docker" ] && [ "$(readlink "$prefix/docker")" = dockroute ]; } &&
+        ! is_dockroute "$prefix/docker"; then
         die "$prefix/docker exists and is not dockroute: refusing to overwrite a real docker client. Choose a --prefix that comes before it on PATH; dockroute will find and use $prefix/docker as a real client."
     fi
 fi
