@@ -236,9 +236,19 @@ impl Doctor {
                     fix: "add `services: [docker]` to the step (and do not override DOCKER_HOST)"
                         .into(),
                 }),
-                Runtime::NoDaemon { .. } | Runtime::Unknown { .. } => notes.push(Finding {
-                    problem: format!("the runtime is unknown: {}", rt.runtime.why()),
-                    fix: "builds pass through unchanged; check that a daemon runs and DOCKER_HOST is right, or pin the runtime with DOCKROUTE_RUNTIME=restricted|v3|open".into(),
+                Runtime::NoDaemon { .. } => notes.push(Finding {
+                    problem: format!(
+                        "no Docker daemon answers at {}, so builds pass through unchanged",
+                        env.endpoint
+                    ),
+                    fix: "nothing to do while building an image or on a daemonless agent; otherwise start the daemon or set DOCKER_HOST, or pin the runtime with DOCKROUTE_RUNTIME=restricted|v3|open".into(),
+                }),
+                Runtime::Unknown { .. } => notes.push(Finding {
+                    problem: format!(
+                        "the runtime could not be told, so builds pass through unchanged: {}",
+                        rt.runtime.why()
+                    ),
+                    fix: "check that the daemon answers in time (DOCKROUTE_DAEMON_TIMEOUT_MS) and DOCKER_HOST is right, or pin the runtime with DOCKROUTE_RUNTIME=restricted|v3|open".into(),
                 }),
                 _ => {}
             }
