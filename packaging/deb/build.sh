@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --from) from=$(realpath -e "${2:?--from needs a binary}"); shift 2 ;;
     --out) out=$(realpath -m "${2:?--out needs a directory}"); shift 2 ;;
-    -h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
