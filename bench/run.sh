@@ -1,61 +1,195 @@
 #!/usr/bin/env bash
-# dockroute's benchmarks (SPEC §3), measured side by side in one run:
-#   1. pass-through: direct exec of a no-op client vs. a static C execv wrapper vs.
-#      dockroute (static release build) — ratio of overheads, target <= 1.0;
-#   2. a build-like decision with a warm cache vs. pass-through — target < 1 ms more;
-#   3. a cold probe of both real clients vs. the slowest single `--version`.
-# Usage: bench/run.sh [ROUNDS]   (default 2000 rounds for 1–2, ROUNDS/20 for 3)
+# dockroute's benchmarks (SPEC §3), each measured side by side in one interleaved run:
+#   1. pass-through: exec'ing a no-op client directly vs. through a static C program that
+#      only calls execv vs. through dockroute (the static release build). Target: the
+#      ratio of overheads (dockroute − direct) ÷ (C wrapper − direct) <= 1.0. A std-only
+#      Rust shim taking the same steps (bench/rustshim.rs) shows what a small binary costs;
+#   2. a build-like call decided with a warm cache vs. pass-through on the same PATH
+#      (stand-in clients that answer `--version` like the real ones). Target: < 1 ms more;
+#   3. a cold probe (empty cache every run) of both real clients vs. the slowest single
+#      `--version` and vs. both `--version`s started at once by a C program (bench/par.c).
+#      Target: about the slowest single `--version`.
+# The main measurements come from bench/harness.c (posix_spawn + waitpid per run, every
+# case once per round in shuffled order); hyperfine, when available, gives a
+# non-interleaved cross-check. The summary goes to stdout and bench/results.txt.
+#
+# Usage (from anywhere): bench/run.sh [ROUNDS [COLD_ROUNDS]]   defaults 3000 and 150
+#   CARGO_TARGET_DIR is honoured; BENCH_HYPERFINE=0 skips the hyperfine cross-check.
 set -euo pipefail
+umask 022
 cd "$(dirname "$0")/.."
-rounds="${1:-2000}"
-command -v gcc >/dev/null || { echo "bench needs gcc" >&2; exit 1; }
+rounds="${1:-3000}"
+cold_rounds="${2:-150}"
+results=bench/results.txt
 
-target=x86_64-unknown-linux-musl
-if rustup target list --installed 2>/dev/null | grep -q "$target" || rustup target add "$target" >/dev/null 2>&1; then
-  cargo build --release --quiet --target "$target"
-  bin="target/$target/release/dockroute"
+for tool in gcc file ldd awk; do
+  command -v "$tool" >/dev/null || { echo "bench/run.sh needs $tool" >&2; exit 1; }
+done
+DOCKER28=/usr/local/bin/docker
+DOCKER20=/usr/bin/docker
+for c in "$DOCKER28" "$DOCKER20"; do
+  [ -x "$c" ] || { echo "bench/run.sh needs the real client $c (SPEC §4)" >&2; exit 1; }
+done
+
+# --- 1. the static release binary --------------------------------------------------------
+tdir="${CARGO_TARGET_DIR:-target}"
+if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+  triple=x86_64-unknown-linux-musl
+  cargo build --release --target "$triple"
 else
-  RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --quiet --target x86_64-unknown-linux-gnu
-  bin="target/x86_64-unknown-linux-gnu/release/dockroute"
+  echo "bench: musl target not installed; building a static glibc binary (crt-static)" >&2
+  triple=x86_64-unknown-linux-gnu
+  RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target "$triple"
 fi
-bin="$(realpath "$bin")"
+bin="$(realpath "$tdir/$triple/release/dockroute")"
+# The release profile's code generation, for the Rust reference shim (rustc directly).
+opt="$(sed -n '/^\[profile\.release\]/,/^\[/s/^opt-level *= *"\{0,1\}\([0-9sz]\)"\{0,1\}.*/\1/p' Cargo.toml)"
+rust_flags=(--edition 2021 --target "$triple" -C "opt-level=${opt:-s}" -C lto -C codegen-units=1 -C panic=abort
+  -C strip=symbols -C target-feature=+crt-static)
+[ "$triple" = x86_64-unknown-linux-gnu ] || rust_flags+=(-C relocation-model=static)
+file_out="$(file -L -b "$bin")"
+ldd_out="$(ldd "$bin" 2>&1 || true)"
+echo "dockroute: $bin"
+echo "  file: $file_out"
+echo "  ldd:  $ldd_out"
+if ! grep -Eq 'statically linked|static-pie linked' <<<"$file_out" || grep -q '=>' <<<"$ldd_out"; then
+  echo "bench: $bin is not static; the figures would not be the shipped build's" >&2
+  exit 1
+fi
 
+# --- 2./3. the C programs and the directory layout -------------------------------------
 w="$(mktemp -d)"
 trap 'rm -rf "$w"' EXIT
-mkdir -p "$w/real" "$w/shim" "$w/fake28" "$w/fake20" "$w/cache"
-gcc -O2 -static -o "$w/real/docker" bench/noop.c
-gcc -O2 -static -DREAL="\"$w/real/docker\"" -o "$w/cwrap" bench/cwrap.c
-gcc -O2 -static -DVERSION='"28.2.2"' -o "$w/fake28/docker" bench/fakeclient.c
-gcc -O2 -static -DVERSION='"20.10.24+dfsg1"' -o "$w/fake20/docker" bench/fakeclient.c
-gcc -O2 -o "$w/harness" bench/harness.c
+chmod 700 "$w"
+mkdir -p "$w/real" "$w/shim" "$w/rshim" "$w/fake28" "$w/fake20" "$w/home" "$w/cache" "$w/cache-real"
+cc_static() { gcc -O2 -static -Wall "$@"; }
+cc_static -o "$w/real/docker" bench/noop.c
+cc_static -DREAL="\"$w/real/docker\"" -o "$w/cwrap" bench/cwrap.c
+cc_static -DVERSION='"28.2.2"' -DBUILD='"e6534b4"' -o "$w/fake28/docker" bench/fakeclient.c
+cc_static -DVERSION='"20.10.24+dfsg1"' -DBUILD='"297e128"' -o "$w/fake20/docker" bench/fakeclient.c
+cc_static -o "$w/par" bench/par.c
+gcc -O2 -Wall -o "$w/harness" bench/harness.c
+rustc "${rust_flags[@]}" -o "$w/rshim/docker" bench/rustshim.rs
 ln -s "$bin" "$w/shim/docker"
-
-echo "machine: $(nproc) cores, $(uname -r); dockroute: $(file -b "$bin" | cut -d, -f1-2 | sed 's/ELF 64-bit LSB //')"
-
 H="$w/harness"
-out1="$("$H" "$rounds" \
-  direct PATH="$w/real" "$w/real/docker" ps --- \
-  c-wrapper PATH="$w/real" "$w/cwrap" ps --- \
-  dockroute-pass PATH="$w/shim:$w/real" "$w/shim/docker" ps --- \
-  dockroute-build-open PATH="$w/shim:$w/fake28:$w/fake20" DOCKROUTE_CACHE_DIR="$w/cache" DOCKROUTE_RUNTIME=open "$w/shim/docker" build . --- \
-  dockroute-build-restricted PATH="$w/shim:$w/fake28:$w/fake20" DOCKROUTE_CACHE_DIR="$w/cache" DOCKROUTE_RUNTIME=restricted DOCKROUTE_QUIET=1 "$w/shim/docker" build . --- \
-  dockroute-pass-fakes PATH="$w/shim:$w/fake28:$w/fake20" "$w/shim/docker" ps)"
+HOME_ENV="HOME=$w/home"
+FAKES="$w/shim:$w/fake28:$w/fake20"
+REALS="/usr/local/bin:/usr/bin"
 
-cold_rounds=$(( rounds / 20 > 20 ? rounds / 20 : 20 ))
-out2="$("$H" "$cold_rounds" \
-  version-28 PATH=/usr/bin /usr/local/bin/docker --version --- \
-  version-20.10 PATH=/usr/bin /usr/bin/docker --version --- \
-  cold-probe-both PATH="/usr/local/bin:/usr/bin" DOCKROUTE_CACHE_DIR=/dev/null/no-cache DOCKROUTE_RUNTIME=open "$bin" explain -- build . --- \
-  warm-explain PATH="/usr/local/bin:/usr/bin" DOCKROUTE_CACHE_DIR="$w/cache" DOCKROUTE_RUNTIME=open "$bin" explain -- build .)"
+machine="$(nproc) cores, $(uname -sr), $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' || echo 'cpu unknown')"
+rev="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git diff --quiet HEAD -- src Cargo.toml Cargo.lock .cargo 2>/dev/null || rev="$rev + uncommitted src changes"
+kind="$(cut -d, -f1-2 <<<"$file_out" | sed 's/ELF 64-bit LSB //'), $triple, $(($(stat -c %s "$bin") / 1024)) KiB (Rust reference shim $(($(stat -c %s "$w/rshim/docker") / 1024)) KiB)"
+echo "machine: $machine"
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-printf '%s\n%s\n' "$out1" "$out2" | awk '
-  { med[$1] = $2; p10[$1] = $3; p90[$1] = $4; order[n++] = $1 }
+# Warm the caches (and check the cases work) before anything is timed.
+env -i "$HOME_ENV" PATH="$FAKES" DOCKROUTE_CACHE_DIR="$w/cache" DOCKROUTE_RUNTIME=open "$w/shim/docker" build .
+env -i "$HOME_ENV" PATH="$REALS" DOCKROUTE_CACHE_DIR="$w/cache-real" DOCKROUTE_RUNTIME=open "$bin" explain -- build . >/dev/null
+route_restricted="$(env -i "$HOME_ENV" PATH="$FAKES" DOCKROUTE_CACHE_DIR="$w/cache" DOCKROUTE_RUNTIME=restricted \
+  "$bin" explain --json -- build . | sed -n 's/.*"route":"\([a-z]*\)".*/\1/p')"
+[ -n "$(ls -A "$w/cache")" ] || { echo "bench: dockroute wrote no cache in $w/cache" >&2; exit 1; }
+
+# --- 4./5. pass-through and warm decision, interleaved ----------------------------------
+echo "measuring pass-through and warm decisions: $rounds rounds x 7 cases ..." >&2
+out1="$("$H" -w 50 "$rounds" \
+  direct "$HOME_ENV" PATH="$w/real" "$w/real/docker" ps --- \
+  c-wrapper "$HOME_ENV" PATH="$w/real" "$w/cwrap" ps --- \
+  dockroute-pass "$HOME_ENV" PATH="$w/shim:$w/real" "$w/shim/docker" ps --- \
+  rust-shim "$HOME_ENV" PATH="$w/rshim:$w/real" "$w/rshim/docker" ps --- \
+  pass-fakes "$HOME_ENV" PATH="$FAKES" "$w/shim/docker" ps --- \
+  build-open "$HOME_ENV" PATH="$FAKES" DOCKROUTE_CACHE_DIR="$w/cache" DOCKROUTE_RUNTIME=open "$w/shim/docker" build . --- \
+  build-restricted "$HOME_ENV" PATH="$FAKES" DOCKROUTE_CACHE_DIR="$w/cache" DOCKROUTE_RUNTIME=restricted DOCKROUTE_QUIET=1 "$w/shim/docker" build .)"
+
+# --- 6. cold probe with the real clients, interleaved -----------------------------------
+# The probe runs each client as `--version` with DOCKER_HOST=unix:///dev/null (the 20.10
+# client pings the daemon first); the single-client references get the same.
+echo "measuring the cold probe: $cold_rounds rounds x 6 cases ..." >&2
+out2="$("$H" -w 5 "$cold_rounds" \
+  version-28 "$HOME_ENV" PATH="$REALS" DOCKER_HOST=unix:///dev/null "$DOCKER28" --version --- \
+  version-20 "$HOME_ENV" PATH="$REALS" DOCKER_HOST=unix:///dev/null "$DOCKER20" --version --- \
+  both-parallel "$HOME_ENV" PATH="$REALS" DOCKER_HOST=unix:///dev/null "$w/par" "$DOCKER28" --version -- "$DOCKER20" --version --- \
+  cold-explain "@rmrf=$w/cache-cold" "$HOME_ENV" PATH="$REALS" DOCKROUTE_CACHE_DIR="$w/cache-cold" DOCKROUTE_RUNTIME=open "$bin" explain -- build . --- \
+  cold-no-store "$HOME_ENV" PATH="$REALS" DOCKROUTE_CACHE_DIR=/dev/null/unusable DOCKROUTE_RUNTIME=open "$bin" explain -- build . --- \
+  warm-explain "$HOME_ENV" PATH="$REALS" DOCKROUTE_CACHE_DIR="$w/cache-real" DOCKROUTE_RUNTIME=open "$bin" explain -- build .)"
+
+# --- hyperfine cross-check (each command's runs back to back, not interleaved) ---------
+hf=""
+if [ "${BENCH_HYPERFINE:-1}" != 0 ]; then
+  if ! command -v hyperfine >/dev/null; then
+    (apt-get install -y -q hyperfine >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q hyperfine >/dev/null 2>&1; }) || true
+  fi
+  if command -v hyperfine >/dev/null; then
+    echo "hyperfine cross-check ..." >&2
+    hyperfine_bin="$(command -v hyperfine)"
+    env -i "$HOME_ENV" PATH="$w/shim:$w/real" "$hyperfine_bin" -N --style none --warmup 50 --runs 2000 \
+      --export-json "$w/hf-pass.json" --export-csv "$w/hf-pass.csv" \
+      -n direct "$w/real/docker ps" -n c-wrapper "$w/cwrap ps" -n dockroute-pass "$w/shim/docker ps" \
+      >"$w/hf.log" 2>&1 || { cat "$w/hf.log" >&2; exit 1; }
+    env -i "$HOME_ENV" PATH="$REALS" DOCKER_HOST=unix:///dev/null DOCKROUTE_CACHE_DIR="$w/hf-cold" DOCKROUTE_RUNTIME=open \
+      "$hyperfine_bin" -N --style none --warmup 3 --runs 60 --prepare "rm -rf $w/hf-cold" \
+      --export-json "$w/hf-cold.json" --export-csv "$w/hf-cold.csv" \
+      -n version-28 "$DOCKER28 --version" -n version-20 "$DOCKER20 --version" \
+      -n cold-explain "$bin explain -- build ." >"$w/hf.log" 2>&1 || { cat "$w/hf.log" >&2; exit 1; }
+    # CSV columns: command,mean,stddev,median,user,system,min,max (seconds)
+    hf="$(tail -q -n +2 "$w/hf-pass.csv" "$w/hf-cold.csv" | awk -F, '{ printf "%s %.2f\n", $1, $4 * 1e6 }')"
+  else
+    echo "bench: hyperfine not available; skipping the cross-check" >&2
+  fi
+fi
+
+# --- 7. summary --------------------------------------------------------------------------
+{
+  echo "dockroute bench ($(date -u +%Y-%m-%d), $rev)"
+  echo "machine: $machine; load average $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after"
+  echo "binary:  $kind"
+  echo "ldd:     $ldd_out"
+  printf '%s\n' "$out1" "$out2" | sed 's/^/H /'
+  [ -z "$hf" ] || printf '%s\n' "$hf" | sed 's/^/F /'
+} | awk -v rounds="$rounds" -v cold="$cold_rounds" -v routed="$route_restricted" '
+  $1 == "H" { med[$2] = $3 / 1000; p10[$2] = $4 / 1000; p90[$2] = $5 / 1000; fails[$2] = $7; next }
+  $1 == "F" { hf[$2] = $3 / 1000; nhf++; next }
+  { print }
+  function row(label, key, extra) {
+    printf "  %-44s %8.3f %8.3f %8.3f  %s\n", label, med[key], p10[key], p90[key], extra
+    if (fails[key] > 0) bad = bad sprintf(" %s(%d)", key, fails[key])
+  }
   END {
-    printf "%-28s %10s %10s %10s\n", "case", "median ms", "p10 ms", "p90 ms"
-    for (i = 0; i < n; i++) printf "%-28s %10.3f %10.3f %10.3f\n", order[i], med[order[i]]/1000, p10[order[i]]/1000, p90[order[i]]/1000
     c = med["c-wrapper"] - med["direct"]; d = med["dockroute-pass"] - med["direct"]
-    printf "\npass-through overhead: dockroute %.3f ms, C execv wrapper %.3f ms, ratio %.2f (target <= 1.0)\n", d/1000, c/1000, (c > 0 ? d/c : 0)
-    printf "warm build decision vs pass-through (same PATH): +%.3f ms open, +%.3f ms restricted (target < 1 ms)\n", (med["dockroute-build-open"]-med["dockroute-pass-fakes"])/1000, (med["dockroute-build-restricted"]-med["dockroute-pass-fakes"])/1000
-    s = (med["version-28"] > med["version-20.10"]) ? med["version-28"] : med["version-20.10"]
-    printf "cold probe of both real clients: %.3f ms vs slowest single --version %.3f ms (ratio %.2f); warm: %.3f ms\n", med["cold-probe-both"]/1000, s/1000, med["cold-probe-both"]/s, med["warm-explain"]/1000
-  }' | tee bench/results.txt
+    pc = med["c-wrapper-minus-direct"]; pd = med["dockroute-pass-minus-direct"]
+    r = med["rust-shim"] - med["direct"]
+    bo = med["build-open"] - med["pass-fakes"]; br = med["build-restricted"] - med["pass-fakes"]
+    v28 = med["version-28"]; v20 = med["version-20"]; slow = (v28 > v20) ? v28 : v20
+    printf "\n%-46s %8s %8s %8s\n", "case (ms; " rounds " interleaved rounds)", "median", "p10", "p90"
+    print "pass-through (docker ps)"
+    row("no-op client, exec'"'"'d directly", "direct", "")
+    row("static C execv wrapper", "c-wrapper", sprintf("+%.3f", c))
+    row("dockroute pass-through", "dockroute-pass", sprintf("+%.3f", d))
+    row("reference: std-only Rust shim, same steps", "rust-shim", sprintf("+%.3f", r))
+    print "warm build-like decision (stand-in clients, same PATH)"
+    row("dockroute pass-through (docker ps)", "pass-fakes", "")
+    row("docker build . (RUNTIME=open, passes)", "build-open", sprintf("+%.3f", bo))
+    row("docker build . (RUNTIME=restricted, " routed ")", "build-restricted", sprintf("+%.3f", br))
+    printf "\n%-46s %8s %8s %8s\n", "case (ms; " cold " interleaved rounds)", "median", "p10", "p90"
+    print "cold probe (real clients)"
+    row("/usr/local/bin/docker --version (28.2.2)", "version-28", "")
+    row("/usr/bin/docker --version (20.10.24)", "version-20", "")
+    row("both --version at once (C floor)", "both-parallel", "")
+    row("dockroute explain -- build ., empty cache", "cold-explain", sprintf("x%.2f of slowest", med["cold-explain"] / slow))
+    row("  same, cache dir unusable (no store/fsync)", "cold-no-store", "")
+    row("dockroute explain -- build ., warm cache", "warm-explain", "")
+    print "\nresults against SPEC §3"
+    printf "  pass-through overhead ratio (dockroute / C wrapper): %.2f from medians, %.2f from paired rounds  (target <= 1.0)\n", (c > 0 ? d / c : 0), (pc > 0 ? pd / pc : 0)
+    printf "  dockroute pass-through overhead / std-only Rust shim overhead: %.2f\n", (r > 0 ? d / r : 0)
+    printf "  warm decision over pass-through: +%.3f ms open, +%.3f ms restricted  (target < 1 ms)\n", bo, br
+    printf "  cold probe: %.2f ms vs slowest single --version %.2f ms: x%.2f  (target: about x1)\n", med["cold-explain"], slow, med["cold-explain"] / slow
+    printf "    vs both --version at once (the floor on this machine) %.2f ms: x%.2f; storing the cache: %+.2f ms\n", med["both-parallel"], med["cold-explain"] / med["both-parallel"], med["cold-explain"] - med["cold-no-store"]
+    if (nhf > 0) {
+      hc = hf["c-wrapper"] - hf["direct"]; hd = hf["dockroute-pass"] - hf["direct"]
+      hs = (hf["version-28"] > hf["version-20"]) ? hf["version-28"] : hf["version-20"]
+      print "\nhyperfine -N cross-check (medians, ms; runs back to back, not interleaved)"
+      printf "  direct %.3f, C wrapper %.3f, dockroute %.3f: ratio %.2f\n", hf["direct"], hf["c-wrapper"], hf["dockroute-pass"], (hc > 0 ? hd / hc : 0)
+      printf "  --version 28: %.2f, 20.10: %.2f; cold explain: %.2f (x%.2f)\n", hf["version-28"], hf["version-20"], hf["cold-explain"], hf["cold-explain"] / hs
+    }
+    if (bad != "") printf "\nWARNING: runs that did not exit 0:%s\n", bad
+  }' | tee "$results"
