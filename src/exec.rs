@@ -12,9 +12,9 @@ use std::ffi::OsString;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Command;
 
-use crate::decide::Plan;
-use crate::discovery::SelfGuard;
 use crate::error::Error;
+use crate::probe::discovery::SelfGuard;
+use crate::route::decide::Plan;
 
 fn command(plan: &Plan, argv: &[OsString], guard: &SelfGuard) -> Command {
     let mut cmd = Command::new(&plan.program);

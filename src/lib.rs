@@ -2,36 +2,26 @@
 //! learns what each one is and what the runtime allows, and hands each call to the right
 //! client with the right arguments and environment.
 //!
-//! Layout: [`decide`] is the pure routing decision; [`args`] the docker grammar;
-//! [`discovery`], [`probe`], [`mounts`], [`plugins`], [`docker_config`], [`runtime`] and
-//! [`cache`] gather the facts; [`exec`] hands over; [`shim`] and [`cli`] are the two
-//! personalities; [`output`] and [`redact`] are the only way out for dockroute's words.
+//! Layout (data flows one way: the entry points gather facts, the pure core decides,
+//! exec carries the plan out; a module never imports one above it):
+//!
+//! - [`shim`] and [`cli`]: the two personalities, chosen from argv\[0\].
+//! - [`probe`]: learns the facts from this machine (PATH, `--version`, the daemon, cache,
+//!   settings).
+//! - [`route`]: the pure decision from (invocation, facts) to a plan or a refusal.
+//! - [`exec`]: hands the plan to the chosen client.
+//! - Shared below them all: [`docker`] (the docker CLI's own grammar and files), [`net`]
+//!   (a small HTTP/1.1 client), [`output`] (notices, redaction, logging), [`error`].
 
-pub mod args;
-pub mod cache;
 pub mod cli;
-pub mod daemon;
-pub mod decide;
-pub mod discovery;
-pub mod docker_config;
-pub mod doctor;
-pub mod endpoint;
+pub mod docker;
 pub mod error;
 pub mod exec;
-pub mod explain;
-pub mod facts;
-pub mod gather;
-pub mod logging;
-pub mod mounts;
+
 pub mod output;
-pub mod plugins;
 pub mod probe;
-pub mod redact;
-pub mod runtime;
-pub mod secrets;
-pub mod settings;
+pub mod route;
 pub mod shim;
-pub mod version;
 
 use std::ffi::OsString;
 use std::path::Path;

@@ -7,15 +7,15 @@
 
 use std::ffi::OsString;
 
-use crate::args::{CommandKind, Invocation};
-use crate::decide::{self, Plan};
-use crate::discovery::{self, SelfGuard};
+use crate::docker::args::{CommandKind, Invocation};
+use crate::docker::version::DOCKROUTE_MARKER;
 use crate::error::Result;
-use crate::facts::{Client, Facts};
-use crate::gather;
 use crate::output;
-use crate::probe::PROBE_VAR;
-use crate::version::DOCKROUTE_MARKER;
+use crate::probe::clients::PROBE_VAR;
+use crate::probe::discovery::{self, SelfGuard};
+use crate::probe::gather;
+use crate::route::decide::{self, Plan};
+use crate::route::facts::{Client, Facts};
 
 /// Runs a docker call; returns the exit code when it does not exec.
 #[must_use]
@@ -40,7 +40,7 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
         return Ok(0);
     }
     guard.check_hops()?;
-    crate::logging::init();
+    crate::output::logging::init();
     let inv = Invocation::parse(args);
     if inv.kind == CommandKind::Other {
         let first = discovery::first_client(std::env::var_os("PATH").as_deref(), &guard)?;
@@ -57,7 +57,7 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
         let plan = decide::decide(&inv, &facts)?;
         return Err(crate::exec::exec(&plan, &guard));
     }
-    crate::redact::register_call(&inv.args);
+    crate::output::redact::register_call(&inv.args);
     let g = gather::gather(&inv, &guard, false)?;
     if g.facts.clients.is_empty() {
         return Err(g.search.into_error());
@@ -116,7 +116,7 @@ pub fn reroute_line(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decide::Route;
+    use crate::route::decide::Route;
 
     /// Issue 4 §3: one line, naming the client and its version, the route, the reason in
     /// the runtime's own words, and how to turn it off.

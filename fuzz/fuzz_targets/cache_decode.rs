@@ -4,6 +4,6 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = dockroute::cache::decode::<serde_json::Value>(data);
-    let _ = dockroute::cache::decode::<Vec<(String, u64)>>(data);
+    let _ = dockroute::probe::cache::decode::<serde_json::Value>(data);
+    let _ = dockroute::probe::cache::decode::<Vec<(String, u64)>>(data);
 });

@@ -5,9 +5,9 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
-use dockroute::args::Invocation;
-use dockroute::decide::decide;
-use dockroute::facts::{Client, Facts, Mode, Runtime};
+use dockroute::docker::args::Invocation;
+use dockroute::route::decide::decide;
+use dockroute::route::facts::{Client, Facts, Mode, Runtime};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let facts = Facts { clients, runtime: Some(runtime), mode, ..Facts::default() };
     if let Ok(plan) = decide(&inv, &facts) {
-        if plan.route == dockroute::decide::Route::Pass {
+        if plan.route == dockroute::route::decide::Route::Pass {
             assert_eq!(&plan.argv[1..], &args[..]);
         }
     }

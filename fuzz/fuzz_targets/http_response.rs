@@ -5,11 +5,11 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(r) = dockroute::daemon::parse_response(data) {
+    if let Ok(r) = dockroute::probe::daemon::parse_response(data) {
         assert!(r.body.len() <= 64 * 1024);
     }
     if let Ok(s) = std::str::from_utf8(data) {
-        let _ = dockroute::daemon::parse_denial(s);
-        let _ = dockroute::daemon::classify_client_output(s);
+        let _ = dockroute::probe::daemon::parse_denial(s);
+        let _ = dockroute::probe::daemon::classify_client_output(s);
     }
 });

@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = dockroute::version::parse(&String::from_utf8_lossy(data));
+    let _ = dockroute::docker::version::parse(&String::from_utf8_lossy(data));
 });

@@ -170,5 +170,5 @@ pub struct Facts {
     /// `DOCKROUTE_MODE`.
     pub mode: Mode,
     /// `DOCKROUTE_SECRETS` and `DOCKROUTE_SECRET_WORDS`.
-    pub secrets: crate::secrets::Guard,
+    pub secrets: crate::route::secrets::Guard,
 }

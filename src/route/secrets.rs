@@ -10,7 +10,7 @@
 
 use std::os::unix::ffi::OsStrExt;
 
-use crate::args::BuildCall;
+use crate::docker::args::BuildCall;
 
 /// What to do about a secret-looking build argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -120,7 +120,7 @@ pub fn warning(names: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::args::Invocation;
+    use crate::docker::args::Invocation;
     use std::ffi::OsString;
 
     #[test]

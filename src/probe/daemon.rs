@@ -18,8 +18,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::discovery::SelfGuard;
-use crate::endpoint::Endpoint;
+use crate::docker::endpoint::Endpoint;
+use crate::probe::discovery::SelfGuard;
 
 /// An image reference that cannot exist (`.invalid` is reserved by RFC 2606).
 pub const PROBE_IMAGE: &str = "dockroute-probe.invalid/does-not-exist:never";
@@ -63,7 +63,7 @@ pub enum Verdict {
 /// The `/probe` timeout: `DOCKROUTE_DAEMON_TIMEOUT_MS`, else [`DEFAULT_TIMEOUT`].
 #[must_use]
 pub fn timeout_from_env() -> Duration {
-    crate::settings::millis("DOCKROUTE_DAEMON_TIMEOUT_MS", DEFAULT_TIMEOUT)
+    crate::probe::settings::millis("DOCKROUTE_DAEMON_TIMEOUT_MS", DEFAULT_TIMEOUT)
 }
 
 /// An HTTP response.

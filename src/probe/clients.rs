@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 
 use semver::Version;
 
-use crate::cache::Cache;
-use crate::discovery::{Candidate, SelfGuard};
-use crate::facts::Client;
-use crate::version::{self, Parsed};
+use crate::docker::version::{self, Parsed};
+use crate::probe::cache::Cache;
+use crate::probe::discovery::{Candidate, SelfGuard};
+use crate::route::facts::Client;
 
 /// Environment variable a probing dockroute sets so that a dockroute copy identifies itself.
 pub const PROBE_VAR: &str = "DOCKROUTE_PROBE";
@@ -81,7 +81,7 @@ impl CacheEntry {
 /// The `--version` timeout: `DOCKROUTE_PROBE_TIMEOUT_MS`, else [`DEFAULT_TIMEOUT`].
 #[must_use]
 pub fn timeout_from_env() -> Duration {
-    crate::settings::millis("DOCKROUTE_PROBE_TIMEOUT_MS", DEFAULT_TIMEOUT)
+    crate::probe::settings::millis("DOCKROUTE_PROBE_TIMEOUT_MS", DEFAULT_TIMEOUT)
 }
 
 /// Probes (or recalls from the cache) the version of every candidate.
@@ -273,7 +273,7 @@ fn run_probes(targets: &[&Candidate], guard: &SelfGuard, timeout: Duration) -> V
 pub fn clients(
     candidates: &[Candidate],
     outcomes: Vec<Outcome>,
-    mounts: &crate::mounts::MountPoints,
+    mounts: &crate::probe::mounts::MountPoints,
     buildx_available: bool,
 ) -> Vec<Client> {
     candidates

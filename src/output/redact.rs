@@ -58,7 +58,7 @@ pub fn register_call(args: &[std::ffi::OsString]) {
     }
     values.extend(
         std::env::vars_os()
-            .filter(|(k, _)| crate::secrets::looks_secret(&k.to_string_lossy(), &[]))
+            .filter(|(k, _)| crate::route::secrets::looks_secret(&k.to_string_lossy(), &[]))
             .map(|(_, v)| v.to_string_lossy().into_owned()),
     );
     register(values);

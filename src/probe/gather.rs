@@ -6,17 +6,17 @@
 
 use std::ffi::OsString;
 
-use crate::args::{CommandKind, Invocation};
-use crate::cache::Cache;
-use crate::discovery::{self, SearchReport, SelfGuard};
-use crate::docker_config;
+use crate::docker::args::{CommandKind, Invocation};
+use crate::docker::config;
+use crate::docker::plugins;
 use crate::error::Result;
-use crate::facts::{BuildEnv, Facts, Mode};
-use crate::mounts::MountPoints;
-use crate::plugins;
-use crate::probe;
-use crate::runtime::{self, RuntimeReport};
-use crate::settings;
+use crate::probe::cache::Cache;
+use crate::probe::clients;
+use crate::probe::discovery::{self, SearchReport, SelfGuard};
+use crate::probe::mounts::MountPoints;
+use crate::probe::runtime::{self, RuntimeReport};
+use crate::probe::settings;
+use crate::route::facts::{BuildEnv, Facts, Mode};
 
 /// The facts, plus what was learnt on the way (for `doctor` and `explain`).
 #[derive(Debug, Clone)]
@@ -41,19 +41,19 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
     let path: Option<OsString> = std::env::var_os("PATH");
     let (candidates, search) = discovery::all_clients(path.as_deref(), guard);
     let cache = Cache::open();
-    let outcomes = probe::versions(
+    let outcomes = clients::versions(
         &candidates,
         guard,
         cache.as_ref(),
-        probe::timeout_from_env(),
+        clients::timeout_from_env(),
     );
-    let config_dir = docker_config::config_dir(inv.globals.value("config"));
-    let config = docker_config::load(config_dir.as_deref());
+    let config_dir = config::config_dir(inv.globals.value("config"));
+    let config = config::load(config_dir.as_deref());
     let buildx_plugin = plugins::find_plugin(
         &plugins::plugin_dirs(config_dir.as_deref(), &config),
         "buildx",
     );
-    let clients = probe::clients(
+    let clients = clients::clients(
         &candidates,
         outcomes,
         &MountPoints::read(),

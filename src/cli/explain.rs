@@ -5,13 +5,13 @@ use std::ffi::OsString;
 
 use serde_json::{json, Value};
 
-use crate::args::Invocation;
 use crate::cli::CliResult;
-use crate::decide::{self, Plan};
-use crate::discovery::SelfGuard;
+use crate::docker::args::Invocation;
 use crate::error::Error;
-use crate::gather;
 use crate::output;
+use crate::probe::discovery::SelfGuard;
+use crate::probe::gather;
+use crate::route::decide::{self, Plan};
 
 fn lossy(v: &[OsString]) -> Vec<String> {
     v.iter().map(|a| a.to_string_lossy().into_owned()).collect()
@@ -23,12 +23,12 @@ pub fn plan_json(plan: &Plan) -> Value {
     json!({
         "route": plan.route.name(),
         "program": plan.program.display().to_string(),
-        "argv": crate::redact::argv(&lossy(&plan.argv)),
+        "argv": crate::output::redact::argv(&lossy(&plan.argv)),
         "env_set": plan.env_set.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
         "env_unset": plan.env_unset,
         "reason": plan.reason,
         "notices": plan.notices,
-        "then": plan.then.iter().map(|a| crate::redact::argv(&lossy(a))).collect::<Vec<_>>(),
+        "then": plan.then.iter().map(|a| crate::output::redact::argv(&lossy(a))).collect::<Vec<_>>(),
         "client": plan.client,
         "rerouted": plan.is_reroute(),
     })
@@ -49,7 +49,7 @@ fn refusal_json(e: &Error) -> Value {
 pub fn run(args: Vec<OsString>, as_json: bool) -> CliResult {
     let guard = SelfGuard::from_env();
     let inv = Invocation::parse(args);
-    crate::redact::register_call(&inv.args);
+    crate::output::redact::register_call(&inv.args);
     let g = gather::gather(&inv, &guard, false)?;
     let decision = if g.facts.clients.is_empty() {
         Err(g.search.clone().into_error())
@@ -69,11 +69,11 @@ pub fn run(args: Vec<OsString>, as_json: bool) -> CliResult {
     }
     let call = format!(
         "docker {}",
-        crate::redact::argv(&lossy(&inv.args)).join(" ")
+        crate::output::redact::argv(&lossy(&inv.args)).join(" ")
     );
     let text = match &decision {
         Ok(plan) if plan.route == decide::Route::Pass && plan.notices.is_empty() => {
-            let why = if inv.kind == crate::args::CommandKind::Other {
+            let why = if inv.kind == crate::docker::args::CommandKind::Other {
                 "it is not a build or compose call, so nothing is probed".to_string()
             } else {
                 match &g.runtime {
@@ -90,7 +90,7 @@ pub fn run(args: Vec<OsString>, as_json: bool) -> CliResult {
         Ok(plan) => {
             let mut s = format!(
                 "`{call}` would run as `{}` (route {}, client {}).\n",
-                crate::redact::argv(&lossy(&plan.argv)).join(" "),
+                crate::output::redact::argv(&lossy(&plan.argv)).join(" "),
                 plan.route.name(),
                 plan.client
             );
@@ -103,7 +103,7 @@ pub fn run(args: Vec<OsString>, as_json: bool) -> CliResult {
             for t in &plan.then {
                 s.push_str(&format!(
                     "  then: `{}`\n",
-                    crate::redact::argv(&lossy(t)).join(" ")
+                    crate::output::redact::argv(&lossy(t)).join(" ")
                 ));
             }
             if !plan.reason.is_empty() {

@@ -14,17 +14,17 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::args::Invocation;
 use crate::cli::CliResult;
-use crate::daemon::{self, Verdict};
-use crate::decide::{self, Plan, Route};
-use crate::discovery::{self, FileId, SelfGuard};
-use crate::docker_config;
-use crate::endpoint;
-use crate::facts::{BuildEnv, Client, Runtime, BUILDX_DEFAULT_MAJOR};
-use crate::gather::{self, Gathered};
+use crate::docker::args::Invocation;
+use crate::docker::config;
+use crate::docker::endpoint;
 use crate::output;
-use crate::runtime::RuntimeReport;
+use crate::probe::daemon::{self, Verdict};
+use crate::probe::discovery::{self, FileId, SelfGuard};
+use crate::probe::gather::{self, Gathered};
+use crate::probe::runtime::RuntimeReport;
+use crate::route::decide::{self, Plan, Route};
+use crate::route::facts::{BuildEnv, Client, Runtime, BUILDX_DEFAULT_MAJOR};
 
 /// The sample calls whose routes doctor shows; the first is "my build".
 const SAMPLES: [&[&str]; 3] = [&["build", "."], &["compose", "up", "--build"], &["ps"]];
@@ -32,10 +32,10 @@ const SAMPLES: [&[&str]; 3] = [&["build", "."], &["compose", "up", "--build"], &
 /// Runs `doctor`: 0 when healthy, 1 when something needs a person.
 pub fn run(as_json: bool) -> CliResult {
     let guard = SelfGuard::from_env();
-    crate::redact::register_call(&[]);
+    crate::output::redact::register_call(&[]);
     let inv = Invocation::parse(vec!["build".into(), ".".into()]);
     let g = gather::gather(&inv, &guard, true)?;
-    let config_dir = docker_config::config_dir(None);
+    let config_dir = config::config_dir(None);
     let ep = endpoint::resolve(
         &Invocation::parse(Vec::new()).globals,
         &|k| std::env::var(k).ok(),
@@ -47,7 +47,7 @@ pub fn run(as_json: bool) -> CliResult {
         docker_buildkit: std::env::var_os("DOCKER_BUILDKIT"),
         endpoint: ep.to_string(),
         daemon: daemon::info(&ep, daemon::timeout_from_env()),
-        cache_dir: crate::cache::Cache::location(),
+        cache_dir: crate::probe::cache::Cache::location(),
         settings: settings_snapshot(),
     };
     let resolution = resolve_docker(&g, &guard, env.path.as_deref());
@@ -322,7 +322,7 @@ impl Doctor {
                     }
                     routes.push((call.clone(), line, because));
                     routes_json
-                        .push(json!({"call": call, "plan": crate::explain::plan_json(&plan)}));
+                        .push(json!({"call": call, "plan": crate::cli::explain::plan_json(&plan)}));
                 }
                 Err(e) => {
                     if sample[0] == "build" {
@@ -813,8 +813,8 @@ impl Paint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discovery::SearchReport;
-    use crate::facts::{Facts, Mode};
+    use crate::probe::discovery::SearchReport;
+    use crate::route::facts::{Facts, Mode};
     use semver::Version;
 
     fn client(path: &str, major: u64, mounted: bool, buildx: bool) -> Client {

@@ -14,6 +14,9 @@ use clap::{Parser, Subcommand};
 
 use crate::error::Error;
 
+pub mod doctor;
+pub mod explain;
+
 /// A drop-in `docker` that hands each call to the right real client for this runtime.
 #[derive(Debug, Parser)]
 #[command(
@@ -80,11 +83,11 @@ pub fn run(args: Vec<OsString>) -> u8 {
             return code;
         }
     };
-    crate::logging::init();
+    crate::output::logging::init();
     let result = match cli.command {
         Command::Exec { args } => return crate::shim::run(args),
-        Command::Doctor { json } => crate::doctor::run(json),
-        Command::Explain { json, args } => crate::explain::run(args, json),
+        Command::Doctor { json } => crate::cli::doctor::run(json),
+        Command::Explain { json, args } => crate::cli::explain::run(args, json),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut command(), "dockroute", &mut out);

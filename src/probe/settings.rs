@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::facts::Mode;
+use crate::route::facts::Mode;
 
 /// A duration in milliseconds from `var`, else `default`.
 #[must_use]
@@ -37,14 +37,14 @@ pub fn mode() -> (Mode, Option<String>) {
 
 /// `DOCKROUTE_SECRETS` and `DOCKROUTE_SECRET_WORDS`; an unknown policy is reported and
 /// read as `warn`.
-pub fn secrets(bad: &mut Vec<String>) -> crate::secrets::Guard {
+pub fn secrets(bad: &mut Vec<String>) -> crate::route::secrets::Guard {
     let policy = match std::env::var("DOCKROUTE_SECRETS") {
-        Err(_) => crate::secrets::Policy::Warn,
-        Ok(v) => crate::secrets::Policy::parse(&v).unwrap_or_else(|| {
+        Err(_) => crate::route::secrets::Policy::Warn,
+        Ok(v) => crate::route::secrets::Policy::parse(&v).unwrap_or_else(|| {
             bad.push(format!(
                 "DOCKROUTE_SECRETS={v:?} is not one of warn, deny, off; warning"
             ));
-            crate::secrets::Policy::Warn
+            crate::route::secrets::Policy::Warn
         }),
     };
     let extra_words = std::env::var("DOCKROUTE_SECRET_WORDS")
@@ -55,7 +55,7 @@ pub fn secrets(bad: &mut Vec<String>) -> crate::secrets::Guard {
                 .collect()
         })
         .unwrap_or_default();
-    crate::secrets::Guard {
+    crate::route::secrets::Guard {
         policy,
         extra_words,
     }

@@ -5,7 +5,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::docker_config::ConfigFile;
+use crate::docker::config::ConfigFile;
 
 /// The system plugin directories of the Linux CLI, in its search order.
 pub const SYSTEM_PLUGIN_DIRS: [&str; 4] = [

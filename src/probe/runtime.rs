@@ -5,13 +5,13 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::args::Invocation;
-use crate::cache::Cache;
-use crate::daemon::{self, Verdict};
-use crate::discovery::SelfGuard;
-use crate::docker_config;
-use crate::endpoint;
-use crate::facts::{Client, Runtime};
+use crate::docker::args::Invocation;
+use crate::docker::config;
+use crate::docker::endpoint;
+use crate::probe::cache::Cache;
+use crate::probe::daemon::{self, Verdict};
+use crate::probe::discovery::SelfGuard;
+use crate::route::facts::{Client, Runtime};
 
 const CACHE_FILE: &str = "daemon.json";
 const CACHE_VERSION: u32 = 1;
@@ -101,7 +101,7 @@ fn now() -> u64 {
 /// `DOCKROUTE_DAEMON_TTL_S`, else [`DEFAULT_TTL`]; 0 disables the cache.
 #[must_use]
 pub fn ttl_from_env() -> Duration {
-    crate::settings::seconds("DOCKROUTE_DAEMON_TTL_S", DEFAULT_TTL)
+    crate::probe::settings::seconds("DOCKROUTE_DAEMON_TTL_S", DEFAULT_TTL)
 }
 
 fn recall(cache: &Cache, key: &str, ttl: Duration, at: u64) -> Option<Verdict> {
@@ -138,7 +138,7 @@ pub fn learn(inv: &Invocation, clients: &[Client], cache: Option<&Cache>) -> Run
             verdict: None,
         };
     }
-    let config_dir = docker_config::config_dir(inv.globals.value("config"));
+    let config_dir = config::config_dir(inv.globals.value("config"));
     let ep = endpoint::resolve(
         &inv.globals,
         &|k| std::env::var(k).ok(),

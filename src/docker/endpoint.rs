@@ -9,7 +9,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::args::Globals;
+use crate::docker::args::Globals;
 
 /// The default socket.
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
@@ -35,7 +35,7 @@ impl fmt::Display for Endpoint {
         match self {
             Endpoint::Unix(p) => write!(f, "unix://{}", p.display()),
             Endpoint::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
-            Endpoint::ViaClient(url) => write!(f, "{}", crate::redact::text(url)),
+            Endpoint::ViaClient(url) => write!(f, "{}", crate::output::redact::text(url)),
         }
     }
 }
@@ -113,7 +113,7 @@ pub fn resolve(
         .value("context")
         .map(|c| c.to_string_lossy().into_owned())
         .or_else(|| set("DOCKER_CONTEXT"))
-        .or_else(|| crate::docker_config::load(config_dir).current_context);
+        .or_else(|| crate::docker::config::load(config_dir).current_context);
     if let Some(name) = context.filter(|c| c != "default") {
         return match context_host(config_dir, &name) {
             Some(h) => parse_host(&h, tls),
@@ -126,7 +126,7 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::args::Invocation;
+    use crate::docker::args::Invocation;
     use std::collections::HashMap;
     use std::ffi::OsString;
 

@@ -4,11 +4,14 @@
 //! - In shim mode dockroute never writes to stdout on its own account; notices and errors
 //!   go to stderr, one line each, prefixed `dockroute:`.
 //! - `DOCKROUTE_QUIET=1` silences notices (never errors).
-//! - Everything printed passes through [`crate::redact::text`], the single redaction point.
+//! - Everything printed passes through [`crate::output::redact::text`], the single redaction point.
 
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
 use std::io::Write;
+
+pub mod logging;
+pub mod redact;
 
 /// Whether notices are silenced.
 #[must_use]
@@ -22,7 +25,7 @@ pub fn notice(line: &str) {
         let _ = writeln!(
             std::io::stderr(),
             "dockroute: {}",
-            crate::redact::text(line)
+            crate::output::redact::text(line)
         );
     }
 }
@@ -33,16 +36,16 @@ pub fn error(e: &crate::error::Error) {
     let _ = writeln!(
         err,
         "dockroute: error: {}",
-        crate::redact::text(&e.to_string())
+        crate::output::redact::text(&e.to_string())
     );
     if let Some(h) = e.hint() {
-        let _ = writeln!(err, "dockroute: hint: {}", crate::redact::text(&h));
+        let _ = writeln!(err, "dockroute: hint: {}", crate::output::redact::text(&h));
     }
 }
 
 /// Writes a report of dockroute's own CLI (`doctor`, `explain`) to stdout.
 pub fn report(text: &str) {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(crate::redact::text(text).as_bytes());
+    let _ = out.write_all(crate::output::redact::text(text).as_bytes());
     let _ = out.flush();
 }

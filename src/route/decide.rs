@@ -12,10 +12,10 @@
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
-use crate::args::{BuildCall, CommandKind, Invocation};
+use crate::docker::args::{BuildCall, CommandKind, Invocation};
 use crate::error::{Error, Result};
-use crate::facts::{Client, Facts, Mode, Runtime};
-use crate::secrets::{self, Policy};
+use crate::route::facts::{Client, Facts, Mode, Runtime};
+use crate::route::secrets::{self, Policy};
 
 /// The route a call takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -538,7 +538,7 @@ pub fn effective_buildkit(plan: &Plan, inherited: Option<&OsStr>) -> Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::BuildEnv;
+    use crate::route::facts::BuildEnv;
     use semver::Version;
 
     const NEW: &str = "/usr/local/bin/docker";

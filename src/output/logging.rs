@@ -25,14 +25,14 @@ fn install(filter: &std::ffi::OsStr) {
         .try_init();
 }
 
-/// A writer that passes every log line through [`crate::redact::text`] on its way to
+/// A writer that passes every log line through [`crate::output::redact::text`] on its way to
 /// stderr, so no `DOCKROUTE_LOG` level can print a value dockroute was handed.
 struct RedactingStderr;
 
 impl std::io::Write for RedactingStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        std::io::stderr().write_all(crate::redact::text(&text).as_bytes())?;
+        std::io::stderr().write_all(crate::output::redact::text(&text).as_bytes())?;
         Ok(buf.len())
     }
 

@@ -1,0 +1,13 @@
+//! What dockroute knows about the docker CLI itself, independent of any one machine:
+//! its argument grammar, its configuration directory and contexts, how it finds the
+//! daemon's endpoint and its plugins, and how it prints its version.
+//!
+//! Everything here is either pure or reads only the CLI's own files (`config.json`, the
+//! context store, plugin directories). It imports nothing from the rest of the crate
+//! except [`crate::error`], so every other layer may use it.
+
+pub mod args;
+pub mod config;
+pub mod endpoint;
+pub mod plugins;
+pub mod version;
