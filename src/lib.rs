@@ -17,6 +17,7 @@ pub mod cli;
 pub mod docker;
 pub mod error;
 pub mod exec;
+pub mod guard;
 
 pub mod output;
 pub mod probe;

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use crate::cli::CliResult;
 use crate::docker::args::Invocation;
 use crate::error::Error;
+use crate::guard::SelfGuard;
 use crate::output;
-use crate::probe::discovery::SelfGuard;
 use crate::probe::gather;
 use crate::route::decide::{self, Plan};
 

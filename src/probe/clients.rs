@@ -22,12 +22,11 @@ use std::time::{Duration, Instant};
 use semver::Version;
 
 use crate::docker::version::{self, Parsed};
+use crate::guard::{SelfGuard, PROBE_VAR};
 use crate::probe::cache::Cache;
-use crate::probe::discovery::{Candidate, SelfGuard};
+use crate::probe::discovery::Candidate;
 use crate::route::facts::Client;
 
-/// Environment variable a probing dockroute sets so that a dockroute copy identifies itself.
-pub const PROBE_VAR: &str = "DOCKROUTE_PROBE";
 /// Default `--version` timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(3000);
 const MAX_OUTPUT: u64 = 64 * 1024;

@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::docker::endpoint::Endpoint;
-use crate::probe::discovery::SelfGuard;
+use crate::guard::SelfGuard;
 
 /// An image reference that cannot exist (`.invalid` is reserved by RFC 2606).
 pub const PROBE_IMAGE: &str = "dockroute-probe.invalid/does-not-exist:never";

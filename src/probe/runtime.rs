@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::docker::args::Invocation;
 use crate::docker::config;
 use crate::docker::endpoint;
+use crate::guard::SelfGuard;
 use crate::probe::cache::Cache;
 use crate::probe::daemon::{self, Verdict};
-use crate::probe::discovery::SelfGuard;
 use crate::route::facts::{Client, Runtime};
 
 const CACHE_FILE: &str = "daemon.json";

@@ -13,7 +13,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Command;
 
 use crate::error::Error;
-use crate::probe::discovery::SelfGuard;
+use crate::guard::SelfGuard;
 use crate::route::decide::Plan;
 
 fn command(plan: &Plan, argv: &[OsString], guard: &SelfGuard) -> Command {

@@ -1,0 +1,148 @@
+//! dockroute's guard against finding itself and against wrappers that call each other.
+//!
+//! Three mechanisms, because each catches what the others miss:
+//! - the running binary's (device, inode), which catches symlinks and hard links;
+//! - an environment guard ([`GUARD_VAR`]) that every child inherits, listing the
+//!   (device, inode) of every dockroute the call has passed through, so a *copy* of
+//!   dockroute that execs the next `docker` skips the one before it too;
+//! - a hop counter ([`HOPS_VAR`]) that stops two wrappers bouncing a call between them.
+//!
+//! Both discovery (which candidates to skip) and every process dockroute starts (exec,
+//! probes, supervised children) use this module; it depends on nothing else.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+
+use crate::error::{Error, Result};
+
+/// Set to `1` in the environment of a `--version` probe, so that a copy of dockroute
+/// being probed answers with its marker instead of probing in turn.
+pub const PROBE_VAR: &str = "DOCKROUTE_PROBE";
+/// Environment variable listing the `dev.ino` of each dockroute passed through, `:`-joined.
+pub const GUARD_VAR: &str = "DOCKROUTE_GUARD";
+/// Environment variable counting how many times dockroute was entered in this call chain.
+pub const HOPS_VAR: &str = "DOCKROUTE_HOPS";
+/// Past this many hops dockroute stops with [`Error::Recursion`]. Generous on purpose:
+/// rustup raised its limit from 5 to 20 because legitimate nesting hit 5.
+pub const HOP_LIMIT: u32 = 20;
+
+/// A file's identity: (device, inode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+    /// `st_dev`
+    pub dev: u64,
+    /// `st_ino`
+    pub ino: u64,
+}
+
+/// Who "we" are, and which dockroute executables the call has already passed through.
+#[derive(Debug, Clone, Default)]
+pub struct SelfGuard {
+    /// dockroute's own identity, when it could be read.
+    pub own: Option<FileId>,
+    /// Identities listed in the inherited guard.
+    pub seen: Vec<FileId>,
+    /// Hops so far, inherited (this process not counted).
+    pub hops: u32,
+}
+
+impl SelfGuard {
+    /// Reads the guard from the environment and identifies the running executable.
+    #[must_use]
+    pub fn from_env() -> SelfGuard {
+        // stat("/proc/self/exe") follows the link to the running binary: one syscall
+        // where current_exe() + metadata() take two.
+        let own = std::fs::metadata("/proc/self/exe")
+            .or_else(|_| std::env::current_exe().and_then(std::fs::metadata))
+            .ok()
+            .map(|m| FileId {
+                dev: m.dev(),
+                ino: m.ino(),
+            });
+        let seen = std::env::var_os(GUARD_VAR)
+            .map(|v| parse_guard(&v))
+            .unwrap_or_default();
+        let hops = std::env::var(HOPS_VAR)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        SelfGuard { own, seen, hops }
+    }
+
+    /// Fails with [`Error::Recursion`] when this entry would pass the hop limit.
+    pub fn check_hops(&self) -> Result<()> {
+        if self.hops >= HOP_LIMIT {
+            return Err(Error::Recursion {
+                hops: self.hops + 1,
+                limit: HOP_LIMIT,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether a file is dockroute (this one or one the call passed through).
+    #[must_use]
+    pub fn is_dockroute(&self, id: FileId) -> bool {
+        self.own == Some(id) || self.seen.contains(&id)
+    }
+
+    /// The environment every child gets: the guard with us added, and the next hop count.
+    #[must_use]
+    pub fn child_env(&self) -> [(&'static str, OsString); 2] {
+        let mut ids = self.seen.clone();
+        if let Some(own) = self.own {
+            if !ids.contains(&own) {
+                ids.push(own);
+            }
+        }
+        let guard = ids
+            .iter()
+            .map(|id| format!("{}.{}", id.dev, id.ino))
+            .collect::<Vec<_>>()
+            .join(":");
+        [
+            (GUARD_VAR, OsString::from(guard)),
+            (HOPS_VAR, OsString::from((self.hops + 1).to_string())),
+        ]
+    }
+}
+
+fn parse_guard(v: &OsStr) -> Vec<FileId> {
+    v.as_bytes()
+        .split(|b| *b == b':')
+        .filter_map(|item| {
+            let s = std::str::from_utf8(item).ok()?;
+            let (dev, ino) = s.split_once('.')?;
+            Some(FileId {
+                dev: dev.parse().ok()?,
+                ino: ino.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_round_trips_and_hops_count() {
+        let g = SelfGuard {
+            own: Some(FileId { dev: 1, ino: 2 }),
+            seen: vec![FileId { dev: 3, ino: 4 }],
+            hops: 19,
+        };
+        let env = g.child_env();
+        assert_eq!(env[0].1, OsString::from("3.4:1.2"));
+        assert_eq!(
+            parse_guard(&env[0].1),
+            vec![FileId { dev: 3, ino: 4 }, FileId { dev: 1, ino: 2 }]
+        );
+        assert_eq!(env[1].1, OsString::from("20"));
+        assert!(g.check_hops().is_ok());
+        let g = SelfGuard { hops: 20, ..g };
+        assert_eq!(g.check_hops().unwrap_err().exit_code(), 2);
+        assert!(parse_guard(OsStr::new("garbage:1.x:.:5.6")).len() == 1);
+    }
+}
