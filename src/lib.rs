@@ -18,6 +18,7 @@ pub mod docker;
 pub mod error;
 pub mod exec;
 pub mod guard;
+pub mod net;
 
 pub mod output;
 pub mod probe;

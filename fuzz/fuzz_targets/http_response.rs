@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(r) = dockroute::probe::daemon::parse_response(data) {
+    if let Ok(r) = dockroute::net::http::parse_response(data) {
         assert!(r.body.len() <= 64 * 1024);
     }
     if let Ok(s) = std::str::from_utf8(data) {

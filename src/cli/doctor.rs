@@ -472,7 +472,12 @@ impl Doctor {
                     .to_string(),
             );
             if let Some(p) = &c.problem {
-                line(format!("  {:<w$}  {}", "", paint.bad(p), w = width[0]));
+                line(format!(
+                    "  {:<w$}  {}",
+                    "",
+                    paint.bad(&p.to_string()),
+                    w = width[0]
+                ));
             }
         }
         if self.clients.is_empty() {

@@ -30,6 +30,22 @@ pub enum Endpoint {
     ViaClient(String),
 }
 
+impl Endpoint {
+    /// Where to speak HTTP directly; `None` for endpoints only the client can reach.
+    #[must_use]
+    pub fn address(&self) -> Option<crate::net::http::Address> {
+        use crate::net::http::Address;
+        match self {
+            Endpoint::Unix(path) => Some(Address::Unix(path.clone())),
+            Endpoint::Tcp { host, port } => Some(Address::Tcp {
+                host: host.clone(),
+                port: *port,
+            }),
+            Endpoint::ViaClient(_) => None,
+        }
+    }
+}
+
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

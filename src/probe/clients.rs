@@ -12,11 +12,9 @@
 //! - Only results that do not change on a retry are cached (a version, unrecognised
 //!   output, a dockroute marker); timeouts and spawn failures are probed again next time.
 
-use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use semver::Version;
@@ -25,13 +23,14 @@ use crate::docker::version::{self, Parsed};
 use crate::guard::{SelfGuard, PROBE_VAR};
 use crate::probe::cache::Cache;
 use crate::probe::discovery::Candidate;
-use crate::route::facts::Client;
+use crate::probe::spawn::{self, Capture};
+use crate::route::facts::{Client, ProbeProblem};
 
 /// Default `--version` timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(3000);
-const MAX_OUTPUT: u64 = 64 * 1024;
+const MAX_OUTPUT: usize = 64 * 1024;
 const CACHE_FILE: &str = "clients.json";
-const CACHE_VERSION: u32 = 1;
+const CACHE_VERSION: u32 = 2;
 
 /// The result of one `--version` probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,8 +39,8 @@ pub enum Outcome {
     Version(Version),
     /// A dockroute copy answered: not a real client.
     Dockroute,
-    /// Something went wrong; the message says what.
-    Problem(String),
+    /// Something went wrong.
+    Problem(ProbeProblem),
 }
 
 #[derive(serde::Serialize, serde::Deserialize, Clone)]
@@ -52,7 +51,7 @@ struct CacheEntry {
     size: u64,
     mtime_ns: i128,
     version: Option<String>,
-    problem: Option<String>,
+    problem: Option<ProbeProblem>,
     dockroute: bool,
 }
 
@@ -114,7 +113,10 @@ pub fn versions(
         let mut dirty = false;
         for (i, outcome) in missing.into_iter().zip(probed) {
             let c = &candidates[i];
-            let cacheable = !matches!(&outcome, Outcome::Problem(p) if p.starts_with("timed out") || p.starts_with("could not run"));
+            let cacheable = match &outcome {
+                Outcome::Problem(p) => p.cacheable(),
+                Outcome::Version(_) | Outcome::Dockroute => true,
+            };
             if cacheable {
                 entries.retain(|e| e.path != c.path);
                 entries.push(CacheEntry {
@@ -143,128 +145,75 @@ pub fn versions(
         }
     }
     out.into_iter()
-        .map(|o| o.unwrap_or_else(|| Outcome::Problem("not probed".into())))
+        .map(|o| o.unwrap_or(Outcome::Problem(ProbeProblem::NotProbed)))
         .collect()
+}
+
+/// Decides on complete lines as soon as they come: a client that prints its version and
+/// then lingers costs nothing.
+fn version_line_seen(buf: &[u8]) -> bool {
+    let Some(end) = buf.iter().rposition(|b| *b == b'\n') else {
+        return false;
+    };
+    !matches!(
+        version::parse(&String::from_utf8_lossy(&buf[..=end])),
+        Parsed::Unrecognised(_)
+    )
 }
 
 /// Runs `--version` on every target at once and collects the outcomes by the deadline.
 fn run_probes(targets: &[&Candidate], guard: &SelfGuard, timeout: Duration) -> Vec<Outcome> {
     let deadline = Instant::now() + timeout;
-    let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
-    let mut pids: Vec<Option<i32>> = Vec::with_capacity(targets.len());
-    let mut results: Vec<Option<Outcome>> = vec![None; targets.len()];
-    for (i, c) in targets.iter().enumerate() {
-        let mut cmd = Command::new(&c.path);
-        cmd.arg0(&c.path)
-            .arg("--version")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .env(PROBE_VAR, "1")
-            // The 20.10 client pings the daemon before printing its version (seen here:
-            // `HEAD /_ping`, so a silent DOCKER_HOST stalls `--version`). Point the probe
-            // at an endpoint that refuses at once.
-            .env("DOCKER_HOST", "unix:///dev/null")
-            .process_group(0);
-        for (k, v) in guard.child_env() {
-            cmd.env(k, v);
-        }
-        match cmd.spawn() {
-            Ok(mut child) => {
-                pids.push(i32::try_from(child.id()).ok());
-                let tx = tx.clone();
-                std::thread::spawn(move || {
-                    let mut buf = Vec::new();
-                    if let Some(mut out) = child.stdout.take() {
-                        let mut chunk = [0u8; 4096];
-                        while let Ok(n) = out.read(&mut chunk) {
-                            if n == 0 {
-                                break;
-                            }
-                            buf.extend_from_slice(&chunk[..n]);
-                            if buf.len() as u64 >= MAX_OUTPUT {
-                                break;
-                            }
-                            // Decide on complete lines as soon as they come: a client
-                            // that prints its version and then lingers costs nothing.
-                            let Some(end) = buf.iter().rposition(|b| *b == b'\n') else {
-                                continue;
-                            };
-                            let early = match version::parse(&String::from_utf8_lossy(&buf[..=end]))
-                            {
-                                Parsed::Version(v, _) => Some(Outcome::Version(v)),
-                                Parsed::Dockroute => Some(Outcome::Dockroute),
-                                Parsed::Unrecognised(_) => None,
-                            };
-                            if let Some(outcome) = early {
-                                if let Ok(pid) = i32::try_from(child.id()) {
-                                    let _ = nix::sys::signal::killpg(
-                                        nix::unistd::Pid::from_raw(pid),
-                                        nix::sys::signal::Signal::SIGKILL,
-                                    );
-                                }
-                                let _ = child.wait();
-                                let _ = tx.send((i, outcome));
-                                return;
-                            }
-                        }
-                    }
-                    let status = child.wait();
-                    let text = String::from_utf8_lossy(&buf);
-                    let outcome = match status {
-                        Ok(s) if s.success() => match version::parse(&text) {
-                            Parsed::Version(v, _) => Outcome::Version(v),
-                            Parsed::Dockroute => Outcome::Dockroute,
-                            Parsed::Unrecognised(line) => Outcome::Problem(format!(
-                                "unrecognised `--version` output: {line:?}"
-                            )),
-                        },
-                        Ok(s) => Outcome::Problem(match s.code() {
-                            Some(code) => format!("`--version` exited with {code}"),
-                            None => {
-                                format!("`--version` killed by signal {}", s.signal().unwrap_or(0))
-                            }
-                        }),
-                        Err(e) => Outcome::Problem(format!("could not wait for `--version`: {e}")),
-                    };
-                    let _ = tx.send((i, outcome));
-                });
-            }
-            Err(e) => {
-                pids.push(None);
-                results[i] = Some(Outcome::Problem(format!("could not run: {e}")));
-            }
-        }
+    let running: Vec<_> = targets
+        .iter()
+        .map(|c| {
+            let mut cmd = Command::new(&c.path);
+            cmd.arg0(&c.path)
+                .arg("--version")
+                .env(PROBE_VAR, "1")
+                // The 20.10 client pings the daemon before printing its version
+                // (`HEAD /_ping`, so a silent DOCKER_HOST stalls `--version`). Point the
+                // probe at an endpoint that refuses at once.
+                .env("DOCKER_HOST", "unix:///dev/null");
+            spawn::spawn(cmd, guard, Capture::Stdout, MAX_OUTPUT, version_line_seen)
+        })
+        .collect();
+    running
+        .into_iter()
+        .zip(targets)
+        .map(|(r, c)| match r {
+            Err(e) => Outcome::Problem(ProbeProblem::CouldNotRun(e.to_string())),
+            Ok(r) => match r.finish_by(deadline) {
+                Some(f) => outcome_of(&f),
+                None => {
+                    tracing::debug!(client = %c.path.display(), "version probe timed out");
+                    Outcome::Problem(ProbeProblem::TimedOut {
+                        ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                    })
+                }
+            },
+        })
+        .collect()
+}
+
+fn outcome_of(f: &spawn::Finished) -> Outcome {
+    let text = String::from_utf8_lossy(&f.output);
+    let parsed = || match version::parse(&text) {
+        Parsed::Version(v, _) => Outcome::Version(v),
+        Parsed::Dockroute => Outcome::Dockroute,
+        Parsed::Unrecognised(line) => Outcome::Problem(ProbeProblem::Unrecognised(line)),
+    };
+    if f.decided_early {
+        return parsed();
     }
-    drop(tx);
-    let mut pending = results.iter().filter(|r| r.is_none()).count();
-    while pending > 0 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok((i, o)) => {
-                results[i] = Some(o);
-                pending -= 1;
-            }
-            Err(_) => break,
-        }
+    match &f.status {
+        Ok(s) if s.success() => parsed(),
+        Ok(s) => Outcome::Problem(match s.code() {
+            Some(code) => ProbeProblem::Exited(code),
+            None => ProbeProblem::Killed(s.signal().unwrap_or(0)),
+        }),
+        Err(e) => Outcome::Problem(ProbeProblem::CouldNotRun(format!("could not wait: {e}"))),
     }
-    for (i, r) in results.iter_mut().enumerate() {
-        if r.is_none() {
-            if let Some(pid) = pids[i] {
-                // The child leads its own process group: end it and whatever it started.
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            tracing::debug!(client = %targets[i].path.display(), "version probe timed out");
-            *r = Some(Outcome::Problem(format!(
-                "timed out after {} ms on `--version`",
-                timeout.as_millis()
-            )));
-        }
-    }
-    results.into_iter().flatten().collect()
 }
 
 /// Turns candidates and their probe outcomes into clients; dockroute copies are dropped.

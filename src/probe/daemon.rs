@@ -12,20 +12,20 @@
 //! Everything is bounded by the probe timeout.
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::docker::endpoint::Endpoint;
 use crate::guard::SelfGuard;
+use crate::net::http::{self, Address, Failure, Response};
+use crate::probe::spawn::{self, Capture};
 
 /// An image reference that cannot exist (`.invalid` is reserved by RFC 2606).
 pub const PROBE_IMAGE: &str = "dockroute-probe.invalid/does-not-exist:never";
 /// Default bound on the whole probe.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1500);
-const MAX_BODY: usize = 64 * 1024;
 const DENIED_PREFIX: &str = "authorization denied by plugin ";
 
 /// What the daemon said about privileged containers.
@@ -66,201 +66,6 @@ pub fn timeout_from_env() -> Duration {
     crate::probe::settings::millis("DOCKROUTE_DAEMON_TIMEOUT_MS", DEFAULT_TIMEOUT)
 }
 
-/// An HTTP response.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
-    /// Status code.
-    pub status: u16,
-    /// Body, de-chunked.
-    pub body: Vec<u8>,
-}
-
-/// Why bytes are not (yet) a response.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParseError {
-    /// More bytes are needed.
-    Incomplete,
-    /// Not HTTP, or not one dockroute accepts.
-    Invalid(String),
-}
-
-/// Parses a complete HTTP/1.1 response (the connection has ended). Panic-free: a fuzz
-/// target.
-pub fn parse_response(bytes: &[u8]) -> Result<Response, ParseError> {
-    parse(bytes, true)
-}
-
-fn parse(bytes: &[u8], eof: bool) -> Result<Response, ParseError> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut r = httparse::Response::new(&mut headers);
-    let head = match r.parse(bytes) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Err(ParseError::Incomplete),
-        Err(e) => return Err(ParseError::Invalid(e.to_string())),
-    };
-    let status = r
-        .code
-        .ok_or_else(|| ParseError::Invalid("no status".into()))?;
-    let header = |name: &str| {
-        r.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| String::from_utf8_lossy(h.value).trim().to_ascii_lowercase())
-    };
-    let rest = &bytes[head..];
-    let body = if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-        dechunk(rest)?
-    } else if let Some(len) = header("content-length") {
-        let len: usize = len
-            .parse()
-            .map_err(|_| ParseError::Invalid("bad Content-Length".into()))?;
-        if len > MAX_BODY {
-            return Err(ParseError::Invalid("body too large".into()));
-        }
-        if rest.len() < len {
-            return Err(ParseError::Incomplete);
-        }
-        rest[..len].to_vec()
-    } else if status == 204 || status == 304 || (100..200).contains(&status) {
-        Vec::new()
-    } else if eof {
-        rest.iter().copied().take(MAX_BODY).collect()
-    } else {
-        return Err(ParseError::Incomplete);
-    };
-    Ok(Response { status, body })
-}
-
-fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, ParseError> {
-    let mut body = Vec::new();
-    loop {
-        let line_end = rest
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or(ParseError::Incomplete)?;
-        let size_text = String::from_utf8_lossy(&rest[..line_end]);
-        let size_text = size_text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| ParseError::Invalid("bad chunk size".into()))?;
-        rest = &rest[line_end + 2..];
-        if size == 0 {
-            return Ok(body);
-        }
-        if size > MAX_BODY || body.len() + size > MAX_BODY {
-            return Err(ParseError::Invalid("body too large".into()));
-        }
-        if rest.len() < size + 2 {
-            return Err(ParseError::Incomplete);
-        }
-        body.extend_from_slice(&rest[..size]);
-        rest = &rest[size + 2..];
-    }
-}
-
-/// Why a request got no response.
-#[derive(Debug)]
-enum Transport {
-    NoDaemon(String),
-    Failed(String),
-}
-
-trait Conn: Read + Write {}
-impl<T: Read + Write> Conn for T {}
-
-fn connect(endpoint: &Endpoint, deadline: Instant) -> Result<Box<dyn Conn>, Transport> {
-    let left = deadline
-        .saturating_duration_since(Instant::now())
-        .max(Duration::from_millis(1));
-    let no_daemon = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-            Transport::NoDaemon(e.to_string())
-        }
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
-            Transport::Failed(format!("no answer within {} ms", left.as_millis()))
-        }
-        _ => Transport::Failed(e.to_string()),
-    };
-    match endpoint {
-        Endpoint::Unix(path) => {
-            let s = std::os::unix::net::UnixStream::connect(path).map_err(no_daemon)?;
-            s.set_read_timeout(Some(left)).map_err(no_daemon)?;
-            s.set_write_timeout(Some(left)).map_err(no_daemon)?;
-            Ok(Box::new(s))
-        }
-        Endpoint::Tcp { host, port } => {
-            use std::net::ToSocketAddrs;
-            let addrs = (host.as_str(), *port)
-                .to_socket_addrs()
-                .map_err(|e| Transport::NoDaemon(format!("cannot resolve {host}: {e}")))?;
-            let mut last = Transport::NoDaemon(format!("{host} has no address"));
-            for a in addrs {
-                match std::net::TcpStream::connect_timeout(&a, left) {
-                    Ok(s) => {
-                        s.set_read_timeout(Some(left)).map_err(no_daemon)?;
-                        s.set_write_timeout(Some(left)).map_err(no_daemon)?;
-                        return Ok(Box::new(s));
-                    }
-                    Err(e) => last = no_daemon(e),
-                }
-            }
-            Err(last)
-        }
-        Endpoint::ViaClient(_) => Err(Transport::Failed("not a direct endpoint".into())),
-    }
-}
-
-fn request(
-    endpoint: &Endpoint,
-    method: &str,
-    path: &str,
-    body: &[u8],
-    deadline: Instant,
-) -> Result<Response, Transport> {
-    let mut conn = connect(endpoint, deadline)?;
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: dockroute/{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        env!("CARGO_PKG_VERSION"),
-        body.len()
-    );
-    let timed_out = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
-            Transport::Failed("no answer within the probe timeout".into())
-        }
-        _ => Transport::Failed(e.to_string()),
-    };
-    let mut message = head.into_bytes();
-    message.extend_from_slice(body);
-    conn.write_all(&message).map_err(timed_out)?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        if Instant::now() >= deadline {
-            return Err(Transport::Failed(
-                "no answer within the probe timeout".into(),
-            ));
-        }
-        let n = conn.read(&mut chunk).map_err(timed_out)?;
-        if n > 0 {
-            buf.extend_from_slice(&chunk[..n]);
-            if buf.len() > MAX_BODY + 16 * 1024 {
-                return Err(Transport::Failed("response too large".into()));
-            }
-        }
-        match parse(&buf, n == 0) {
-            Ok(r) => return Ok(r),
-            Err(ParseError::Incomplete) if n > 0 => {}
-            Err(ParseError::Incomplete) => {
-                return Err(Transport::Failed(
-                    "the connection closed mid-response".into(),
-                ))
-            }
-            Err(ParseError::Invalid(e)) => {
-                return Err(Transport::Failed(format!("not an HTTP answer: {e}")))
-            }
-        }
-    }
-}
-
 /// Splits `authorization denied by plugin NAME: MSG` into (NAME, whole message).
 #[must_use]
 pub fn parse_denial(message: &str) -> Option<(String, String)> {
@@ -291,7 +96,7 @@ fn create_body(privileged: bool) -> Vec<u8> {
 }
 
 /// Classifies one create answer (removing a container if one was ever made).
-fn classify(endpoint: &Endpoint, r: &Response, deadline: Instant) -> Verdict {
+fn classify(endpoint: &Address, r: &Response, deadline: Instant) -> Verdict {
     let msg = message_of(&r.body);
     match r.status {
         403 | 401 | 500 if parse_denial(&msg).is_some() => {
@@ -305,7 +110,7 @@ fn classify(endpoint: &Endpoint, r: &Response, deadline: Instant) -> Verdict {
                 .ok()
                 .and_then(|v| v.get("Id").and_then(|i| i.as_str()).map(str::to_string))
             {
-                let _ = request(
+                let _ = http::request(
                     endpoint,
                     "DELETE",
                     &format!("/containers/{id}?force=1"),
@@ -330,20 +135,20 @@ pub fn probe(
     guard: &SelfGuard,
     timeout: Duration,
 ) -> Verdict {
-    if let Endpoint::ViaClient(_) = endpoint {
+    let Some(address) = endpoint.address() else {
         return probe_via_client(client, global_args, guard, timeout);
-    }
+    };
     let deadline = Instant::now() + timeout;
-    let ask = |privileged: bool| match request(
-        endpoint,
+    let ask = |privileged: bool| match http::request(
+        &address,
         "POST",
         "/containers/create",
         &create_body(privileged),
         deadline,
     ) {
-        Ok(r) => classify(endpoint, &r, deadline),
-        Err(Transport::NoDaemon(detail)) => Verdict::NoDaemon { detail },
-        Err(Transport::Failed(detail)) => Verdict::Unknown { detail },
+        Ok(r) => classify(&address, &r, deadline),
+        Err(Failure::Nobody(detail)) => Verdict::NoDaemon { detail },
+        Err(Failure::NoAnswer(detail)) => Verdict::Unknown { detail },
     };
     match ask(true) {
         Verdict::Forbidden { plugin, message } => match ask(false) {
@@ -363,50 +168,26 @@ fn probe_via_client(
     timeout: Duration,
 ) -> Verdict {
     let mut cmd = Command::new(client);
-    cmd.arg0(client)
-        .args(global_args)
-        .args(["create", "--pull=never", "--privileged", PROBE_IMAGE])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    for (k, v) in guard.child_env() {
-        cmd.env(k, v);
-    }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            return Verdict::Unknown {
-                detail: format!("could not run {}: {e}", client.display()),
-            }
-        }
-    };
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut stderr = child.stderr.take();
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(e) = stderr.as_mut() {
-            let _ = e.take(64 * 1024).read_to_string(&mut text);
-        }
-        let _ = child.wait();
-        let _ = tx.send(text);
-    });
-    let Ok(text) = rx.recv_timeout(timeout) else {
-        if let Ok(pid) = i32::try_from(pid) {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-        return Verdict::Unknown {
+    cmd.arg0(client).args(global_args).args([
+        "create",
+        "--pull=never",
+        "--privileged",
+        PROBE_IMAGE,
+    ]);
+    let finished = spawn::spawn(cmd, guard, Capture::Stderr, 64 * 1024, spawn::until_exit)
+        .map(|r| r.finish_by(Instant::now() + timeout));
+    match finished {
+        Err(e) => Verdict::Unknown {
+            detail: format!("could not run {}: {e}", client.display()),
+        },
+        Ok(None) => Verdict::Unknown {
             detail: format!(
                 "the client gave no answer within {} ms",
                 timeout.as_millis()
             ),
-        };
-    };
-    classify_client_output(&text)
+        },
+        Ok(Some(f)) => classify_client_output(&String::from_utf8_lossy(&f.output)),
+    }
 }
 
 /// Reads the client's stderr for the probe's answer.
@@ -450,7 +231,14 @@ pub struct Info {
 /// `GET /info`, for doctor; `None` when the endpoint is not direct or does not answer.
 #[must_use]
 pub fn info(endpoint: &Endpoint, timeout: Duration) -> Option<Info> {
-    let r = request(endpoint, "GET", "/info", b"", Instant::now() + timeout).ok()?;
+    let r = http::request(
+        &endpoint.address()?,
+        "GET",
+        "/info",
+        b"",
+        Instant::now() + timeout,
+    )
+    .ok()?;
     if r.status != 200 {
         return None;
     }
@@ -476,46 +264,6 @@ pub fn info(endpoint: &Endpoint, timeout: Duration) -> Option<Info> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn responses_with_length_chunks_and_close() {
-        let r = parse_response(b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nhelloEXTRA")
-            .unwrap();
-        assert_eq!((r.status, r.body.as_slice()), (404, &b"hello"[..]));
-        let r = parse_response(b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n3;x=y\r\nefg\r\n0\r\n\r\n").unwrap();
-        assert_eq!(r.body, b"abcdefg");
-        let r = parse_response(b"HTTP/1.0 500 Oops\r\n\r\nclose-delimited").unwrap();
-        assert_eq!(
-            (r.status, r.body.as_slice()),
-            (500, &b"close-delimited"[..])
-        );
-        assert_eq!(
-            parse(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", false),
-            Err(ParseError::Incomplete)
-        );
-        assert_eq!(
-            parse_response(b"HTTP/1.1 200 OK\r\nContent-Le"),
-            Err(ParseError::Incomplete)
-        );
-        assert!(matches!(
-            parse_response(b"\x00\xffgarbage\r\n\r\n"),
-            Err(ParseError::Invalid(_))
-        ));
-        assert!(matches!(
-            parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
-            Err(ParseError::Invalid(_))
-        ));
-        assert!(matches!(
-            parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n"),
-            Err(ParseError::Invalid(_))
-        ));
-        assert!(matches!(
-            parse_response(
-                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n"
-            ),
-            Err(ParseError::Invalid(_))
-        ));
-    }
 
     #[test]
     fn denials_name_the_plugin_and_keep_its_words() {
@@ -551,7 +299,27 @@ mod tests {
         ));
     }
 
+    /// A fake daemon on a unix socket: `answer` gets each request's bytes and returns the
+    /// whole response, so one fake can answer the privileged and the control create
+    /// differently, as an authorization plugin does.
+    fn serve_with(answer: fn(&[u8]) -> Vec<u8>) -> (tempfile::TempDir, Endpoint) {
+        use std::io::{Read, Write};
+        let t = tempfile::tempdir().unwrap();
+        let sock = t.path().join("d.sock");
+        let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        std::thread::spawn(move || {
+            for mut c in l.incoming().flatten() {
+                let mut buf = [0u8; 4096];
+                let n = c.read(&mut buf).unwrap_or(0);
+                let _ = c.write_all(&answer(&buf[..n]));
+            }
+        });
+        (t, Endpoint::Unix(sock))
+    }
+
+    /// The same answer to every request.
     fn serve(answer: &'static [u8]) -> (tempfile::TempDir, Endpoint) {
+        use std::io::{Read, Write};
         let t = tempfile::tempdir().unwrap();
         let sock = t.path().join("d.sock");
         let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
@@ -563,6 +331,60 @@ mod tests {
             }
         });
         (t, Endpoint::Unix(sock))
+    }
+
+    fn json_answer(status: &str, message: &str) -> Vec<u8> {
+        let body = format!("{{\"message\":\"{message}\"}}");
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    fn is_privileged(request: &[u8]) -> bool {
+        String::from_utf8_lossy(request).contains("\"Privileged\":true")
+    }
+
+    #[test]
+    fn a_plugin_that_denies_only_privileged_is_forbidden() {
+        let (_t, ep) = serve_with(|req| {
+            if is_privileged(req) {
+                json_answer(
+                    "403 Forbidden",
+                    "authorization denied by plugin pipelines: --privileged=true is not allowed",
+                )
+            } else {
+                json_answer("404 Not Found", "No such image: dockroute-probe.invalid")
+            }
+        });
+        assert_eq!(
+            run(&ep),
+            Verdict::Forbidden {
+                plugin: "pipelines".into(),
+                message:
+                    "authorization denied by plugin pipelines: --privileged=true is not allowed"
+                        .into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_plugin_that_denies_every_create_is_told_apart() {
+        let (_t, ep) = serve_with(|req| {
+            let why = if is_privileged(req) {
+                "--privileged=true is not allowed"
+            } else {
+                "Command not supported."
+            };
+            json_answer(
+                "403 Forbidden",
+                &format!("authorization denied by plugin pipelines: {why}"),
+            )
+        });
+        assert!(
+            matches!(run(&ep), Verdict::AllCreatesForbidden { plugin, message } if plugin == "pipelines" && message.ends_with("--privileged=true is not allowed"))
+        );
     }
 
     fn run(ep: &Endpoint) -> Verdict {

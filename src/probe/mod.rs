@@ -14,3 +14,4 @@ pub mod gather;
 pub mod mounts;
 pub mod runtime;
 pub mod settings;
+pub mod spawn;

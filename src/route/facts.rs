@@ -19,11 +19,59 @@ pub struct Client {
     #[serde(serialize_with = "ser_version")]
     pub version: Option<Version>,
     /// Why there is no version (timed out, exited 1, unrecognised output …).
-    pub problem: Option<String>,
+    pub problem: Option<ProbeProblem>,
     /// Bind-mounted into this container (as Pipelines mounts its CLI at /usr/bin/docker).
     pub mounted: bool,
     /// The buildx CLI plugin is available to it.
     pub buildx: bool,
+}
+
+/// Why a client's `--version` gave no version.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProbeProblem {
+    /// No answer before the probe timeout.
+    TimedOut {
+        /// The timeout.
+        ms: u64,
+    },
+    /// The program could not be started (or waited for).
+    CouldNotRun(String),
+    /// `--version` exited with this non-zero code.
+    Exited(i32),
+    /// `--version` was killed by this signal.
+    Killed(i32),
+    /// The output held no version line; the first line.
+    Unrecognised(String),
+    /// The cache had no entry and no probe ran.
+    NotProbed,
+}
+
+impl ProbeProblem {
+    /// Whether the same probe would give the same answer: only then is it cached.
+    /// A timeout or a failure to start may well go away on the next call.
+    #[must_use]
+    pub fn cacheable(&self) -> bool {
+        matches!(
+            self,
+            ProbeProblem::Exited(_) | ProbeProblem::Killed(_) | ProbeProblem::Unrecognised(_)
+        )
+    }
+}
+
+impl std::fmt::Display for ProbeProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProbeProblem::TimedOut { ms } => write!(f, "timed out after {ms} ms on `--version`"),
+            ProbeProblem::CouldNotRun(e) => write!(f, "could not run: {e}"),
+            ProbeProblem::Exited(code) => write!(f, "`--version` exited with {code}"),
+            ProbeProblem::Killed(sig) => write!(f, "`--version` killed by signal {sig}"),
+            ProbeProblem::Unrecognised(line) => {
+                write!(f, "unrecognised `--version` output: {line:?}")
+            }
+            ProbeProblem::NotProbed => write!(f, "not probed"),
+        }
+    }
 }
 
 #[allow(clippy::ref_option)]
