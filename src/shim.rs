@@ -63,13 +63,8 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
     if g.facts.clients.is_empty() {
         return Err(g.search.into_error());
     }
-    if let Some(bad) = &g.bad_mode {
-        output::notice(&format!(
-            "DOCKROUTE_MODE={bad:?} is not one of auto, pass, mounted, legacy, buildx; deciding automatically"
-        ));
-    }
-    for bad in &g.bad_settings {
-        output::notice(bad);
+    for bad in &g.settings.bad {
+        output::notice(&bad.to_string());
     }
     let plan = decide::decide(&inv, &g.facts)?;
     announce(&plan);

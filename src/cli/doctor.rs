@@ -47,9 +47,9 @@ pub fn run(as_json: bool) -> CliResult {
         path: std::env::var_os("PATH"),
         docker_buildkit: std::env::var_os("DOCKER_BUILDKIT"),
         endpoint: ep.to_string(),
-        daemon: daemon::info(&ep, daemon::timeout_from_env()),
-        cache_dir: crate::probe::cache::Cache::location(),
-        settings: settings_snapshot(),
+        daemon: daemon::info(&ep, g.settings.daemon_timeout),
+        cache_dir: crate::probe::cache::Cache::location(g.settings.cache_dir.as_deref()),
+        settings: settings_snapshot(&g.settings),
     };
     let resolution = resolve_docker(&g, &guard, env.path.as_deref());
     let d = Doctor::new(&g, &env, resolution);
@@ -77,26 +77,26 @@ struct Env {
     settings: Vec<(&'static str, String)>,
 }
 
-/// dockroute's own settings as they stand (their values are dockroute's, never secrets).
-fn settings_snapshot() -> Vec<(&'static str, String)> {
-    const VARS: [(&str, &str); 9] = [
-        ("DOCKROUTE_MODE", "auto"),
-        ("DOCKROUTE_RUNTIME", "probe the daemon"),
-        ("DOCKROUTE_QUIET", "off"),
-        ("DOCKROUTE_SECRETS", "warn"),
-        ("DOCKROUTE_SECRET_WORDS", "none"),
-        ("DOCKROUTE_PROBE_TIMEOUT_MS", "3000"),
-        ("DOCKROUTE_DAEMON_TIMEOUT_MS", "1500"),
-        ("DOCKROUTE_DAEMON_TTL_S", "600"),
-        ("DOCKROUTE_LOG", "off"),
-    ];
-    VARS.iter()
-        .map(|(k, default)| {
-            let v = std::env::var(k)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| format!("{default} (default)"));
-            (*k, v)
+/// dockroute's own settings as they stand (their values are dockroute's, never secrets),
+/// in the order and with the defaults of the settings table.
+fn settings_snapshot(settings: &crate::probe::settings::Settings) -> Vec<(&'static str, String)> {
+    crate::probe::settings::TABLE
+        .iter()
+        .filter(|s| !s.internal)
+        .map(|s| {
+            let set = settings
+                .raw
+                .iter()
+                .find(|(n, _)| *n == s.name)
+                .and_then(|(_, v)| v.clone());
+            let shown = set.unwrap_or_else(|| {
+                if s.default.is_empty() {
+                    "unset".to_string()
+                } else {
+                    format!("{} (default)", s.default)
+                }
+            });
+            (s.name, shown)
         })
         .collect()
 }
@@ -207,18 +207,9 @@ impl Doctor {
                 });
             }
         }
-        if let Some(bad) = &g.bad_mode {
+        for bad in &g.settings.bad {
             problems.push(Finding {
-                problem: format!(
-                    "DOCKROUTE_MODE={bad:?} is not understood; dockroute decides automatically"
-                ),
-                fix: "set DOCKROUTE_MODE to auto, pass, mounted, legacy or buildx, or unset it"
-                    .into(),
-            });
-        }
-        for bad in &g.bad_settings {
-            problems.push(Finding {
-                problem: bad.clone(),
+                problem: bad.to_string(),
                 fix: "correct the variable or unset it (see `man dockroute`, or the README's Configuration)".into(),
             });
         }
@@ -519,7 +510,7 @@ impl Doctor {
                 line(format!(
                     "  probe         {} ({})",
                     verdict_words(v),
-                    rt.source
+                    rt.source.name()
                 ));
             }
             line(format!(
@@ -658,7 +649,7 @@ fn path_fix(exe: Option<&Path>) -> String {
 
 /// "Runtime v2 or v3?" in one sentence.
 fn runtime_answer(rt: &RuntimeReport, endpoint: &str) -> String {
-    let pinned = if rt.source == "pinned" {
+    let pinned = if rt.source == crate::probe::runtime::RuntimeSource::Pinned {
         " (pinned by DOCKROUTE_RUNTIME)"
     } else {
         ""
@@ -848,12 +839,11 @@ mod tests {
             runtime: Some(RuntimeReport {
                 runtime,
                 endpoint: None,
-                source: "probed",
+                source: crate::probe::runtime::RuntimeSource::Probed,
                 bitbucket,
                 verdict: None,
             }),
-            bad_mode: None,
-            bad_settings: Vec::new(),
+            settings: crate::probe::settings::Settings::default(),
             buildx_plugin: None,
         }
     }

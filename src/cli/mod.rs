@@ -5,7 +5,7 @@
 //! Shell completions and the man page are generated from these clap definitions
 //! (`clap_complete`, `clap_mangen`) so they cannot drift from the CLI; install.sh and the
 //! Debian package install what `dockroute completions` and `dockroute man` print. The
-//! man page adds the sections clap knows nothing about — [`ENVIRONMENT`], exit status,
+//! man page adds the sections clap knows nothing about — ENVIRONMENT (from the settings table, `probe::settings::TABLE`), exit status,
 //! files — from the tables below, which the README mirrors.
 
 use std::ffi::OsString;
@@ -69,13 +69,25 @@ enum Command {
 /// The clap command, for completions and the man page.
 #[must_use]
 pub fn command() -> clap::Command {
-    <Cli as clap::CommandFactory>::command()
+    <Cli as clap::CommandFactory>::command().after_long_help(environment_help())
+}
+
+/// `--help`'s list of the variables users set, from the settings table.
+fn environment_help() -> String {
+    let mut text = String::from("Environment:\n");
+    for s in crate::probe::settings::TABLE.iter().filter(|s| !s.internal) {
+        text.push_str(&format!("  {}\n      {}\n", s.name, s.help));
+    }
+    text
 }
 
 /// Runs dockroute's own CLI; returns the exit code.
 #[must_use]
 pub fn run(args: Vec<OsString>) -> u8 {
-    let cli = match Cli::try_parse_from(args) {
+    let parsed = command()
+        .try_get_matches_from(args)
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -113,26 +125,6 @@ pub fn run(args: Vec<OsString>) -> u8 {
 
 /// Shorthand for the CLI's fallible commands.
 pub type CliResult = Result<u8, Error>;
-
-/// Every environment variable dockroute reads, with its values and effect. The man page's
-/// ENVIRONMENT section and the README's Configuration table list exactly these (a test
-/// checks that every `DOCKROUTE_*` name in the sources is here).
-pub const ENVIRONMENT: &[(&str, &str)] = &[
-    ("DOCKROUTE_MODE", "auto (default), pass, mounted, legacy or buildx: force a route for builds and compose; pass turns routing off."),
-    ("DOCKROUTE_RUNTIME", "restricted (or v2), v3 or open: skip the daemon probe and take this runtime as given (pin it in a CI image that only ever runs on one)."),
-    ("DOCKROUTE_QUIET", "1: hide the reroute line and notices (errors still print)."),
-    ("DOCKROUTE_LOG", "A tracing filter (debug, trace, dockroute=debug ...): diagnostics on stderr, redacted like everything else."),
-    ("DOCKROUTE_SECRETS", "warn (default), deny or off: what to do about secret-looking --build-arg names."),
-    ("DOCKROUTE_SECRET_WORDS", "Comma-separated extra words that make a --build-arg name secret-looking."),
-    ("DOCKROUTE_PROBE_TIMEOUT_MS", "Bound on each client's --version probe (default 3000)."),
-    ("DOCKROUTE_DAEMON_TIMEOUT_MS", "Bound on the daemon probe (default 1500)."),
-    ("DOCKROUTE_DAEMON_TTL_S", "How long a daemon verdict is cached, per endpoint (default 600; 0 disables)."),
-    ("DOCKROUTE_CACHE_DIR", "Cache directory, absolute (default $XDG_CACHE_HOME/dockroute or ~/.cache/dockroute)."),
-    ("DOCKROUTE_FORCE_ARG0", "docker or dockroute: pick the personality without a link (tests)."),
-    ("DOCKROUTE_GUARD", "Set by dockroute in every child (the dockroute files a call passed through, so none is run as a real client); not for users."),
-    ("DOCKROUTE_HOPS", "Set by dockroute in every child (the hop counter that stops wrappers calling each other); not for users."),
-    ("DOCKROUTE_PROBE", "Set by dockroute when it runs a candidate's --version, so another dockroute answers as itself; not for users."),
-];
 
 /// dockroute's own exit codes (otherwise the real client's).
 pub const EXIT_CODES: &[(&str, &str)] = &[
@@ -189,7 +181,10 @@ pub fn man_page() -> std::io::Result<String> {
     ));
     page.push('\n');
     page.push_str(".SH ENVIRONMENT\n");
-    for (name, what) in ENVIRONMENT {
+    for crate::probe::settings::Setting {
+        name, help: what, ..
+    } in crate::probe::settings::TABLE
+    {
         page.push_str(&format!(
             ".TP\n\\fB{}\\fR\n{}\n",
             roff_escape(name),
@@ -255,7 +250,9 @@ mod tests {
                 let whole =
                     name.len() > needle.len() - 1 && text[i + 1 + name.len()..].starts_with('"');
                 names_seen += usize::from(whole);
-                if whole && !ENVIRONMENT.iter().any(|(n, _)| *n == name) && !missing.contains(&name)
+                if whole
+                    && !crate::probe::settings::TABLE.iter().any(|s| s.name == name)
+                    && !missing.contains(&name)
                 {
                     missing.push(name);
                 }
@@ -283,6 +280,14 @@ mod tests {
             !page.contains("dockroute\\-doctor(1)"),
             "no pages that do not exist"
         );
+    }
+
+    #[test]
+    fn help_lists_the_settings_from_the_table() {
+        let help = command().render_long_help().to_string();
+        for s in crate::probe::settings::TABLE.iter().filter(|s| !s.internal) {
+            assert!(help.contains(s.name), "{} missing from --help", s.name);
+        }
     }
 
     #[test]

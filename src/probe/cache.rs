@@ -29,23 +29,24 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// The cache directory the environment names, created if needed; `None` when there
-    /// is no safe one (and then nothing is cached).
+    /// The cache directory (`DOCKROUTE_CACHE_DIR` as read into the settings, else the
+    /// user's cache directory), created if needed; `None` when there is no safe one (and
+    /// then nothing is cached).
     #[must_use]
-    pub fn open() -> Option<Cache> {
-        let dir = Self::location()?;
+    pub fn open(configured: Option<&Path>) -> Option<Cache> {
+        let dir = Self::location(configured)?;
         Self::open_at(&dir)
     }
 
-    /// Where the cache lives for this environment (not created).
+    /// Where the cache lives (not created). A relative configured directory is ignored.
     #[must_use]
-    pub fn location() -> Option<PathBuf> {
+    pub fn location(configured: Option<&Path>) -> Option<PathBuf> {
         let abs = |v: std::ffi::OsString| {
             let p = PathBuf::from(v);
             p.is_absolute().then_some(p)
         };
-        if let Some(d) = std::env::var_os("DOCKROUTE_CACHE_DIR").and_then(abs) {
-            return Some(d);
+        if let Some(d) = configured.filter(|d| d.is_absolute()) {
+            return Some(d.to_path_buf());
         }
         if let Some(d) = std::env::var_os("XDG_CACHE_HOME").and_then(abs) {
             return Some(d.join("dockroute"));

@@ -26,8 +26,6 @@ use crate::probe::discovery::Candidate;
 use crate::probe::spawn::{self, Capture};
 use crate::route::facts::{Client, ProbeProblem};
 
-/// Default `--version` timeout.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(3000);
 const MAX_OUTPUT: usize = 64 * 1024;
 const CACHE_FILE: &str = "clients.json";
 const CACHE_VERSION: u32 = 2;
@@ -74,12 +72,6 @@ impl CacheEntry {
             (None, None) => None,
         }
     }
-}
-
-/// The `--version` timeout: `DOCKROUTE_PROBE_TIMEOUT_MS`, else [`DEFAULT_TIMEOUT`].
-#[must_use]
-pub fn timeout_from_env() -> Duration {
-    crate::probe::settings::millis("DOCKROUTE_PROBE_TIMEOUT_MS", DEFAULT_TIMEOUT)
 }
 
 /// Probes (or recalls from the cache) the version of every candidate.

@@ -24,8 +24,6 @@ use crate::probe::spawn::{self, Capture};
 
 /// An image reference that cannot exist (`.invalid` is reserved by RFC 2606).
 pub const PROBE_IMAGE: &str = "dockroute-probe.invalid/does-not-exist:never";
-/// Default bound on the whole probe.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1500);
 const DENIED_PREFIX: &str = "authorization denied by plugin ";
 
 /// What the daemon said about privileged containers.
@@ -58,12 +56,6 @@ pub enum Verdict {
         /// What happened.
         detail: String,
     },
-}
-
-/// The `/probe` timeout: `DOCKROUTE_DAEMON_TIMEOUT_MS`, else [`DEFAULT_TIMEOUT`].
-#[must_use]
-pub fn timeout_from_env() -> Duration {
-    crate::probe::settings::millis("DOCKROUTE_DAEMON_TIMEOUT_MS", DEFAULT_TIMEOUT)
 }
 
 /// Splits `authorization denied by plugin NAME: MSG` into (NAME, whole message).

@@ -16,7 +16,7 @@ use crate::probe::clients;
 use crate::probe::discovery::{self, SearchReport};
 use crate::probe::mounts::MountPoints;
 use crate::probe::runtime::{self, RuntimeReport};
-use crate::probe::settings;
+use crate::probe::settings::Settings;
 use crate::route::facts::{BuildEnv, Facts, Mode};
 
 /// The facts, plus what was learnt on the way (for `doctor` and `explain`).
@@ -28,10 +28,8 @@ pub struct Gathered {
     pub search: SearchReport,
     /// The runtime, when the call needed it.
     pub runtime: Option<RuntimeReport>,
-    /// A `DOCKROUTE_MODE` value that was not understood.
-    pub bad_mode: Option<String>,
-    /// Other settings that were not understood, as notices.
-    pub bad_settings: Vec<String>,
+    /// dockroute's own settings, read once.
+    pub settings: Settings,
     /// The buildx plugin found, if any.
     pub buildx_plugin: Option<std::path::PathBuf>,
 }
@@ -41,13 +39,9 @@ pub struct Gathered {
 pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result<Gathered> {
     let path: Option<OsString> = std::env::var_os("PATH");
     let (candidates, search) = discovery::all_clients(path.as_deref(), guard);
-    let cache = Cache::open();
-    let outcomes = clients::versions(
-        &candidates,
-        guard,
-        cache.as_ref(),
-        clients::timeout_from_env(),
-    );
+    let settings = Settings::from_env();
+    let cache = Cache::open(settings.cache_dir.as_deref());
+    let outcomes = clients::versions(&candidates, guard, cache.as_ref(), settings.probe_timeout);
     let config_dir = config::config_dir(inv.globals.value("config"));
     let config = config::load(config_dir.as_deref());
     let buildx_plugin = plugins::find_plugin(
@@ -60,12 +54,11 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
         &MountPoints::read(),
         buildx_plugin.is_some(),
     );
-    let (mode, bad_mode) = settings::mode();
-    let mut bad_settings = Vec::new();
+    let mode = settings.mode;
     let needs_runtime = with_runtime
         || (mode == Mode::Auto && matches!(inv.kind, CommandKind::Build(_) | CommandKind::Compose));
     let runtime = (needs_runtime && !clients.is_empty())
-        .then(|| runtime::learn(inv, &clients, cache.as_ref()));
+        .then(|| runtime::learn(inv, &clients, cache.as_ref(), &settings, guard));
     Ok(Gathered {
         facts: Facts {
             clients,
@@ -74,12 +67,11 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
                 docker_buildkit: std::env::var_os("DOCKER_BUILDKIT"),
             },
             mode,
-            secrets: settings::secrets(&mut bad_settings),
+            secrets: settings.secrets.clone(),
         },
         search,
         runtime,
-        bad_mode,
-        bad_settings,
+        settings,
         buildx_plugin,
     })
 }

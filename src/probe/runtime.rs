@@ -11,12 +11,11 @@ use crate::docker::endpoint;
 use crate::guard::SelfGuard;
 use crate::probe::cache::Cache;
 use crate::probe::daemon::{self, Verdict};
+use crate::probe::settings::Settings;
 use crate::route::facts::{Client, Runtime};
 
 const CACHE_FILE: &str = "daemon.json";
 const CACHE_VERSION: u32 = 1;
-/// Default lifetime of a cached daemon verdict.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
 
 /// What was learnt about the runtime, and how.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -25,12 +24,36 @@ pub struct RuntimeReport {
     pub runtime: Runtime,
     /// The daemon endpoint the client would use (credentials redacted).
     pub endpoint: Option<String>,
-    /// `pinned`, `probed`, `cached`.
-    pub source: &'static str,
+    /// How the runtime was learnt.
+    pub source: RuntimeSource,
     /// Whether this looks like a Bitbucket Pipelines step.
     pub bitbucket: bool,
     /// The daemon's answer, when it was asked (or recalled).
     pub verdict: Option<Verdict>,
+}
+
+/// How the runtime was learnt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeSource {
+    /// `DOCKROUTE_RUNTIME` said so; the daemon was not asked.
+    Pinned,
+    /// The daemon was asked now.
+    Probed,
+    /// The daemon's answer from the cache.
+    Cached,
+}
+
+impl RuntimeSource {
+    /// The word doctor prints.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            RuntimeSource::Pinned => "pinned",
+            RuntimeSource::Probed => "probed",
+            RuntimeSource::Cached => "cached",
+        }
+    }
 }
 
 /// Whether the environment is a Bitbucket Pipelines step.
@@ -43,19 +66,6 @@ pub fn is_bitbucket() -> bool {
     ]
     .iter()
     .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
-}
-
-/// The runtime pinned by `DOCKROUTE_RUNTIME`, if any.
-#[must_use]
-pub fn pinned() -> Option<Runtime> {
-    let v = std::env::var("DOCKROUTE_RUNTIME").ok()?;
-    let why = format!("DOCKROUTE_RUNTIME={}", v.trim());
-    match v.trim().to_ascii_lowercase().as_str() {
-        "restricted" | "v2" => Some(Runtime::Restricted { why }),
-        "v3" => Some(Runtime::V3 { why }),
-        "open" => Some(Runtime::Open { why }),
-        _ => None,
-    }
 }
 
 /// The verdict's meaning for routing.
@@ -98,12 +108,6 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// `DOCKROUTE_DAEMON_TTL_S`, else [`DEFAULT_TTL`]; 0 disables the cache.
-#[must_use]
-pub fn ttl_from_env() -> Duration {
-    crate::probe::settings::seconds("DOCKROUTE_DAEMON_TTL_S", DEFAULT_TTL)
-}
-
 fn recall(cache: &Cache, key: &str, ttl: Duration, at: u64) -> Option<Verdict> {
     cache
         .load_entries::<CacheEntry>(CACHE_FILE, CACHE_VERSION)
@@ -127,13 +131,19 @@ fn remember(cache: &Cache, key: &str, verdict: &Verdict, at: u64) {
 
 /// Learns the runtime for a call. `clients` is never empty here.
 #[must_use]
-pub fn learn(inv: &Invocation, clients: &[Client], cache: Option<&Cache>) -> RuntimeReport {
+pub fn learn(
+    inv: &Invocation,
+    clients: &[Client],
+    cache: Option<&Cache>,
+    settings: &Settings,
+    guard: &SelfGuard,
+) -> RuntimeReport {
     let bitbucket = is_bitbucket();
-    if let Some(runtime) = pinned() {
+    if let Some(runtime) = settings.runtime.clone() {
         return RuntimeReport {
             runtime,
             endpoint: None,
-            source: "pinned",
+            source: RuntimeSource::Pinned,
             bitbucket,
             verdict: None,
         };
@@ -145,13 +155,13 @@ pub fn learn(inv: &Invocation, clients: &[Client], cache: Option<&Cache>) -> Run
         config_dir.as_deref(),
     );
     let key = ep.to_string();
-    let ttl = ttl_from_env();
+    let ttl = settings.daemon_ttl;
     let at = now();
     let cached = cache
         .filter(|_| !ttl.is_zero())
         .and_then(|c| recall(c, &key, ttl, at));
     let (verdict, source) = if let Some(v) = cached {
-        (v, "cached")
+        (v, RuntimeSource::Cached)
     } else {
         let client = clients
             .first()
@@ -161,8 +171,8 @@ pub fn learn(inv: &Invocation, clients: &[Client], cache: Option<&Cache>) -> Run
             &ep,
             client,
             inv.global_args(),
-            &SelfGuard::from_env(),
-            daemon::timeout_from_env(),
+            guard,
+            settings.daemon_timeout,
         );
         tracing::debug!(endpoint = %key, verdict = ?v, "daemon probed");
         if let (Some(c), false) = (cache, ttl.is_zero()) {
@@ -173,7 +183,7 @@ pub fn learn(inv: &Invocation, clients: &[Client], cache: Option<&Cache>) -> Run
                 remember(c, &key, &v, at);
             }
         }
-        (v, "probed")
+        (v, RuntimeSource::Probed)
     };
     RuntimeReport {
         runtime: runtime_of(&verdict, bitbucket),

@@ -1,62 +1,335 @@
-//! dockroute's own settings from the environment: `DOCKROUTE_MODE`, `DOCKROUTE_SECRETS`,
-//! `DOCKROUTE_SECRET_WORDS` and the `DOCKROUTE_*_MS` / `DOCKROUTE_*_S` durations.
-//! An unset or unparsable value means the default, never an error — a typo in a CI
-//! variable must not break every `docker` call — and is reported as a notice.
+//! dockroute's own settings: every `DOCKROUTE_*` variable a user may set, read once from
+//! the environment into one [`Settings`] value, with the defaults as constants.
+//!
+//! Invariants:
+//! - An unset or unparsable value means the default, never an error — a typo in a CI
+//!   variable must not break every `docker` call — and every unparsable value yields one
+//!   [`BadValue`], printed with the same wording by the shim (a notice) and by `doctor`.
+//! - [`TABLE`] is the one description of the variables: the man page's ENVIRONMENT
+//!   section, `doctor`'s settings and the README's table all follow it.
+//! - Three variables are read before any of this can run and stay where they are read:
+//!   `DOCKROUTE_FORCE_ARG0` (the personality, in `lib.rs`), `DOCKROUTE_LOG` (the logger,
+//!   in `output::logging`) and `DOCKROUTE_QUIET` (in `output`, which every message passes).
 
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::route::facts::Mode;
+use crate::route::facts::{Mode, Runtime};
+use crate::route::secrets::{Guard, Policy};
 
-/// A duration in milliseconds from `var`, else `default`.
-#[must_use]
-pub fn millis(var: &str, default: Duration) -> Duration {
-    number(var).map_or(default, Duration::from_millis)
+/// Default bound on each client's `--version` probe.
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_millis(3000);
+/// Default bound on the daemon probe (and on a BuildKit reachability check).
+pub const DEFAULT_DAEMON_TIMEOUT: Duration = Duration::from_millis(1500);
+/// Default lifetime of a cached daemon verdict.
+pub const DEFAULT_DAEMON_TTL: Duration = Duration::from_secs(600);
+
+/// One variable: its name, its default as shown to people, and what it does.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    /// The variable's name.
+    pub name: &'static str,
+    /// The default, as shown in doctor ("auto", "3000" …); empty for "unset".
+    pub default: &'static str,
+    /// Values and effect, one sentence (the man page's text).
+    pub help: &'static str,
+    /// Set by dockroute itself in its children, not by users.
+    pub internal: bool,
 }
 
-/// A duration in seconds from `var`, else `default`.
-#[must_use]
-pub fn seconds(var: &str, default: Duration) -> Duration {
-    number(var).map_or(default, Duration::from_secs)
-}
-
-fn number(var: &str) -> Option<u64> {
-    std::env::var(var).ok().and_then(|v| v.trim().parse().ok())
-}
-
-/// `DOCKROUTE_MODE`, or the value it had when not understood.
-#[must_use]
-pub fn mode() -> (Mode, Option<String>) {
-    match std::env::var("DOCKROUTE_MODE") {
-        Err(_) => (Mode::Auto, None),
-        Ok(v) => match Mode::parse(&v) {
-            Some(m) => (m, None),
-            None => (Mode::Auto, Some(v)),
-        },
+const fn user(name: &'static str, default: &'static str, help: &'static str) -> Setting {
+    Setting {
+        name,
+        default,
+        help,
+        internal: false,
     }
 }
 
-/// `DOCKROUTE_SECRETS` and `DOCKROUTE_SECRET_WORDS`; an unknown policy is reported and
-/// read as `warn`.
-pub fn secrets(bad: &mut Vec<String>) -> crate::route::secrets::Guard {
-    let policy = match std::env::var("DOCKROUTE_SECRETS") {
-        Err(_) => crate::route::secrets::Policy::Warn,
-        Ok(v) => crate::route::secrets::Policy::parse(&v).unwrap_or_else(|| {
-            bad.push(format!(
-                "DOCKROUTE_SECRETS={v:?} is not one of warn, deny, off; warning"
-            ));
-            crate::route::secrets::Policy::Warn
-        }),
-    };
-    let extra_words = std::env::var("DOCKROUTE_SECRET_WORDS")
-        .map(|v| {
-            v.split(',')
-                .map(|w| w.trim().to_ascii_uppercase())
-                .filter(|w| !w.is_empty())
-                .collect()
+const fn internal(name: &'static str, help: &'static str) -> Setting {
+    Setting {
+        name,
+        default: "",
+        help,
+        internal: true,
+    }
+}
+
+/// Every variable dockroute reads, users' first.
+pub const TABLE: &[Setting] = &[
+    user("DOCKROUTE_MODE", "auto", "auto (default), pass, mounted, legacy, buildx, daemonless or remote: force a route for builds and compose; pass turns routing off."),
+    user("DOCKROUTE_RUNTIME", "probe the daemon", "restricted (or v2), v3 or open: skip the daemon probe and take this runtime as given (pin it in a CI image that only ever runs on one)."),
+    user("DOCKROUTE_BUILDKIT_HOST", "", "A BuildKit address (unix://, tcp://, kube-pod://, docker-container:// …): build every build-like call there, on any runtime; with a daemon the image is loaded into it unless the call pushes or exports."),
+    user("DOCKROUTE_BUILDKIT_TLS_DIR", "", "Directory holding ca.pem, cert.pem and key.pem for a tcp:// BuildKit with mutual TLS (the layout of DOCKER_CERT_PATH)."),
+    user("DOCKROUTE_QUIET", "off", "1: hide the reroute line and notices (errors still print)."),
+    user("DOCKROUTE_LOG", "off", "A tracing filter (debug, trace, dockroute=debug ...): diagnostics on stderr, redacted like everything else."),
+    user("DOCKROUTE_SECRETS", "warn", "warn (default), deny or off: what to do about secret-looking --build-arg names."),
+    user("DOCKROUTE_SECRET_WORDS", "none", "Comma-separated extra words that make a --build-arg name secret-looking."),
+    user("DOCKROUTE_PROBE_TIMEOUT_MS", "3000", "Bound on each client's --version probe, in milliseconds."),
+    user("DOCKROUTE_DAEMON_TIMEOUT_MS", "1500", "Bound on the daemon probe and on a BuildKit reachability check, in milliseconds."),
+    user("DOCKROUTE_DAEMON_TTL_S", "600", "How long a daemon verdict is cached, per endpoint, in seconds (0 disables)."),
+    user("DOCKROUTE_CACHE_DIR", "$XDG_CACHE_HOME/dockroute or ~/.cache/dockroute", "Cache directory, absolute."),
+    user("DOCKROUTE_FORCE_ARG0", "", "docker or dockroute: pick the personality without a link (tests)."),
+    internal("DOCKROUTE_GUARD", "Set by dockroute in every child (the dockroute files a call passed through, so none is run as a real client); not for users."),
+    internal("DOCKROUTE_HOPS", "Set by dockroute in every child (the hop counter that stops wrappers calling each other); not for users."),
+    internal("DOCKROUTE_PROBE", "Set by dockroute when it runs a candidate's --version, so another dockroute answers as itself; not for users."),
+];
+
+/// A value that was not understood, and what is used instead.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BadValue {
+    /// The variable.
+    pub name: &'static str,
+    /// The value as set (dockroute's own settings are never secrets).
+    pub value: String,
+    /// What it must be.
+    pub expected: &'static str,
+    /// What is used instead.
+    pub using: String,
+}
+
+impl std::fmt::Display for BadValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}={:?} is not {}; using {}",
+            self.name, self.value, self.expected, self.using
+        )
+    }
+}
+
+/// Every user setting, parsed.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `DOCKROUTE_MODE`.
+    pub mode: Mode,
+    /// `DOCKROUTE_RUNTIME`: the runtime taken as given, when pinned.
+    pub runtime: Option<Runtime>,
+    /// `DOCKROUTE_BUILDKIT_HOST`.
+    pub buildkit_host: Option<String>,
+    /// `DOCKROUTE_BUILDKIT_TLS_DIR`.
+    pub buildkit_tls_dir: Option<PathBuf>,
+    /// `DOCKROUTE_SECRETS` and `DOCKROUTE_SECRET_WORDS`.
+    pub secrets: Guard,
+    /// `DOCKROUTE_PROBE_TIMEOUT_MS`.
+    pub probe_timeout: Duration,
+    /// `DOCKROUTE_DAEMON_TIMEOUT_MS`.
+    pub daemon_timeout: Duration,
+    /// `DOCKROUTE_DAEMON_TTL_S`.
+    pub daemon_ttl: Duration,
+    /// `DOCKROUTE_CACHE_DIR` when set (validated by the cache).
+    pub cache_dir: Option<PathBuf>,
+    /// Values not understood.
+    pub bad: Vec<BadValue>,
+    /// Each user variable with its value as set, or `None` when unset (for doctor).
+    pub raw: Vec<(&'static str, Option<String>)>,
+}
+
+impl Settings {
+    /// Reads every setting from the process environment.
+    #[must_use]
+    pub fn from_env() -> Settings {
+        Settings::read(&|k| std::env::var_os(k))
+    }
+
+    /// Reads every setting through `lookup` (the environment, or a table in tests).
+    #[must_use]
+    pub fn read(lookup: &dyn Fn(&str) -> Option<OsString>) -> Settings {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.to_string_lossy().trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let mut bad = Vec::new();
+        let mut complain =
+            |name: &'static str, value: &str, expected: &'static str, using: &str| {
+                bad.push(BadValue {
+                    name,
+                    value: value.to_string(),
+                    expected,
+                    using: using.to_string(),
+                });
+            };
+        let mode = match get("DOCKROUTE_MODE") {
+            None => Mode::Auto,
+            Some(v) => Mode::parse(&v).unwrap_or_else(|| {
+                complain(
+                    "DOCKROUTE_MODE",
+                    &v,
+                    "one of auto, pass, mounted, legacy, buildx, daemonless, remote",
+                    "auto",
+                );
+                Mode::Auto
+            }),
+        };
+        let runtime = get("DOCKROUTE_RUNTIME").and_then(|v| {
+            let why = format!("DOCKROUTE_RUNTIME={v}");
+            match v.to_ascii_lowercase().as_str() {
+                "restricted" | "v2" => Some(Runtime::Restricted { why }),
+                "v3" => Some(Runtime::V3 { why }),
+                "open" => Some(Runtime::Open { why }),
+                _ => {
+                    complain(
+                        "DOCKROUTE_RUNTIME",
+                        &v,
+                        "one of restricted, v2, v3, open",
+                        "the daemon probe",
+                    );
+                    None
+                }
+            }
+        });
+        let policy = match get("DOCKROUTE_SECRETS") {
+            None => Policy::Warn,
+            Some(v) => Policy::parse(&v).unwrap_or_else(|| {
+                complain("DOCKROUTE_SECRETS", &v, "one of warn, deny, off", "warn");
+                Policy::Warn
+            }),
+        };
+        let extra_words = get("DOCKROUTE_SECRET_WORDS")
+            .map(|v| {
+                v.split(',')
+                    .map(|w| w.trim().to_ascii_uppercase())
+                    .filter(|w| !w.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut number = |name: &'static str, default: u64| match get(name) {
+            None => default,
+            Some(v) => v.parse().unwrap_or_else(|_| {
+                complain(name, &v, "a whole number", &default.to_string());
+                default
+            }),
+        };
+        let ms = |n: u64| Duration::from_millis(n);
+        let probe_timeout = ms(number(
+            "DOCKROUTE_PROBE_TIMEOUT_MS",
+            millis(DEFAULT_PROBE_TIMEOUT),
+        ));
+        let daemon_timeout = ms(number(
+            "DOCKROUTE_DAEMON_TIMEOUT_MS",
+            millis(DEFAULT_DAEMON_TIMEOUT),
+        ));
+        let daemon_ttl = Duration::from_secs(number(
+            "DOCKROUTE_DAEMON_TTL_S",
+            DEFAULT_DAEMON_TTL.as_secs(),
+        ));
+        let path = |name: &str| get(name).map(PathBuf::from);
+        let raw = TABLE
+            .iter()
+            .filter(|s| !s.internal)
+            .map(|s| (s.name, get(s.name)))
+            .collect();
+        Settings {
+            mode,
+            runtime,
+            buildkit_host: get("DOCKROUTE_BUILDKIT_HOST"),
+            buildkit_tls_dir: path("DOCKROUTE_BUILDKIT_TLS_DIR"),
+            secrets: Guard {
+                policy,
+                extra_words,
+            },
+            probe_timeout,
+            daemon_timeout,
+            daemon_ttl,
+            cache_dir: path("DOCKROUTE_CACHE_DIR"),
+            bad,
+            raw,
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Settings {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        Settings::read(&move |k| {
+            vars.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| OsString::from(v))
         })
-        .unwrap_or_default();
-    crate::route::secrets::Guard {
-        policy,
-        extra_words,
+    }
+
+    #[test]
+    fn defaults_when_unset() {
+        let s = read(&[]);
+        assert_eq!(s.mode, Mode::Auto);
+        assert_eq!(s.runtime, None);
+        assert_eq!(s.probe_timeout, DEFAULT_PROBE_TIMEOUT);
+        assert_eq!(s.daemon_timeout, DEFAULT_DAEMON_TIMEOUT);
+        assert_eq!(s.daemon_ttl, DEFAULT_DAEMON_TTL);
+        assert_eq!(s.secrets.policy, Policy::Warn);
+        assert!(s.bad.is_empty());
+        assert!(s.raw.iter().all(|(_, v)| v.is_none()));
+    }
+
+    #[test]
+    fn values_are_parsed() {
+        let s = read(&[
+            ("DOCKROUTE_MODE", "Remote"),
+            ("DOCKROUTE_RUNTIME", "v2"),
+            ("DOCKROUTE_PROBE_TIMEOUT_MS", " 700 "),
+            ("DOCKROUTE_DAEMON_TTL_S", "0"),
+            ("DOCKROUTE_SECRETS", "deny"),
+            ("DOCKROUTE_SECRET_WORDS", "npmrc, pin"),
+            ("DOCKROUTE_BUILDKIT_HOST", "tcp://bk:1234"),
+        ]);
+        assert_eq!(s.mode, Mode::Remote);
+        assert!(matches!(s.runtime, Some(Runtime::Restricted { .. })));
+        assert_eq!(s.probe_timeout, Duration::from_millis(700));
+        assert_eq!(s.daemon_ttl, Duration::ZERO);
+        assert_eq!(s.secrets.policy, Policy::Deny);
+        assert_eq!(s.secrets.extra_words, vec!["NPMRC", "PIN"]);
+        assert_eq!(s.buildkit_host.as_deref(), Some("tcp://bk:1234"));
+        assert!(s.bad.is_empty());
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_once_with_the_same_wording() {
+        let s = read(&[
+            ("DOCKROUTE_MODE", "fast"),
+            ("DOCKROUTE_RUNTIME", "v4"),
+            ("DOCKROUTE_SECRETS", "maybe"),
+            ("DOCKROUTE_PROBE_TIMEOUT_MS", "3s"),
+            ("DOCKROUTE_DAEMON_TIMEOUT_MS", "-1"),
+            ("DOCKROUTE_DAEMON_TTL_S", "ten"),
+        ]);
+        let lines: Vec<String> = s.bad.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "DOCKROUTE_MODE=\"fast\" is not one of auto, pass, mounted, legacy, buildx, daemonless, remote; using auto",
+                "DOCKROUTE_RUNTIME=\"v4\" is not one of restricted, v2, v3, open; using the daemon probe",
+                "DOCKROUTE_SECRETS=\"maybe\" is not one of warn, deny, off; using warn",
+                "DOCKROUTE_PROBE_TIMEOUT_MS=\"3s\" is not a whole number; using 3000",
+                "DOCKROUTE_DAEMON_TIMEOUT_MS=\"-1\" is not a whole number; using 1500",
+                "DOCKROUTE_DAEMON_TTL_S=\"ten\" is not a whole number; using 600",
+            ]
+        );
+        assert_eq!(s.mode, Mode::Auto);
+        assert_eq!(s.runtime, None);
+        assert_eq!(s.probe_timeout, DEFAULT_PROBE_TIMEOUT);
+    }
+
+    #[test]
+    fn the_table_names_each_variable_once() {
+        for (i, s) in TABLE.iter().enumerate() {
+            assert!(s.name.starts_with("DOCKROUTE_"));
+            assert!(
+                !TABLE[i + 1..].iter().any(|t| t.name == s.name),
+                "{}",
+                s.name
+            );
+        }
     }
 }

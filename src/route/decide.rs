@@ -129,6 +129,7 @@ fn choose(inv: &Invocation, facts: &Facts) -> Result<Plan> {
                 Mode::Mounted => Some(Route::Mounted),
                 Mode::Legacy => Some(Route::Legacy),
                 Mode::Buildx => Some(Route::Buildx),
+                Mode::Daemonless | Mode::Remote => None,
                 Mode::Auto => match &facts.runtime {
                     Some(Runtime::Restricted { .. }) => {
                         Some(if legacy_era_client(&facts.clients).is_some() {
@@ -203,6 +204,8 @@ fn mode_name(m: Mode) -> &'static str {
         Mode::Mounted => "mounted",
         Mode::Legacy => "legacy",
         Mode::Buildx => "buildx",
+        Mode::Daemonless => "daemonless",
+        Mode::Remote => "remote",
     }
 }
 
@@ -496,7 +499,7 @@ fn buildx(
 
 fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Option<Plan> {
     let restricted = match facts.mode {
-        Mode::Pass => return None,
+        Mode::Pass | Mode::Daemonless | Mode::Remote => return None,
         Mode::Mounted | Mode::Legacy => true,
         Mode::Buildx => false,
         Mode::Auto => match facts.runtime.as_ref()? {

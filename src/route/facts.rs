@@ -167,6 +167,11 @@ pub enum Mode {
     Legacy,
     /// Build with buildx.
     Buildx,
+    /// Build with BuildKit's own client against `BUILDKIT_HOST` or a private daemonless
+    /// BuildKit.
+    Daemonless,
+    /// Build on the shared BuildKit of `DOCKROUTE_BUILDKIT_HOST`.
+    Remote,
 }
 
 impl Mode {
@@ -179,6 +184,8 @@ impl Mode {
             "mounted" => Mode::Mounted,
             "legacy" => Mode::Legacy,
             "buildx" => Mode::Buildx,
+            "daemonless" => Mode::Daemonless,
+            "remote" => Mode::Remote,
             _ => return None,
         })
     }
