@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # The test command: `sudo scripts/test.sh [cargo test filter and libtest flags…]`.
 #
-# Installs what the test bed needs (Debian: docker.io, busybox-static, docker-registry),
-# checks the two real Docker clients the tests rely on, builds the authorization plugin,
-# starts the test bed (scripts/testbed.sh: three throwaway dockerds, plugins, registry)
-# in a temporary directory, runs every test target against it, and always stops it.
-# Exits with cargo test's exit code.
+# Installs what the test bed needs (Debian: docker.io, runc, busybox-static,
+# docker-registry, openssl), checks the two real Docker clients and the BuildKit binaries
+# the tests rely on, builds the authorization plugin, starts the test bed
+# (scripts/testbed.sh: three throwaway dockerds, plugins, registry, two buildkitds) in a
+# temporary directory, runs every test target against it, ignored tests included (those
+# are the ones that need root), and always stops it. Exits with cargo test's exit code.
+#
+# DOCKROUTE_BUILDKIT_BIN: the directory with buildctl, buildkitd, buildctl-daemonless.sh
+# and docker-buildx (default: ../shared/buildkit/bin from the repository root).
+# DOCKROUTE_KEEP_BED=1 keeps the stopped test bed's directory for inspection.
 
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 readonly DOCKER28=/usr/local/bin/docker
 readonly DOCKER20=/usr/bin/docker
-readonly PACKAGES=(docker.io busybox-static docker-registry)
+readonly PACKAGES=(docker.io runc busybox-static docker-registry openssl man-db)
+readonly BUILDKIT_TOOLS=(buildctl buildkitd buildctl-daemonless.sh docker-buildx)
 
 say() { printf 'test.sh: %s\n' "$*" >&2; }
 die() {
@@ -21,6 +27,17 @@ die() {
 }
 
 [ "$(id -u)" = 0 ] || die "must run as root: the test bed starts dockerd, mount namespaces and a registry. Run: sudo scripts/test.sh"
+
+# --- the BuildKit binaries (not packaged: a copy of shared/ beside the checkout) ----------
+buildkit_bin=${DOCKROUTE_BUILDKIT_BIN:-$PWD/../shared/buildkit/bin}
+[ -d "$buildkit_bin" ] ||
+    die "no BuildKit binaries at $buildkit_bin: the tests need the real ${BUILDKIT_TOOLS[*]}. Put shared/ beside the checkout or set DOCKROUTE_BUILDKIT_BIN to their directory"
+buildkit_bin=$(cd "$buildkit_bin" && pwd)
+for tool in "${BUILDKIT_TOOLS[@]}"; do
+    [ -x "$buildkit_bin/$tool" ] ||
+        die "missing $buildkit_bin/$tool: the tests need the real ${BUILDKIT_TOOLS[*]} there (or DOCKROUTE_BUILDKIT_BIN set to their directory)"
+done
+export DOCKROUTE_BUILDKIT_BIN=$buildkit_bin
 
 if ! command -v cargo >/dev/null; then
     # sudo's secure_path usually drops ~/.cargo/bin.
@@ -120,8 +137,16 @@ scripts/testbed.sh start "$bed"
 # shellcheck disable=SC1091
 . "$bed/env"
 
+# Tests that need root are marked #[ignore = "needs root"]; this runs as root, so they
+# run too, unless the arguments already choose (--ignored or --include-ignored).
+libtest_args=(--test-threads=4 "$@")
+case " $* " in
+*" --ignored "* | *" --include-ignored "*) ;;
+*) libtest_args+=(--include-ignored) ;;
+esac
+
 rc=0
 # --no-fail-fast: a failing target must not hide the results of the targets after it.
-cargo test --all-targets --no-fail-fast -- --test-threads=4 "$@" || rc=$?
+cargo test --all-targets --no-fail-fast -- "${libtest_args[@]}" || rc=$?
 say "cargo test exited $rc after $((SECONDS - started)) s"
 exit "$rc"

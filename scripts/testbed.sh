@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The end-to-end test bed: three throwaway dockerds, two authorization plugins and a
-# registry, everything under one directory, nothing on the host's default sockets.
+# The end-to-end test bed: three throwaway dockerds, two authorization plugins, a
+# registry and two BuildKit daemons, everything under one directory, nothing on the
+# host's default sockets.
 #
 #   scripts/testbed.sh start DIR   # as root; writes DIR/env (`export KEY=VALUE` lines)
 #   scripts/testbed.sh stop DIR    # kills all it started; safe twice or after a failed start
 #
-# Daemons (SPEC §4):
+# Daemons:
 #   plain     no authorization plugin (a runtime v3 / ordinary daemon stand-in);
 #   v2        --authorization-plugin=pipelines, policy privileged-grpc (Bitbucket-like:
 #             denies privileged containers and buildx's hijacked POST /grpc);
@@ -21,14 +22,34 @@
 # the plugin spec directories, so nothing on the host can answer for `pipelines`. Those
 # mounts live and die with the namespace: the host's mount table is never touched.
 #
-# Environment: DOCKROUTE_AUTHZ_PLUGIN overrides the plugin binary (default: the cargo
-# target dir's debug/examples/authz_plugin, built if missing).
+# BuildKit: two buildkitd (OCI worker, runc, each with its own --root and an empty config
+# file, so nothing in /etc/buildkit or /var/lib/buildkit is used), each in its own private
+# mount namespace so the mounts of its builds never reach the host's table:
+#   bk        on unix://DIR/bk/buildkitd.sock;
+#   bk-tcp    on tcp://127.0.0.1:PORT with mutual TLS: a throwaway CA signs the server
+#             certificate (SAN IP:127.0.0.1) and a client certificate; the client's
+#             ca.pem, cert.pem and key.pem are in DIR/bk-tls (the DOCKER_CERT_PATH layout,
+#             also what `buildctl --tlsdir` reads).
+# The strict daemon `v2` also gets an image named moby/buildkit:buildx-stable-1 (the
+# busybox rootfs under that name; no buildkitd in it): the real buildx plugin then
+# reaches its privileged container create, and the daemon's denial, instead of failing
+# to pull it offline.
+#
+# Environment:
+#   DOCKROUTE_AUTHZ_PLUGIN   the plugin binary (default: the cargo target dir's
+#                            debug/examples/authz_plugin, built if missing);
+#   DOCKROUTE_BUILDKIT_BIN   the directory with buildctl, buildkitd, buildctl-daemonless.sh
+#                            and docker-buildx (default: ../shared/buildkit/bin from the
+#                            repository root).
 
 set -euo pipefail
 
 readonly DAEMONS=(plain v2 privonly)
 readonly DOCKER28=/usr/local/bin/docker
 readonly DOCKER20=/usr/bin/docker
+readonly BUILDKITDS=(bk bk-tcp)
+readonly BUILDKIT_TOOLS=(buildctl buildkitd buildctl-daemonless.sh docker-buildx)
+readonly BUILDX_IMAGE=moby/buildkit:buildx-stable-1
 readonly START_TIMEOUT=60
 
 say() { printf 'testbed: %s\n' "$*" >&2; }
@@ -117,28 +138,33 @@ cmd_stop() {
         say "nothing to stop: $DIR does not exist"
         return 0
     }
-    local name pid pids=()
-    # 1. dockerds, gracefully: on SIGTERM dockerd stops its containers and its
-    #    managed containerd.
+    local name pid f pids=()
+    # 1. dockerds and buildkitds, gracefully: on SIGTERM dockerd stops its containers and
+    #    its managed containerd, buildkitd cancels its builds.
+    local pidfiles=()
     for name in "${DAEMONS[@]}"; do
-        for f in "$DIR/$name/dockerd.pid" "$DIR/$name/launch.pid"; do
-            pid=$(cat "$f" 2>/dev/null || true)
-            if ours "$pid" && [[ " ${pids[*]} " != *" $pid "* ]]; then
-                kill -TERM "$pid" 2>/dev/null || true
-                pids+=("$pid")
-            fi
-        done
+        pidfiles+=("$DIR/$name/dockerd.pid" "$DIR/$name/launch.pid")
+    done
+    for name in "${BUILDKITDS[@]}"; do
+        pidfiles+=("$DIR/$name/buildkitd.pid")
+    done
+    for f in "${pidfiles[@]}"; do
+        pid=$(cat "$f" 2>/dev/null || true)
+        if ours "$pid" && [[ " ${pids[*]} " != *" $pid "* ]]; then
+            kill -TERM "$pid" 2>/dev/null || true
+            pids+=("$pid")
+        fi
     done
     if [ "${#pids[@]}" -gt 0 ]; then
-        say "stopping dockerd ${pids[*]}"
+        say "stopping daemons ${pids[*]}"
         if ! wait_gone 30 "${pids[@]}"; then
-            say "dockerd did not stop in 30 s: SIGKILL"
+            say "daemons did not stop in 30 s: SIGKILL"
             kill -KILL "${pids[@]}" 2>/dev/null || true
             wait_gone 5 "${pids[@]}" || true
         fi
     fi
     # 2. Everything else of ours: containerd and shims left by a killed dockerd,
-    #    containers, the plugins, the registry.
+    #    containers, runc processes left by a killed buildkitd, the plugins, the registry.
     local rest
     read -r -a rest <<<"$(our_processes)"
     if [ "${#rest[@]}" -gt 0 ]; then
@@ -162,7 +188,8 @@ cmd_stop() {
         say "unmounting $mp"
         umount "$mp" 2>/dev/null || umount -l "$mp" || say "warning: cannot unmount $mp"
     done < <(awk -v d="$DIR/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
-    rm -f "$DIR"/*/dockerd.pid "$DIR"/*/launch.pid "$DIR"/*/plugin.pid "$DIR"/registry/registry.pid
+    rm -f "$DIR"/*/dockerd.pid "$DIR"/*/launch.pid "$DIR"/*/plugin.pid \
+        "$DIR"/registry/registry.pid "$DIR"/*/buildkitd.pid
     say "stopped"
 }
 
@@ -318,10 +345,127 @@ EOF
     die "the registry did not start (log: $d/registry.log)"
 }
 
+# The BuildKit binaries directory, checked: absolute, with every tool executable.
+buildkit_bin() {
+    local dir=${DOCKROUTE_BUILDKIT_BIN:-} root tool
+    if [ -z "$dir" ]; then
+        root=$(cd "$(dirname "$0")/.." && pwd)
+        dir=$root/../shared/buildkit/bin
+    fi
+    [ -d "$dir" ] || die "no BuildKit binaries directory at $dir (set DOCKROUTE_BUILDKIT_BIN to the directory with ${BUILDKIT_TOOLS[*]})"
+    dir=$(cd "$dir" && pwd)
+    for tool in "${BUILDKIT_TOOLS[@]}"; do
+        [ -x "$dir/$tool" ] || die "missing $dir/$tool (DOCKROUTE_BUILDKIT_BIN must hold ${BUILDKIT_TOOLS[*]})"
+    done
+    echo "$dir"
+}
+
+# A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, all signed
+# by it. Server side in DIR/bk-tcp/tls, client side in DIR/bk-tls. EC keys: fast to make.
+make_buildkit_tls() {
+    local srv=$DIR/bk-tcp/tls cli=$DIR/bk-tls
+    mkdir -p "$srv" "$cli"
+    chmod 700 "$srv" "$cli"
+    local key=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+    {
+        openssl req -x509 "${key[@]}" -days 7 -subj /CN=dockroute-testbed-ca \
+            -keyout "$srv/ca-key.pem" -out "$srv/ca.pem" &&
+            openssl req "${key[@]}" -subj /CN=127.0.0.1 \
+                -keyout "$srv/key.pem" -out "$srv/server.csr" &&
+            printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$srv/server.ext" &&
+            openssl x509 -req -days 7 -in "$srv/server.csr" -CA "$srv/ca.pem" \
+                -CAkey "$srv/ca-key.pem" -CAcreateserial -extfile "$srv/server.ext" \
+                -out "$srv/cert.pem" &&
+            openssl req "${key[@]}" -subj /CN=dockroute-testbed-client \
+                -keyout "$cli/key.pem" -out "$srv/client.csr" &&
+            printf 'extendedKeyUsage=clientAuth\n' >"$srv/client.ext" &&
+            openssl x509 -req -days 7 -in "$srv/client.csr" -CA "$srv/ca.pem" \
+                -CAkey "$srv/ca-key.pem" -CAserial "$srv/ca.srl" -extfile "$srv/client.ext" \
+                -out "$cli/cert.pem" &&
+            cp "$srv/ca.pem" "$cli/ca.pem"
+    } >"$srv/openssl.log" 2>&1 || die "openssl failed: $(tail -n 20 "$srv/openssl.log")"
+}
+
+# Does buildkitd at ADDR (buildctl's global flags after it) answer?
+buildkitd_answers() {
+    timeout 10 "$BUILDKIT_BIN/buildctl" --addr "$@" debug workers >/dev/null 2>&1
+}
+
+# Launches buildkitd NAME detached, in a private mount namespace, listening on ADDR, with
+# any further buildkitd flags. `unshare` execs, so the pid file holds buildkitd's pid.
+# The binaries directory leads its PATH, so any helper it looks up comes from there too;
+# runc comes from the system.
+launch_buildkitd() {
+    local name=$1 addr=$2 d=$DIR/$1
+    shift 2
+    mkdir -p "$d/root"
+    : >"$d/buildkitd.toml"
+    PATH=$BUILDKIT_BIN:$PATH setsid unshare -m --propagation private \
+        "$BUILDKIT_BIN/buildkitd" --config "$d/buildkitd.toml" --root "$d/root" \
+        --addr "$addr" --oci-worker=true --containerd-worker=false "$@" \
+        </dev/null >"$d/buildkitd.log" 2>&1 &
+    echo $! >"$d/buildkitd.pid"
+}
+
+# Waits until buildkitd NAME answers at ADDR (buildctl's global flags after it).
+# Returns 1 if it exited first; dies on timeout.
+wait_buildkitd() {
+    local name=$1 d=$DIR/$1 deadline=$((SECONDS + START_TIMEOUT))
+    shift
+    until buildkitd_answers "$@"; do
+        alive "$(cat "$d/buildkitd.pid")" || return 1
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            tail -n 30 "$d/buildkitd.log" >&2 || true
+            die "buildkitd '$name' did not answer within ${START_TIMEOUT}s (log: $d/buildkitd.log)"
+        fi
+        sleep 0.1
+    done
+    say "buildkitd '$name' is up at $1"
+}
+
+# The unix-socket buildkitd.
+start_buildkitd_unix() {
+    local addr=unix://$DIR/bk/buildkitd.sock
+    launch_buildkitd bk "$addr"
+    wait_buildkitd bk "$addr" || {
+        tail -n 30 "$DIR/bk/buildkitd.log" >&2 || true
+        die "buildkitd 'bk' exited during start-up (log: $DIR/bk/buildkitd.log)"
+    }
+}
+
+# The TCP + mutual TLS buildkitd, on a free port (retried if another process takes the
+# port first). Sets BUILDKIT_TCP.
+start_buildkitd_tcp() {
+    local d=$DIR/bk-tcp attempt port addr
+    make_buildkit_tls
+    for attempt in 1 2 3 4 5; do
+        port=$((20000 + RANDOM % 40000))
+        port_listening "$port" && continue
+        addr=tcp://127.0.0.1:$port
+        launch_buildkitd bk-tcp "$addr" \
+            --tlscacert "$d/tls/ca.pem" --tlscert "$d/tls/cert.pem" --tlskey "$d/tls/key.pem"
+        if wait_buildkitd bk-tcp "$addr" --tlsdir "$DIR/bk-tls"; then
+            BUILDKIT_TCP=$addr
+            return 0
+        fi
+        say "buildkitd on port $port failed (attempt $attempt): $(tail -n 5 "$d/buildkitd.log")"
+    done
+    die "buildkitd 'bk-tcp' did not start (log: $d/buildkitd.log)"
+}
+
+# Both buildkitds, one after the other (run in the background while the dockerds start).
+# Writes the TCP one's address to DIR/bk-tcp/addr.
+start_buildkitds() {
+    start_buildkitd_unix
+    start_buildkitd_tcp
+    echo "$BUILDKIT_TCP" >"$DIR/bk-tcp/addr"
+}
+
 cmd_start() {
     [ "$(id -u)" = 0 ] || die "start must run as root (dockerd, mount namespaces)"
     local tool
-    for tool in dockerd containerd runc unshare setsid docker-registry busybox "$DOCKER28" "$DOCKER20"; do
+    for tool in dockerd containerd runc unshare setsid docker-registry busybox openssl \
+        "$DOCKER28" "$DOCKER20"; do
         command -v "$tool" >/dev/null || die "missing $tool (scripts/test.sh installs it)"
     done
     mkdir -p "$DIR"
@@ -336,6 +480,7 @@ cmd_start() {
     local bin started=$SECONDS name
     bin=$(plugin_bin)
     [ -x "$bin" ] || die "authz plugin not found at $bin"
+    BUILDKIT_BIN=$(buildkit_bin)
 
     for name in "${DAEMONS[@]}"; do
         mkdir -p "$DIR/$name/plugins"
@@ -347,18 +492,33 @@ cmd_start() {
     done
     start_registry &
     local registry_job=$!
+    start_buildkitds &
+    local buildkit_job=$!
     make_busybox_tar
     for name in "${DAEMONS[@]}"; do
         wait_dockerd "$name"
     done
+    # The imports run at the same time, one per daemon (and one more on v2).
+    local imports=()
     for name in "${DAEMONS[@]}"; do
         "$DOCKER28" -H "unix://$DIR/$name/docker.sock" import -c 'CMD ["sh"]' \
-            "$DIR/busybox.tar" busybox:latest >/dev/null ||
-            die "cannot import busybox into '$name'"
+            "$DIR/busybox.tar" busybox:latest >/dev/null &
+        imports+=("$!:busybox:latest into '$name'")
+    done
+    # Its own import, not a tag of busybox: an image id of its own lets tests find
+    # buildx's containers with `ps --filter ancestor=`.
+    "$DOCKER28" -H "unix://$DIR/v2/docker.sock" import -c 'ENTRYPOINT ["buildkitd"]' \
+        "$DIR/busybox.tar" "$BUILDX_IMAGE" >/dev/null &
+    imports+=("$!:$BUILDX_IMAGE into 'v2'")
+    local job
+    for job in "${imports[@]}"; do
+        wait "${job%%:*}" || die "cannot import ${job#*:}"
     done
     wait "$registry_job" || die "the registry did not start (log: $DIR/registry/registry.log)"
+    wait "$buildkit_job" || die "a buildkitd did not start (logs: $DIR/bk/buildkitd.log, $DIR/bk-tcp/buildkitd.log)"
     local port
     port=$(sed -n 's/^  addr: 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$DIR/registry/config.yml")
+    BUILDKIT_TCP=$(cat "$DIR/bk-tcp/addr")
 
     {
         printf 'export %s=%q\n' \
@@ -370,7 +530,12 @@ cmd_start() {
             DOCKROUTE_TEST_REGISTRY "127.0.0.1:$port" \
             DOCKROUTE_TEST_IMAGE busybox:latest \
             DOCKROUTE_TEST_DOCKER20 "$DOCKER20" \
-            DOCKROUTE_TEST_DOCKER28 "$DOCKER28"
+            DOCKROUTE_TEST_DOCKER28 "$DOCKER28" \
+            DOCKROUTE_TEST_BUILDKIT_BIN "$BUILDKIT_BIN" \
+            DOCKROUTE_TEST_BUILDKIT_UNIX "unix://$DIR/bk/buildkitd.sock" \
+            DOCKROUTE_TEST_BUILDKIT_TCP "$BUILDKIT_TCP" \
+            DOCKROUTE_TEST_BUILDKIT_TLS_DIR "$DIR/bk-tls" \
+            DOCKROUTE_TEST_BUILDX_IMAGE "$BUILDX_IMAGE"
     } >"$DIR/env.part"
     mv "$DIR/env.part" "$DIR/env"
     say "ready in $((SECONDS - started)) s; environment in $DIR/env"

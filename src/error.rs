@@ -1,6 +1,6 @@
 //! The one error type of dockroute, with the exit code and the hint each variant carries.
 //!
-//! Exit codes follow SPEC §2: 127 when no real client exists, 126 when the chosen client
+//! Exit codes: 127 when no real client exists, 126 when the chosen client
 //! could not be executed, 2 when a call is refused before anything runs (recursion, a
 //! flag the chosen route cannot honour, a secret build argument under `deny`, bad usage).
 //! Every other exit code a user sees is the real client's own.
@@ -31,6 +31,13 @@ pub enum Error {
         why: String,
         fix: String,
     },
+    /// The Dockerfile uses syntax only BuildKit understands, and the build would run on
+    /// the legacy builder: one `PATH:LINE: CONSTRUCT needs BuildKit` line per finding.
+    NeedsBuildKit {
+        findings: Vec<String>,
+        why: String,
+        fix: String,
+    },
     /// dockroute's own CLI was used wrongly, or a setting has a value it does not know.
     Usage(String),
 }
@@ -48,7 +55,10 @@ impl Error {
                     126
                 }
             }
-            Error::Recursion { .. } | Error::Refused { .. } | Error::Usage(_) => 2,
+            Error::Recursion { .. }
+            | Error::Refused { .. }
+            | Error::NeedsBuildKit { .. }
+            | Error::Usage(_) => 2,
         }
     }
 
@@ -69,7 +79,7 @@ impl Error {
                  its absolute path, or remove it from PATH (set DOCKROUTE_LOG=debug to see each hop)"
                     .into(),
             ),
-            Error::Refused { fix, .. } => Some(fix.clone()),
+            Error::Refused { fix, .. } | Error::NeedsBuildKit { fix, .. } => Some(fix.clone()),
             Error::Usage(_) => Some("see `dockroute --help`".into()),
         }
     }
@@ -110,6 +120,13 @@ impl fmt::Display for Error {
                 "docker was re-entered {hops} times (limit {limit}): wrappers on PATH call each other"
             ),
             Error::Refused { flag, why, .. } => write!(f, "refused `{flag}`: {why}"),
+            Error::NeedsBuildKit { findings, why, .. } => {
+                write!(f, "refused: this Dockerfile needs BuildKit, but {why}")?;
+                for line in findings {
+                    write!(f, "\n{line}")?;
+                }
+                Ok(())
+            }
             Error::Usage(msg) => write!(f, "{msg}"),
         }
     }

@@ -15,8 +15,9 @@ use crate::guard::PROBE_VAR;
 use crate::output;
 use crate::probe::discovery;
 use crate::probe::gather;
-use crate::route::decide::{self, Plan};
+use crate::route::decide;
 use crate::route::facts::{Client, Facts};
+use crate::route::plan::Plan;
 
 /// Runs a docker call; returns the exit code when it does not exec.
 #[must_use]
@@ -58,26 +59,31 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
         let plan = decide::decide(&inv, &facts)?;
         return Err(crate::exec::exec(&plan, &guard));
     }
-    crate::output::redact::register_call(&inv.args);
+    crate::output::redact::register_call(&inv);
     let g = gather::gather(&inv, &guard, false)?;
-    if g.facts.clients.is_empty() {
-        return Err(g.search.into_error());
-    }
     for bad in &g.settings.bad {
         output::notice(&bad.to_string());
     }
-    let plan = decide::decide(&inv, &g.facts)?;
-    announce(&plan);
-    if plan.then.is_empty() {
-        Err(crate::exec::exec(&plan, &guard))
+    let plan = match decide::decide(&inv, &g.facts) {
+        // No docker client at all is only an error for calls that need one.
+        Err(crate::error::Error::NoClient { .. }) => return Err(g.search.into_error()),
+        other => other?,
+    };
+    announce(
+        &plan,
+        &inv,
+        g.facts.clients.first().map(|c| c.path.as_path()),
+    );
+    if plan.needs_supervisor() {
+        crate::exec::run_supervised(&plan, &guard)
     } else {
-        crate::exec::run_in_sequence(&plan, &guard)
+        Err(crate::exec::exec(&plan, &guard))
     }
 }
 
 /// The one line a reroute prints, then one per notice.
-pub fn announce(plan: &Plan) {
-    if plan.is_reroute() {
+pub fn announce(plan: &Plan, inv: &Invocation, first: Option<&std::path::Path>) {
+    if plan.is_reroute(inv, first) {
         output::notice(&reroute_line(plan));
     }
     for n in &plan.notices {
@@ -99,45 +105,65 @@ pub fn reroute_line(plan: &Plan) -> String {
     } else {
         format!(" with {}", env.join(" "))
     };
+    let builder = plan
+        .builder
+        .as_ref()
+        .map_or_else(String::new, |b| match b.builder {
+            Some(builder) => format!(" on {} ({})", builder.describe(), b.why),
+            None => String::new(),
+        });
     format!(
-        "`docker {}` routed ({}) to {} ({}){env}, because: {} — DOCKROUTE_MODE=pass turns routing off, DOCKROUTE_QUIET=1 hides this line",
+        "`docker {}` routed ({}) to {} ({}){env}{builder}, because: {} — DOCKROUTE_MODE=pass turns routing off, DOCKROUTE_QUIET=1 hides this line",
         plan.command,
         plan.route.name(),
         plan.program.display(),
-        plan.client,
-        if plan.reason.is_empty() { "forced" } else { &plan.reason },
+        plan.runner(),
+        plan.reason.as_deref().unwrap_or("forced"),
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::route::decide::Route;
+    use crate::route::plan::{Builder, BuilderChoice, Route};
 
-    /// Issue 4 §3: one line, naming the client and its version, the route, the reason in
-    /// the runtime's own words, and how to turn it off.
+    /// One line, naming the client and its version, the route, the builder and why, the
+    /// reason in the runtime's own words, and how to turn it off.
     #[test]
     fn the_reroute_line_says_where_why_and_how_to_turn_it_off() {
         let denial = "authorization denied by plugin pipelines: --privileged=true is not allowed";
         let plan = Plan {
             route: Route::Mounted,
+            command: "build".into(),
             program: "/usr/bin/docker".into(),
             argv: vec!["/usr/bin/docker".into(), "build".into(), ".".into()],
             env_set: vec![("DOCKER_BUILDKIT".into(), "1".into())],
             env_unset: Vec::new(),
-            reason: denial.into(),
+            client: Some(crate::route::facts::Client {
+                path: "/usr/bin/docker".into(),
+                version: Some(semver::Version::new(20, 10, 24)),
+                problem: None,
+                mounted: true,
+                buildx: false,
+            }),
+            reason: Some(denial.into()),
+            builder: Some(BuilderChoice {
+                builder: Some(Builder::DaemonBuildKit),
+                why: "`--secret` needs BuildKit".into(),
+                set_by_route: true,
+            }),
             notices: Vec::new(),
+            load: None,
             then: Vec::new(),
-            client: "20.10.24, bind-mounted".into(),
-            changed: true,
-            command: "build".into(),
+            image_id: None,
+            supervised: false,
         };
         let line = reroute_line(&plan);
         assert!(!line.contains('\n'), "{line}");
         assert_eq!(
             line,
             format!(
-                "`docker build` routed (mounted) to /usr/bin/docker (20.10.24, bind-mounted) with DOCKER_BUILDKIT=1, because: {denial} — DOCKROUTE_MODE=pass turns routing off, DOCKROUTE_QUIET=1 hides this line"
+                "`docker build` routed (mounted) to /usr/bin/docker (20.10.24, bind-mounted) with DOCKER_BUILDKIT=1 on the daemon's embedded BuildKit (`--secret` needs BuildKit), because: {denial} — DOCKROUTE_MODE=pass turns routing off, DOCKROUTE_QUIET=1 hides this line"
             )
         );
     }

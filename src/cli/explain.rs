@@ -1,36 +1,51 @@
 //! `dockroute explain [--json] -- <docker args>`: the plan the shim would run, printed
-//! instead of run. It gathers the same facts and calls the same `decide`.
+//! instead of run. It gathers the same facts and calls the same `decide`; arguments are
+//! printed through the redaction point, so build-arg values never show.
 
 use std::ffi::OsString;
 
 use serde_json::{json, Value};
 
-use crate::cli::CliResult;
-use crate::docker::args::Invocation;
-use crate::error::Error;
+use crate::docker::args::{CommandKind, Invocation};
+use crate::error::{Error, Result};
 use crate::guard::SelfGuard;
 use crate::output;
-use crate::probe::gather;
-use crate::route::decide::{self, Plan};
+use crate::output::redact;
+use crate::probe::gather::{self, Gathered};
+use crate::route::decide;
+use crate::route::plan::{Plan, Route, Step};
 
 fn lossy(v: &[OsString]) -> Vec<String> {
     v.iter().map(|a| a.to_string_lossy().into_owned()).collect()
 }
 
-/// The plan as a JSON object with SPEC's field names.
+fn shown(argv: &[OsString]) -> String {
+    redact::argv(&lossy(argv)).join(" ")
+}
+
+fn step_json(s: &Step) -> Value {
+    json!({ "program": s.program.display().to_string(), "argv": redact::argv(&lossy(&s.argv)) })
+}
+
+/// The plan as a JSON object.
 #[must_use]
-pub fn plan_json(plan: &Plan) -> Value {
+pub fn plan_json(plan: &Plan, inv: &Invocation, first: Option<&std::path::Path>) -> Value {
     json!({
         "route": plan.route.name(),
+        "command": plan.command,
         "program": plan.program.display().to_string(),
-        "argv": crate::output::redact::argv(&lossy(&plan.argv)),
+        "argv": redact::argv(&lossy(&plan.argv)),
         "env_set": plan.env_set.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
         "env_unset": plan.env_unset,
         "reason": plan.reason,
+        "builder": plan.builder,
         "notices": plan.notices,
-        "then": plan.then.iter().map(|a| crate::output::redact::argv(&lossy(a))).collect::<Vec<_>>(),
-        "client": plan.client,
-        "rerouted": plan.is_reroute(),
+        "load": plan.load.as_ref().map(step_json),
+        "then": plan.then.iter().map(step_json).collect::<Vec<_>>(),
+        "iidfile": plan.image_id.as_ref().and_then(|i| i.write_to.as_ref()).map(|p| p.display().to_string()),
+        "prints_image_id": plan.image_id.as_ref().is_some_and(|i| i.print),
+        "client": plan.runner(),
+        "rerouted": plan.is_reroute(inv, first),
     })
 }
 
@@ -39,6 +54,11 @@ fn refusal_json(e: &Error) -> Value {
         Error::Refused { flag, why, fix } => json!({
             "route": "refuse", "flag": flag, "reason": why, "fix": fix, "exit_code": e.exit_code(),
         }),
+        Error::NeedsBuildKit {
+            findings, why, fix, ..
+        } => json!({
+            "route": "refuse", "findings": findings, "reason": why, "fix": fix, "exit_code": e.exit_code(),
+        }),
         other => json!({
             "route": "error", "reason": other.to_string(), "fix": other.hint(), "exit_code": other.exit_code(),
         }),
@@ -46,19 +66,22 @@ fn refusal_json(e: &Error) -> Value {
 }
 
 /// Runs `explain`.
-pub fn run(args: Vec<OsString>, as_json: bool) -> CliResult {
+///
+/// # Errors
+/// None today: a refusal is what `explain` reports, with exit code 0.
+pub fn run(args: Vec<OsString>, as_json: bool) -> Result<u8> {
     let guard = SelfGuard::from_env();
     let inv = Invocation::parse(args);
-    crate::output::redact::register_call(&inv.args);
+    redact::register_call(&inv);
     let g = gather::gather(&inv, &guard, false)?;
-    let decision = if g.facts.clients.is_empty() {
-        Err(g.search.clone().into_error())
-    } else {
-        decide::decide(&inv, &g.facts)
+    let decision = match decide::decide(&inv, &g.facts) {
+        Err(Error::NoClient { .. }) => Err(g.search.clone().into_error()),
+        other => other,
     };
+    let first = g.facts.clients.first().map(|c| c.path.as_path());
     if as_json {
         let mut v = match &decision {
-            Ok(plan) => plan_json(plan),
+            Ok(plan) => plan_json(plan, &inv, first),
             Err(e) => refusal_json(e),
         };
         if let Some(rt) = &g.runtime {
@@ -67,59 +90,73 @@ pub fn run(args: Vec<OsString>, as_json: bool) -> CliResult {
         output::report(&format!("{v}\n"));
         return Ok(0);
     }
-    let call = format!(
-        "docker {}",
-        crate::output::redact::argv(&lossy(&inv.args)).join(" ")
-    );
-    let text = match &decision {
-        Ok(plan) if plan.route == decide::Route::Pass && plan.notices.is_empty() => {
-            let why = if inv.kind == crate::docker::args::CommandKind::Other {
-                "it is not a build or compose call, so nothing is probed".to_string()
-            } else {
-                match &g.runtime {
-                    Some(r) => format!("the runtime is {} ({})", r.runtime.name(), r.runtime.why()),
-                    None => "DOCKROUTE_MODE=pass".to_string(),
-                }
-            };
-            format!(
-                "`{call}` passes through unchanged to {} ({}): {why}.\n",
-                plan.program.display(),
-                plan.client
+    output::report(&text(&inv, &g, &decision));
+    Ok(0)
+}
+
+/// The plan (or refusal) in words.
+fn text(inv: &Invocation, g: &Gathered, decision: &Result<Plan>) -> String {
+    let call = format!("docker {}", shown(&inv.args));
+    let plan = match decision {
+        Ok(plan) => plan,
+        Err(e) => {
+            return format!(
+                "`{call}` would be refused with exit code {}: {e}\n  fix: {}\n",
+                e.exit_code(),
+                e.hint().unwrap_or_default()
             )
         }
-        Ok(plan) => {
-            let mut s = format!(
-                "`{call}` would run as `{}` (route {}, client {}).\n",
-                crate::output::redact::argv(&lossy(&plan.argv)).join(" "),
-                plan.route.name(),
-                plan.client
-            );
-            for (k, v) in &plan.env_set {
-                s.push_str(&format!("  environment: {k}={v}\n"));
-            }
-            for k in &plan.env_unset {
-                s.push_str(&format!("  environment: {k} removed\n"));
-            }
-            for t in &plan.then {
-                s.push_str(&format!(
-                    "  then: `{}`\n",
-                    crate::output::redact::argv(&lossy(t)).join(" ")
-                ));
-            }
-            if !plan.reason.is_empty() {
-                s.push_str(&format!("  because: {}\n", plan.reason));
-            }
-            for n in &plan.notices {
-                s.push_str(&format!("  note: {n}\n"));
-            }
-            s
-        }
-        Err(e) => format!(
-            "`{call}` would be refused with exit code {}: {e}\n  fix: {}\n",
-            e.exit_code(),
-            e.hint().unwrap_or_default()
-        ),
     };
-    output::report(&text);
-    Ok(0)
+    let mut s = if plan.route == Route::Pass && plan.notices.is_empty() {
+        let why = if inv.kind == CommandKind::Other {
+            "it is not a build or compose call, so nothing is probed".to_string()
+        } else {
+            match &g.runtime {
+                Some(r) => format!("the runtime is {} ({})", r.runtime.name(), r.runtime.why()),
+                None => format!("DOCKROUTE_MODE={}", g.facts.mode.name()),
+            }
+        };
+        format!(
+            "`{call}` passes through unchanged to {} ({}): {why}.\n",
+            plan.program.display(),
+            plan.runner()
+        )
+    } else {
+        format!(
+            "`{call}` would run as `{}` (route {}, {}).\n",
+            shown(&plan.argv),
+            plan.route.name(),
+            plan.runner()
+        )
+    };
+    if let Some(b) = &plan.builder {
+        match b.builder {
+            Some(builder) => {
+                s.push_str(&format!("  builder: {} — {}\n", builder.describe(), b.why))
+            }
+            None => s.push_str(&format!("  builder: none — {}\n", b.why)),
+        }
+    }
+    for (k, v) in &plan.env_set {
+        s.push_str(&format!("  environment: {k}={v}\n"));
+    }
+    for k in &plan.env_unset {
+        s.push_str(&format!("  environment: {k} removed\n"));
+    }
+    if let Some(load) = &plan.load {
+        s.push_str(&format!("  piped into: `{}`\n", shown(&load.argv)));
+    }
+    for t in &plan.then {
+        s.push_str(&format!("  then: `{}`\n", shown(&t.argv)));
+    }
+    if let Some(path) = plan.image_id.as_ref().and_then(|i| i.write_to.as_ref()) {
+        s.push_str(&format!("  then: the image ID into {}\n", path.display()));
+    }
+    if let Some(reason) = &plan.reason {
+        s.push_str(&format!("  because: {reason}\n"));
+    }
+    for n in &plan.notices {
+        s.push_str(&format!("  note: {n}\n"));
+    }
+    s
 }

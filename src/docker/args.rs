@@ -104,6 +104,14 @@ static BUILD_FLAGS: &[FlagInfo] = &[
     flag("ulimit", None, Arity::Value),
 ];
 
+/// The long names of every build flag the grammar knows, with whether each takes a
+/// value, so a translation can prove it accounts for all of them.
+pub fn build_flag_names() -> impl Iterator<Item = (&'static str, bool)> {
+    BUILD_FLAGS
+        .iter()
+        .map(|f| (f.long, f.arity == Arity::Value))
+}
+
 /// One flag occurrence found in an argument list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlagUse {
@@ -161,6 +169,18 @@ pub enum BuildForm {
     BuildxB,
 }
 
+/// buildx commands that start a builder of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BootForm {
+    /// `docker buildx bake`
+    Bake,
+    /// `docker buildx inspect --bootstrap`
+    InspectBootstrap,
+    /// `docker buildx create --bootstrap`
+    CreateBootstrap,
+}
+
 /// What kind of call this is, which decides whether anything is probed at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommandKind {
@@ -168,6 +188,9 @@ pub enum CommandKind {
     Build(BuildForm),
     /// `docker compose …`: probed and routed.
     Compose,
+    /// A buildx command that starts a builder (a privileged container with the default
+    /// `docker-container` driver): probed, and refused where privileged is forbidden.
+    BuilderBoot(BootForm),
     /// Everything else (and no command at all): passed through untouched.
     Other,
 }
@@ -217,6 +240,17 @@ impl Invocation {
                     i - command_at + 1,
                 ),
                 Some((i, b"b")) => (CommandKind::Build(BuildForm::BuildxB), i - command_at + 1),
+                Some((i, b"bake")) => {
+                    (CommandKind::BuilderBoot(BootForm::Bake), i - command_at + 1)
+                }
+                Some((i, word @ (b"inspect" | b"create"))) if has_bootstrap(&args[i + 1..]) => (
+                    CommandKind::BuilderBoot(if word == b"inspect" {
+                        BootForm::InspectBootstrap
+                    } else {
+                        BootForm::CreateBootstrap
+                    }),
+                    i - command_at + 1,
+                ),
                 _ => (CommandKind::Other, 0),
             },
             _ => (CommandKind::Other, 0),
@@ -250,6 +284,41 @@ impl Invocation {
     #[must_use]
     pub fn global_args(&self) -> &[OsString] {
         &self.args[..self.command_at.min(self.args.len())]
+    }
+
+    /// The values this call assigns that must never be printed: each `--build-arg K=V`'s
+    /// `V` for a build (read with the build grammar), each `-e/--env K=V`'s `V` for other
+    /// commands (`run`, `create`, `exec` …; their only flags whose values are assignments).
+    #[must_use]
+    pub fn assigned_values(&self) -> Vec<OsString> {
+        let value_of = |pair: &OsStr| {
+            let b = pair.as_bytes();
+            b.iter()
+                .position(|c| *c == b'=')
+                .map(|i| OsStr::from_bytes(&b[i + 1..]).to_owned())
+        };
+        if let Some(call) = self.build_call() {
+            return call
+                .all("build-arg")
+                .filter_map(|f| f.value.as_deref().and_then(value_of))
+                .collect();
+        }
+        let mut out = Vec::new();
+        let mut rest = self.rest().iter();
+        while let Some(a) = rest.next() {
+            let b = a.as_bytes();
+            let pair = match b {
+                b"--" => break,
+                b"-e" | b"--env" => rest.next().map(OsString::as_os_str),
+                _ if b.starts_with(b"--env=") => Some(OsStr::from_bytes(&b[6..])),
+                _ if b.starts_with(b"-e") && b.len() > 2 && b[2] != b'-' => Some(
+                    OsStr::from_bytes(b[2..].strip_prefix(b"=").unwrap_or(&b[2..])),
+                ),
+                _ => None,
+            };
+            out.extend(pair.and_then(value_of));
+        }
+        out
     }
 
     /// Parses the build flags of a build-like call. `None` for other calls.
@@ -300,6 +369,13 @@ impl BuildCall {
             })
             .sum()
     }
+}
+
+/// Whether `--bootstrap` (not `=false`) is among the arguments, before any `--`.
+fn has_bootstrap(args: &[OsString]) -> bool {
+    args.iter()
+        .take_while(|a| a.as_bytes() != b"--")
+        .any(|a| matches!(a.as_bytes(), b"--bootstrap" | b"--bootstrap=true"))
 }
 
 /// The next non-flag word at or after `from`, for the second word of `image build`.
@@ -509,6 +585,26 @@ mod tests {
             (&["run", "build"], CommandKind::Other),
             (&["image", "ls"], CommandKind::Other),
             (&["buildx", "ls"], CommandKind::Other),
+            (
+                &["buildx", "bake", "-f", "x.hcl"],
+                CommandKind::BuilderBoot(BootForm::Bake),
+            ),
+            (
+                &["buildx", "inspect", "--bootstrap"],
+                CommandKind::BuilderBoot(BootForm::InspectBootstrap),
+            ),
+            (&["buildx", "inspect", "mybuilder"], CommandKind::Other),
+            (
+                &["buildx", "create", "--name", "b", "--bootstrap", "--use"],
+                CommandKind::BuilderBoot(BootForm::CreateBootstrap),
+            ),
+            (&["buildx", "create", "--use"], CommandKind::Other),
+            (
+                &["buildx", "create", "--bootstrap=false"],
+                CommandKind::Other,
+            ),
+            (&["buildx", "version"], CommandKind::Other),
+            (&["buildx", "du"], CommandKind::Other),
             (&["builder", "prune"], CommandKind::Other),
             (&["--help", "build"], CommandKind::Other),
             (&["-v"], CommandKind::Other),
@@ -604,6 +700,48 @@ mod tests {
             b.all("build-arg").next().unwrap().value.as_ref(),
             Some(&raw)
         );
+    }
+
+    #[test]
+    fn assigned_values_come_from_the_grammar() {
+        let values = |args: &[&str]| -> Vec<String> {
+            inv(args)
+                .assigned_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(
+            values(&[
+                "-H",
+                "x",
+                "build",
+                "--build-arg",
+                "A=one",
+                "--build-arg=B=two",
+                "--build-arg",
+                "BARE",
+                "."
+            ]),
+            ["one", "two"]
+        );
+        assert_eq!(
+            values(&[
+                "run",
+                "-e",
+                "A=one",
+                "--env=B=two",
+                "-eC=three",
+                "--env",
+                "D=four",
+                "img",
+                "--",
+                "-e",
+                "E=no"
+            ]),
+            ["one", "two", "three", "four"]
+        );
+        assert!(values(&["ps", "-a"]).is_empty());
     }
 
     #[test]

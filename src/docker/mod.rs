@@ -1,13 +1,15 @@
 //! What dockroute knows about the docker CLI itself, independent of any one machine:
 //! its argument grammar, its configuration directory and contexts, how it finds the
-//! daemon's endpoint and its plugins, and how it prints its version.
+//! daemon's endpoint and its plugins, how it prints its version, and which Dockerfile
+//! syntax its legacy builder lacks.
 //!
 //! Everything here is either pure or reads only the CLI's own files (`config.json`, the
-//! context store, plugin directories). It imports nothing from the rest of the crate
-//! except [`crate::error`], so every other layer may use it.
+//! context store, plugin directories) and the Dockerfile of a build. It imports nothing
+//! from the rest of the crate except [`crate::error`], so every other layer may use it.
 
 pub mod args;
 pub mod config;
+pub mod dockerfile;
 pub mod endpoint;
 pub mod plugins;
 pub mod version;

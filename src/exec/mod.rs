@@ -1,25 +1,33 @@
 //! Handing the call to the chosen client.
 //!
-//! Invariants (SPEC §2 Exec):
-//! - The process is replaced (`execve`) by the client at its absolute path, with argv\[0\]
-//!   that same path, so stdin, the TTY, signals and the exit code are the client's own and
-//!   CLI plugins calling back `DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND` reach the real client.
+//! Invariants:
+//! - A plan of one process replaces this one (`execve`) with the client at its absolute
+//!   path, with argv\[0\] that same path, so stdin, the TTY, signals and the exit code are
+//!   the client's own and CLI plugins calling back `DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND`
+//!   reach the real client.
+//! - A plan of several processes (build then push, `buildctl … | docker load`, a private
+//!   BuildKit started by `buildctl-daemonless.sh`) runs under [`supervise`]: signals reach
+//!   every process it started, the first failure's exit code is the one returned, and no
+//!   process of the plan outlives it.
 //! - PATH is never rewritten; the only variables added are the plan's and the guard.
-//! - Only the `--push` emulation waits on children: it runs the build, then each push, and
-//!   returns the first failing child's exit code (128 + signal for a killed child).
+
+pub mod supervise;
 
 use std::ffi::OsString;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::guard::SelfGuard;
-use crate::route::decide::Plan;
+use crate::route::plan::{ImageId, Plan, Step};
 
-fn command(plan: &Plan, argv: &[OsString], guard: &SelfGuard) -> Command {
+/// Replaces this process with the plan's client. Returns only when that failed.
+#[must_use]
+pub fn exec(plan: &Plan, guard: &SelfGuard) -> Error {
     let mut cmd = Command::new(&plan.program);
     cmd.arg0(&plan.program);
-    cmd.args(argv.iter().skip(1));
+    cmd.args(plan.argv.iter().skip(1));
     for k in &plan.env_unset {
         cmd.env_remove(k);
     }
@@ -29,37 +37,99 @@ fn command(plan: &Plan, argv: &[OsString], guard: &SelfGuard) -> Command {
     for (k, v) in guard.child_env() {
         cmd.env(k, v);
     }
-    cmd
-}
-
-/// Replaces this process with the plan's client. Returns only when that failed.
-#[must_use]
-pub fn exec(plan: &Plan, guard: &SelfGuard) -> Error {
-    let source = command(plan, &plan.argv, guard).exec();
+    let source = cmd.exec();
     Error::Exec {
         program: plan.program.clone(),
         source,
     }
 }
 
-/// Runs the plan's command and then each follow-up, stopping at the first failure.
-/// Returns the exit code to leave with.
-pub fn run_in_sequence(plan: &Plan, guard: &SelfGuard) -> Result<u8, Error> {
-    for argv in std::iter::once(&plan.argv).chain(plan.then.iter()) {
-        let status = command(plan, argv, guard)
-            .status()
-            .map_err(|source| Error::Exec {
-                program: plan.program.clone(),
-                source,
-            })?;
-        let code = match (status.code(), status.signal()) {
-            (Some(c), _) => u8::try_from(c & 0xff).unwrap_or(1),
-            (None, Some(sig)) => u8::try_from((128 + sig) & 0xff).unwrap_or(1),
-            (None, None) => 1,
-        };
-        if code != 0 {
-            return Ok(code);
+/// Runs a plan of several processes under the supervisor, then writes or prints the
+/// image ID (`--iidfile`, `-q`). Returns the exit code to leave with.
+///
+/// # Errors
+/// When a program cannot be started.
+pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
+    let step = |s: &Step, stdout_to_stderr: bool| supervise::Step {
+        program: s.program.clone(),
+        argv: s.argv.clone(),
+        env_set: plan
+            .env_set
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect(),
+        env_unset: plan.env_unset.iter().map(OsString::from).collect(),
+        stdout_to_stderr,
+    };
+    let main = step(
+        &Step {
+            program: plan.program.clone(),
+            argv: plan.argv.clone(),
+        },
+        false,
+    );
+    // `docker load` reports what it loaded on stdout; `docker build` prints nothing there
+    // (or, with -q, only the image ID), so its words go to stderr with the progress.
+    let mut stages = vec![match &plan.load {
+        Some(load) => supervise::Stage::Pipe(main, step(load, true)),
+        None => supervise::Stage::One(main),
+    }];
+    stages.extend(
+        plan.then
+            .iter()
+            .map(|s| supervise::Stage::One(step(s, false))),
+    );
+    let scratch = plan
+        .image_id
+        .as_ref()
+        .filter(|i| i.metadata_is_ours)
+        .and_then(|i| i.metadata.parent().map(std::path::Path::to_path_buf));
+    if let Some(dir) = &scratch {
+        // Private to this call: created here, removed below (a leftover from a crashed
+        // call with a reused pid is simply reused).
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(dir);
+    }
+    let mut code = supervise::run(&stages, guard)?;
+    if code == 0 {
+        if let Some(id) = &plan.image_id {
+            code = image_id(id);
         }
     }
-    Ok(0)
+    if let Some(id) = plan.image_id.as_ref().filter(|i| i.metadata_is_ours) {
+        let _ = std::fs::remove_file(&id.metadata);
+    }
+    if let Some(dir) = &scratch {
+        let _ = std::fs::remove_dir(dir);
+    }
+    Ok(code)
+}
+
+/// Writes and/or prints the image ID (the config digest buildctl recorded). Returns the
+/// exit code: 0, or 1 with a notice when there is none to give.
+fn image_id(id: &ImageId) -> u8 {
+    let digest = std::fs::read(&id.metadata)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| {
+            v.get("containerimage.config.digest")
+                .and_then(|d| d.as_str())
+                .map(str::to_string)
+        });
+    let Some(digest) = digest else {
+        crate::output::notice("buildctl recorded no image ID (the build made no image)");
+        return 1;
+    };
+    if let Some(path) = &id.write_to {
+        if let Err(e) = std::fs::write(path, &digest) {
+            crate::output::notice(&format!(
+                "could not write --iidfile {}: {e}",
+                path.display()
+            ));
+            return 1;
+        }
+    }
+    if id.print {
+        crate::output::stdout_line(&digest);
+    }
+    0
 }

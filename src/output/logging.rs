@@ -20,6 +20,8 @@ fn install(filter: &std::ffi::OsStr) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| RedactingStderr)
+        // Colour only on a terminal: CI logs must not fill with escape sequences.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .without_time()
         .try_init();

@@ -33,14 +33,29 @@ pub fn notice(line: &str) {
 /// Prints an error (and its hint) to stderr, always.
 pub fn error(e: &crate::error::Error) {
     let mut err = std::io::stderr().lock();
+    let text = e.to_string();
+    let mut lines = text.lines();
     let _ = writeln!(
         err,
         "dockroute: error: {}",
-        crate::output::redact::text(&e.to_string())
+        crate::output::redact::text(lines.next().unwrap_or_default())
     );
+    // Further lines (one per finding) keep the prefix, so every line is greppable.
+    for line in lines {
+        let _ = writeln!(err, "dockroute: {}", crate::output::redact::text(line));
+    }
     if let Some(h) = e.hint() {
         let _ = writeln!(err, "dockroute: hint: {}", crate::output::redact::text(&h));
     }
+}
+
+/// Writes one line of a docker command's own output to stdout: the image ID that `docker
+/// build -q` prints, which dockroute prints for the BuildKit routes. The only thing the
+/// shim ever writes to stdout, and only because the command it stands for would.
+pub fn stdout_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 /// Writes a report of dockroute's own CLI (`doctor`, `explain`) to stdout.

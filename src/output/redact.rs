@@ -1,8 +1,10 @@
 //! The single redaction point: every notice, log line, `explain` and `doctor` output
 //! passes through here before it is printed.
 //!
-//! What is redacted: values of `KEY=VALUE` pairs that follow `--build-arg`, `-e/--env`,
-//! `--secret`-like flags, and credentials in URLs (`tcp://user:pass@host`).
+//! What is redacted: the values a call assigns (`--build-arg K=V`, `-e/--env K=V`, found
+//! by the argument grammar and then masked wherever they appear, translated command lines
+//! included), values of secret-looking environment variables, and credentials in URLs
+//! (`tcp://user:pass@host`).
 
 use std::borrow::Cow;
 use std::sync::{Mutex, OnceLock};
@@ -30,38 +32,25 @@ pub fn register<I: IntoIterator<Item = String>>(values: I) {
     }
 }
 
-/// Registers the values this call was handed that must never be printed: every
-/// `--build-arg`/`-e`/`--env` value of the call and the values of secret-looking
-/// environment variables.
-pub fn register_call(args: &[std::ffi::OsString]) {
-    let lossy: Vec<String> = args
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let mut values = Vec::new();
-    let mut next_is_pair = false;
-    for a in &lossy {
-        let pair = if next_is_pair {
-            next_is_pair = false;
-            Some(a.as_str())
-        } else if VALUE_FLAGS.contains(&a.as_str()) {
-            next_is_pair = true;
-            None
-        } else {
-            a.split_once('=')
-                .filter(|(f, _)| VALUE_FLAGS.contains(f))
-                .map(|(_, v)| v)
-        };
-        if let Some((_, v)) = pair.and_then(|p| p.split_once('=')) {
-            values.push(v.to_string());
-        }
-    }
-    values.extend(
+/// Registers the values this call was handed that must never be printed (each
+/// `--build-arg`/`-e`/`--env` value, as the argument grammar finds them) and the values
+/// of secret-looking environment variables.
+pub fn register_call(inv: &crate::docker::args::Invocation) {
+    register(
+        inv.assigned_values()
+            .iter()
+            .map(|v| v.to_string_lossy().into_owned()),
+    );
+    register_environment();
+}
+
+/// Registers the values of secret-looking environment variables.
+pub fn register_environment() {
+    register(
         std::env::vars_os()
             .filter(|(k, _)| crate::route::secrets::looks_secret(&k.to_string_lossy(), &[]))
             .map(|(_, v)| v.to_string_lossy().into_owned()),
     );
-    register(values);
 }
 
 fn mask_known(s: &str) -> Option<String> {
@@ -161,12 +150,12 @@ mod tests {
         register(["hunter2-secret".to_string(), "abc".to_string()]);
         assert_eq!(text("value hunter2-secret here"), "value *** here");
         assert_eq!(text("abc stays: too short"), "abc stays: too short");
-        register_call(&[
+        register_call(&crate::docker::args::Invocation::parse(vec![
             "build".into(),
             "--build-arg".into(),
             "K=zzz-build-value".into(),
             "--build-arg=L=yyy-other".into(),
-        ]);
+        ]));
         assert_eq!(text("a zzz-build-value b yyy-other"), "a *** b ***");
     }
 

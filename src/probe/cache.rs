@@ -1,6 +1,6 @@
 //! The on-disk probe cache: small JSON files in the user's cache directory.
 //!
-//! Invariants (SPEC §2 Probing, issue "Security and robustness" §3):
+//! Invariants:
 //! - A missing, corrupt, oversized, wrong-version or unwritable cache costs speed, never
 //!   correctness: every failure here is logged at debug level and reads as "no entry".
 //! - The directory is `$DOCKROUTE_CACHE_DIR`, else `$XDG_CACHE_HOME/dockroute`, else
@@ -252,7 +252,10 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root"]
     fn a_directory_owned_by_someone_else_is_not_used() {
+        // Run with the ignored tests (`cargo test -- --include-ignored`, as scripts/test.sh
+        // does); without root it fails here rather than pass without checking anything.
         assert!(
             nix::unistd::geteuid().is_root(),
             "this test gives a directory to another user, which needs root: run scripts/test.sh"

@@ -1,6 +1,11 @@
 //! Finding the real `docker` clients on PATH, and never finding dockroute itself.
 //!
-//! Invariants (SPEC §2 Discovery, STYLE "mise and volta"):
+//! The PATH walk is written here rather than taken from a `which` crate on purpose: it
+//! must skip dockroute by (device, inode) per candidate, never search relative entries,
+//! and cost exactly one `stat` per entry on the pass-through path.
+//!
+//! Invariants (the same three guards mise and volta needed against shims finding
+//! themselves):
 //! - Only absolute PATH entries are searched. Relative and empty entries (an empty entry
 //!   means the current directory) are reported as ignored, never searched: a checked-out
 //!   repository must never supply the `docker` that runs.
@@ -143,6 +148,20 @@ pub fn all_clients(path_var: Option<&OsStr>, guard: &SelfGuard) -> (Vec<Candidat
     (found, report)
 }
 
+/// The first executable file called `name` in PATH's absolute entries (for BuildKit's
+/// `buildctl` and `buildctl-daemonless.sh`); relative entries are never searched, as for
+/// `docker`.
+#[must_use]
+pub fn find_program(path_var: Option<&OsStr>, name: &str) -> Option<PathBuf> {
+    path_var?
+        .as_bytes()
+        .split(|b| *b == b':')
+        .map(|entry| Path::new(OsStr::from_bytes(entry)))
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(name))
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0))
+}
+
 /// What `docker` resolves to for a shell with this PATH (relative entries included, as a
 /// shell would), for doctor: the file and whether it is dockroute.
 #[must_use]
@@ -230,6 +249,23 @@ mod tests {
         let err = first_client(Some(&path), &SelfGuard::default()).unwrap_err();
         assert_eq!(err.exit_code(), 127);
         assert!(err.to_string().contains(&a.display().to_string()));
+    }
+
+    #[test]
+    fn programs_are_found_in_absolute_entries_only() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("bin");
+        std::fs::create_dir(&dir).unwrap();
+        let p = dir.join("buildctl");
+        std::fs::write(&p, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = OsString::from(format!("relative:{}", dir.display()));
+        assert_eq!(find_program(Some(&path), "buildctl"), Some(p.clone()));
+        assert_eq!(find_program(Some(&path), "buildkitd"), None);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(find_program(Some(&path), "buildctl"), None);
+        let rel = OsString::from("bin");
+        assert_eq!(find_program(Some(&rel), "buildctl"), None);
     }
 
     #[test]

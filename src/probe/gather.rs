@@ -5,19 +5,24 @@
 //! path never does.
 
 use std::ffi::OsString;
+use std::path::Path;
 
-use crate::docker::args::{CommandKind, Invocation};
+use std::os::unix::ffi::OsStrExt;
+
+use crate::docker::args::{BuildCall, CommandKind, Invocation};
 use crate::docker::config;
+use crate::docker::dockerfile;
 use crate::docker::plugins;
 use crate::error::Result;
 use crate::guard::SelfGuard;
+use crate::probe::buildkit;
 use crate::probe::cache::Cache;
 use crate::probe::clients;
 use crate::probe::discovery::{self, SearchReport};
 use crate::probe::mounts::MountPoints;
 use crate::probe::runtime::{self, RuntimeReport};
 use crate::probe::settings::Settings;
-use crate::route::facts::{BuildEnv, Facts, Mode};
+use crate::route::facts::{BuildEnv, DockerfileScan, Facts, Mode, Runtime};
 
 /// The facts, plus what was learnt on the way (for `doctor` and `explain`).
 #[derive(Debug, Clone)]
@@ -36,6 +41,9 @@ pub struct Gathered {
 
 /// Gathers everything for `inv`. `with_runtime` forces the runtime probe even for calls
 /// that would not need it (doctor).
+///
+/// # Errors
+/// None today; the signature leaves room for a fact that must stop the call.
 pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result<Gathered> {
     let path: Option<OsString> = std::env::var_os("PATH");
     let (candidates, search) = discovery::all_clients(path.as_deref(), guard);
@@ -55,23 +63,80 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
         buildx_plugin.is_some(),
     );
     let mode = settings.mode;
-    let needs_runtime = with_runtime
-        || (mode == Mode::Auto && matches!(inv.kind, CommandKind::Build(_) | CommandKind::Compose));
-    let runtime = (needs_runtime && !clients.is_empty())
-        .then(|| runtime::learn(inv, &clients, cache.as_ref(), &settings, guard));
+    let routed = matches!(
+        inv.kind,
+        CommandKind::Build(_) | CommandKind::Compose | CommandKind::BuilderBoot(_)
+    );
+    let is_build = matches!(inv.kind, CommandKind::Build(_));
+    let needs_runtime =
+        with_runtime || (routed && mode == Mode::Auto) || (is_build && mode == Mode::Remote);
+    let runtime =
+        needs_runtime.then(|| runtime::learn(inv, &clients, cache.as_ref(), &settings, guard));
+    let mut bk = buildkit::facts(&settings, path.as_deref());
+    if is_build || with_runtime {
+        // Only the address the build would use is checked.
+        let no_daemon = matches!(
+            runtime.as_ref().map(|r| &r.runtime),
+            Some(Runtime::NoDaemon { .. })
+        ) || mode == Mode::Daemonless;
+        let addr = match (&bk.remote, &bk.host) {
+            (Some(r), _) if mode == Mode::Auto || mode == Mode::Remote => Some(r.clone()),
+            (_, Some(h)) if no_daemon => Some(h.clone()),
+            _ => None,
+        };
+        bk.unreachable = addr.and_then(|a| buildkit::unreachable(&a, settings.daemon_timeout));
+    }
+    let call = inv.build_call();
+    let dockerfile = call.as_ref().and_then(|call| scan_dockerfile(inv, call));
+    let build_args = call
+        .as_ref()
+        .map(|call| {
+            call.all("build-arg")
+                .filter_map(|f| f.value.as_ref())
+                .filter(|v| !v.as_bytes().contains(&b'='))
+                .filter_map(|name| std::env::var_os(name).map(|v| (name.clone(), v)))
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Gathered {
         facts: Facts {
             clients,
             runtime: runtime.as_ref().map(|r| r.runtime.clone()),
             env: BuildEnv {
                 docker_buildkit: std::env::var_os("DOCKER_BUILDKIT"),
+                build_args,
             },
             mode,
             secrets: settings.secrets.clone(),
+            buildkit: bk,
+            dockerfile,
+            scratch: std::env::temp_dir().join(format!("dockroute-{}", std::process::id())),
         },
         search,
         runtime,
         settings,
         buildx_plugin,
     })
+}
+
+/// Reads and scans the Dockerfile the build would use; `None` when it is not a local file
+/// (stdin, a URL, a remote context) or cannot be read — then nothing is said about it.
+fn scan_dockerfile(inv: &Invocation, call: &BuildCall) -> Option<DockerfileScan> {
+    let cwd = std::env::current_dir().ok()?;
+    match dockerfile::locate(call, &inv.args, &cwd) {
+        dockerfile::Location::File(path) => match dockerfile::scan_file(&path) {
+            Ok(findings) => Some(DockerfileScan {
+                // Shown as the user would type it when it is under the working directory.
+                path: path
+                    .strip_prefix(&cwd)
+                    .map_or_else(|_| path.clone(), Path::to_path_buf),
+                findings,
+            }),
+            Err(e) => {
+                tracing::debug!(path = %path.display(), error = %e, "Dockerfile not scanned");
+                None
+            }
+        },
+        dockerfile::Location::NotLocal => None,
+    }
 }

@@ -6,6 +6,7 @@
 //! Only build-like and compose calls (and `doctor`/`explain`) come here: pass-through calls
 //! use [`discovery::first_client`] and nothing else.
 
+pub mod buildkit;
 pub mod cache;
 pub mod clients;
 pub mod daemon;

@@ -1,7 +1,7 @@
 //! Learning the runtime: pinned by `DOCKROUTE_RUNTIME`, else from the daemon's answer to
 //! the privileged probe (cached per endpoint with a TTL), plus whether this is a
 //! Bitbucket Pipelines step. No environment variable tells runtime v3 from v2; the daemon
-//! does (SPEC §1).
+//! does: v3 allows privileged containers, v2 denies them.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

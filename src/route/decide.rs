@@ -1,87 +1,32 @@
 //! The routing decision: a pure function from (invocation, facts) to a plan or a refusal.
 //!
-//! This is SPEC §2's routing table in code. It does no I/O: `explain` is `decide` plus a
-//! printer, the shim is `decide` plus `exec`, and the table tests below cover it row by
-//! row. Invariants:
+//! This is the routing table in code. It does no I/O: `explain` is `decide` plus a
+//! printer, the shim is `decide` plus exec, and the table test below covers it row by row.
+//! Invariants:
 //! - Every argument of the call reaches the chosen client unchanged, except the command
 //!   words (normalised to `build` or `buildx build`) and flags this module names in a
-//!   notice (dropped) or a refusal.
-//! - A plan that differs from plain pass-through in program, arguments or environment
-//!   carries a `reason`; the shim prints it as one line. Identical plans print nothing.
+//!   notice (dropped) or a refusal. BuildKit routes translate the whole call
+//!   ([`crate::route::buildctl`]), refusing what they cannot translate.
+//! - A build that would end on the legacy builder is checked against the Dockerfile scan
+//!   first: BuildKit-only syntax is refused before anything runs, naming each line.
+//! - Every build-like plan says which builder it will use and why ([`BuilderChoice`]);
+//!   doctor's answer to "is BuildKit on?" is read from it.
 
 use std::ffi::{OsStr, OsString};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::docker::args::{BuildCall, CommandKind, Invocation};
+use crate::docker::args::{BootForm, BuildCall, CommandKind, Invocation};
 use crate::error::{Error, Result};
-use crate::route::facts::{Client, Facts, Mode, Runtime};
+use crate::route::buildctl::{self, Sink};
+use crate::route::facts::{Client, Facts, Mode, Runtime, BUILDX_DEFAULT_MAJOR};
+use crate::route::plan::{Builder, BuilderChoice, ImageId, Plan, Route, Step};
 use crate::route::secrets::{self, Policy};
 
-/// The route a call takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Route {
-    /// Untouched, to the first client.
-    Pass,
-    /// A legacy-era (< 23) client, preferably the bind-mounted one, runs `build`.
-    Mounted,
-    /// The first client's legacy builder (`DOCKER_BUILDKIT=0`).
-    Legacy,
-    /// A client with buildx runs `buildx build` (or compose runs with BuildKit).
-    Buildx,
-}
-
-impl Route {
-    /// The route's name as printed.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Route::Pass => "pass",
-            Route::Mounted => "mounted",
-            Route::Legacy => "legacy",
-            Route::Buildx => "buildx",
-        }
-    }
-}
-
-/// What to run. `argv[0]` is `program`, so docker CLI plugins call back the real client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
-    /// The route.
-    pub route: Route,
-    /// The client to exec, absolute.
-    pub program: PathBuf,
-    /// Its full argument vector, argv\[0\] included.
-    pub argv: Vec<OsString>,
-    /// Environment variables to set.
-    pub env_set: Vec<(String, String)>,
-    /// Environment variables to remove.
-    pub env_unset: Vec<String>,
-    /// Why this route, in the runtime's own words; empty for plain pass-through.
-    pub reason: String,
-    /// One line each: flags dropped, variables removed, warnings.
-    pub notices: Vec<String>,
-    /// Commands to run after `argv` succeeds (the `--push` emulation), each a full argv
-    /// for the same program and environment.
-    pub then: Vec<Vec<OsString>>,
-    /// The chosen client's version, for the log line.
-    pub client: String,
-    /// Whether the plan differs from plain pass-through (program, argv, environment or
-    /// follow-ups); only then does the shim print the reroute line.
-    pub changed: bool,
-    /// The command as it will run (`build`, `buildx build`, `compose`), for the log line.
-    pub command: String,
-}
-
-impl Plan {
-    /// Whether this plan changes anything compared with plain pass-through.
-    #[must_use]
-    pub fn is_reroute(&self) -> bool {
-        self.changed
-    }
-}
-
-/// Decides what to run. `facts.clients` must not be empty (discovery fails first).
+/// Decides what to run.
+///
+/// # Errors
+/// A refusal (exit 2) naming the flag, the Dockerfile line or the setting, with the fix;
+/// or no client to run at all (exit 127).
 pub fn decide(inv: &Invocation, facts: &Facts) -> Result<Plan> {
     let secret_args = match (inv.build_call(), facts.secrets.policy) {
         (Some(call), Policy::Warn | Policy::Deny) => {
@@ -103,79 +48,107 @@ pub fn decide(inv: &Invocation, facts: &Facts) -> Result<Plan> {
     if !secret_args.is_empty() {
         plan.notices.push(secrets::warning(&secret_args));
     }
-    plan.changed = plan.route != Route::Pass
-        && (plan.argv.len() != inv.args.len() + 1
-            || plan.argv[1..] != inv.args[..]
-            || facts.clients.first().map(|c| &c.path) != Some(&plan.program)
-            || !plan.env_set.is_empty()
-            || !plan.env_unset.is_empty()
-            || !plan.then.is_empty());
     Ok(plan)
 }
 
-fn choose(inv: &Invocation, facts: &Facts) -> Result<Plan> {
-    let first = facts.clients.first().ok_or_else(|| Error::NoClient {
+fn no_client() -> Error {
+    Error::NoClient {
         searched: Vec::new(),
         ignored: Vec::new(),
-    })?;
-    let pass = || pass_plan(inv, first);
+    }
+}
+
+fn choose(inv: &Invocation, facts: &Facts) -> Result<Plan> {
+    let first = facts.clients.first();
+    let pass = || first.map(|c| pass_plan(inv, c)).ok_or_else(no_client);
     match inv.kind {
-        CommandKind::Other => Ok(pass()),
-        CommandKind::Compose => Ok(compose(inv, facts, first).unwrap_or_else(pass)),
-        CommandKind::Build(_) => {
-            let call = inv.build_call().unwrap_or_default();
-            let target = match facts.mode {
-                Mode::Pass => None,
-                Mode::Mounted => Some(Route::Mounted),
-                Mode::Legacy => Some(Route::Legacy),
-                Mode::Buildx => Some(Route::Buildx),
-                Mode::Daemonless | Mode::Remote => None,
-                Mode::Auto => match &facts.runtime {
-                    Some(Runtime::Restricted { .. }) => {
-                        Some(if legacy_era_client(&facts.clients).is_some() {
-                            Route::Mounted
-                        } else {
-                            Route::Legacy
-                        })
-                    }
-                    Some(Runtime::V3 { .. }) => Some(Route::Buildx),
-                    _ => None,
-                },
-            };
-            let reason = reason_for(facts);
-            let plan = match target {
-                None => return Ok(pass()),
-                Some(Route::Mounted) => {
-                    let client = legacy_era_client(&facts.clients).ok_or_else(|| Error::Refused {
-                        flag: "DOCKROUTE_MODE=mounted".into(),
-                        why: "no Docker client older than 23 was found on PATH".into(),
-                        fix: "put a v20.10 client on PATH (Pipelines mounts one at /usr/bin/docker) or unset DOCKROUTE_MODE".into(),
-                    })?;
-                    mounted(inv, &call, facts, client, reason)?
-                }
-                Some(Route::Legacy) => legacy(inv, &call, first, reason)?,
-                Some(Route::Buildx) => match facts.clients.iter().find(|c| c.buildx) {
-                    Some(client) => buildx(inv, &call, facts, client, reason),
-                    None if facts.mode == Mode::Buildx => {
-                        return Err(Error::Refused {
-                            flag: "DOCKROUTE_MODE=buildx".into(),
-                            why: "no client on PATH has the buildx plugin".into(),
-                            fix: "install docker-buildx into a CLI plugin directory (e.g. /usr/local/lib/docker/cli-plugins) or unset DOCKROUTE_MODE".into(),
-                        })
-                    }
-                    None => {
-                        let mut p = pass();
-                        p.notices.push(format!(
-                            "{reason}, but no client on PATH has the buildx plugin: passing `{}` through unchanged; install docker-buildx (e.g. into /usr/local/lib/docker/cli-plugins) to build with BuildKit",
-                            command_words(inv)
-                        ));
-                        p
-                    }
-                },
-                Some(Route::Pass) => pass(),
-            };
-            Ok(plan)
+        CommandKind::Other => pass(),
+        CommandKind::BuilderBoot(form) => {
+            refuse_privileged_builder(inv, facts, form)?;
+            pass()
         }
+        CommandKind::Compose => match first {
+            Some(c) => Ok(compose(inv, facts, c).unwrap_or_else(|| pass_plan(inv, c))),
+            None => Err(no_client()),
+        },
+        CommandKind::Build(_) => build(inv, facts),
+    }
+}
+
+/// The route a build-like call takes, before looking at the call itself.
+fn build_route(facts: &Facts) -> Option<Route> {
+    match facts.mode {
+        Mode::Pass => None,
+        Mode::Mounted => Some(Route::Mounted),
+        Mode::Legacy => Some(Route::Legacy),
+        Mode::Buildx => Some(Route::Buildx),
+        Mode::Daemonless => Some(Route::Daemonless),
+        Mode::Remote => Some(Route::Remote),
+        Mode::Auto if facts.buildkit.remote.is_some() => Some(Route::Remote),
+        Mode::Auto => match &facts.runtime {
+            Some(Runtime::Restricted { .. }) => {
+                Some(if legacy_era_client(&facts.clients).is_some() {
+                    Route::Mounted
+                } else {
+                    Route::Legacy
+                })
+            }
+            Some(Runtime::V3 { .. }) => Some(Route::Buildx),
+            Some(Runtime::NoDaemon { .. })
+                if facts.buildkit.host.is_some() || facts.buildkit.daemonless.is_some() =>
+            {
+                Some(Route::Daemonless)
+            }
+            _ => None,
+        },
+    }
+}
+
+fn build(inv: &Invocation, facts: &Facts) -> Result<Plan> {
+    let call = inv.build_call().unwrap_or_default();
+    let first = facts.clients.first();
+    let reason = reason_for(facts);
+    let Some(route) = build_route(facts) else {
+        let mut plan = pass_plan(inv, first.ok_or_else(no_client)?);
+        plan.builder = Some(default_builder(first, facts));
+        if matches!(facts.runtime, Some(Runtime::NoDaemon { .. })) && facts.mode == Mode::Auto {
+            plan.notices.push(
+                "no Docker daemon answers, and neither BUILDKIT_HOST nor buildctl-daemonless.sh is there to build with BuildKit instead: passing the build through unchanged (see `dockroute doctor`)"
+                    .into(),
+            );
+        }
+        return Ok(plan);
+    };
+    match route {
+        Route::Pass => Ok(pass_plan(inv, first.ok_or_else(no_client)?)),
+        Route::Mounted => {
+            let client = legacy_era_client(&facts.clients).ok_or_else(|| Error::Refused {
+                flag: "DOCKROUTE_MODE=mounted".into(),
+                why: "no Docker client older than 23 was found on PATH".into(),
+                fix: "put a v20.10 client on PATH (Pipelines mounts one at /usr/bin/docker) or unset DOCKROUTE_MODE".into(),
+            })?;
+            mounted(inv, &call, facts, client, reason)
+        }
+        Route::Legacy => legacy(inv, &call, facts, first.ok_or_else(no_client)?, reason),
+        Route::Buildx => match facts.clients.iter().find(|c| c.buildx) {
+            Some(client) => Ok(buildx(inv, &call, facts, client, reason)),
+            None if facts.mode == Mode::Buildx => Err(Error::Refused {
+                flag: "DOCKROUTE_MODE=buildx".into(),
+                why: "no client on PATH has the buildx plugin".into(),
+                fix: "install docker-buildx into a CLI plugin directory (e.g. /usr/local/lib/docker/cli-plugins) or unset DOCKROUTE_MODE".into(),
+            }),
+            None => {
+                let mut p = pass_plan(inv, first.ok_or_else(no_client)?);
+                p.builder = Some(default_builder(first, facts));
+                p.notices.push(format!(
+                    "{}, but no client on PATH has the buildx plugin: passing `{}` through unchanged; install docker-buildx (e.g. into /usr/local/lib/docker/cli-plugins) to build with BuildKit",
+                    reason.as_deref().unwrap_or("this runtime allows buildx"),
+                    command_words(inv)
+                ));
+                Ok(p)
+            }
+        },
+        Route::Daemonless | Route::Remote => buildkit(inv, &call, facts, route, reason),
     }
 }
 
@@ -187,30 +160,19 @@ fn legacy_era_client(clients: &[Client]) -> Option<&Client> {
         .or_else(|| clients.iter().find(|c| c.legacy_era()))
 }
 
-fn reason_for(facts: &Facts) -> String {
+fn reason_for(facts: &Facts) -> Option<String> {
     if facts.mode != Mode::Auto {
-        return format!("DOCKROUTE_MODE={}", mode_name(facts.mode));
+        return Some(format!("DOCKROUTE_MODE={}", facts.mode.name()));
     }
-    facts
-        .runtime
-        .as_ref()
-        .map_or_else(String::new, |r| r.why().to_string())
-}
-
-fn mode_name(m: Mode) -> &'static str {
-    match m {
-        Mode::Auto => "auto",
-        Mode::Pass => "pass",
-        Mode::Mounted => "mounted",
-        Mode::Legacy => "legacy",
-        Mode::Buildx => "buildx",
-        Mode::Daemonless => "daemonless",
-        Mode::Remote => "remote",
+    if let Some(addr) = &facts.buildkit.remote {
+        return Some(format!("DOCKROUTE_BUILDKIT_HOST={addr}"));
     }
+    facts.runtime.as_ref().map(|r| r.why().to_string())
 }
 
 fn command_words(inv: &Invocation) -> String {
-    inv.args[inv.command_at..inv.rest_at]
+    let end = inv.rest_at.min(inv.args.len());
+    inv.args[inv.command_at.min(end)..end]
         .iter()
         .map(|a| a.to_string_lossy())
         .collect::<Vec<_>>()
@@ -223,20 +185,52 @@ fn pass_plan(inv: &Invocation, client: &Client) -> Plan {
     argv.extend(inv.args.iter().cloned());
     Plan {
         route: Route::Pass,
+        command: command_words(inv),
         program: client.path.clone(),
         argv,
         env_set: Vec::new(),
         env_unset: Vec::new(),
-        reason: String::new(),
+        client: Some(client.clone()),
+        reason: None,
+        builder: None,
         notices: Vec::new(),
+        load: None,
         then: Vec::new(),
-        client: client.describe(),
-        changed: false,
-        command: inv.args[inv.command_at.min(inv.args.len())..inv.rest_at.min(inv.args.len())]
-            .iter()
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" "),
+        image_id: None,
+        supervised: false,
+    }
+}
+
+/// The builder `docker build` gets from this client with the inherited environment.
+fn default_builder(client: Option<&Client>, facts: &Facts) -> BuilderChoice {
+    let modern = client
+        .and_then(|c| c.version.as_ref())
+        .is_some_and(|v| v.major >= BUILDX_DEFAULT_MAJOR);
+    let buildx = client.is_some_and(|c| c.buildx);
+    let (builder, why) = match (facts.env.buildkit(), modern, buildx) {
+        (Some(false), _, _) => (Some(Builder::Legacy), "DOCKER_BUILDKIT=0 is set".to_string()),
+        (Some(true), true, false) => (
+            None,
+            "DOCKER_BUILDKIT=1 but this CLI ≥ 23 has no buildx plugin: it refuses to build".into(),
+        ),
+        (_, true, true) => (Some(Builder::Buildx), "the client's default (CLI ≥ 23 with buildx)".into()),
+        (Some(true), false, _) => (
+            Some(Builder::DaemonBuildKit),
+            "DOCKER_BUILDKIT=1 is set".into(),
+        ),
+        (None, true, false) => (
+            Some(Builder::Legacy),
+            "this CLI ≥ 23 has no buildx plugin, so it falls back to the legacy builder".into(),
+        ),
+        (None, false, _) => (
+            Some(Builder::Legacy),
+            "the client's default (a CLI < 23 builds with the legacy builder unless DOCKER_BUILDKIT=1)".into(),
+        ),
+    };
+    BuilderChoice {
+        builder,
+        why,
+        set_by_route: false,
     }
 }
 
@@ -275,6 +269,19 @@ fn refuse(flag: &str, why: &str, fix: String) -> Error {
         flag: format!("--{flag}"),
         why: why.to_string(),
         fix,
+    }
+}
+
+/// Refuses a build bound for the legacy builder whose Dockerfile uses BuildKit-only
+/// syntax: the legacy builder would run the steps before it and then fail.
+fn refuse_buildkit_syntax(facts: &Facts, why: &str, fix: String) -> Result<()> {
+    match &facts.dockerfile {
+        Some(scan) if !scan.findings.is_empty() => Err(Error::NeedsBuildKit {
+            findings: crate::docker::dockerfile::refusal_lines(&scan.path, &scan.findings),
+            why: why.to_string(),
+            fix,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -317,13 +324,25 @@ impl<'a> Edit<'a> {
     }
 }
 
+/// `docker push TAG` with the call's global flags, by `program`.
+fn push_step(inv: &Invocation, program: &Path, tag: OsString) -> Step {
+    let mut argv = vec![program.as_os_str().to_owned()];
+    argv.extend(inv.global_args().iter().cloned());
+    argv.push("push".into());
+    argv.push(tag);
+    Step {
+        program: program.to_path_buf(),
+        argv,
+    }
+}
+
 /// `--push` emulated: build, then `docker push` each tag with the same global flags.
 fn push_emulation(
     inv: &Invocation,
     call: &BuildCall,
     edit: &mut Edit<'_>,
     program: &Path,
-) -> Result<Vec<Vec<OsString>>> {
+) -> Result<Vec<Step>> {
     if !call.has("push") {
         return Ok(Vec::new());
     }
@@ -345,13 +364,7 @@ fn push_emulation(
     ));
     Ok(tags
         .into_iter()
-        .map(|t| {
-            let mut argv = vec![program.as_os_str().to_owned()];
-            argv.extend(inv.global_args().iter().cloned());
-            argv.push("push".into());
-            argv.push(t);
-            argv
-        })
+        .map(|t| push_step(inv, program, t))
         .collect())
 }
 
@@ -371,14 +384,96 @@ fn refuse_buildx_only(call: &BuildCall, fix: &str) -> Result<()> {
     Ok(())
 }
 
+/// The builder on the mounted route, and the `DOCKER_BUILDKIT` value to set for it.
+///
+/// The daemon's BuildKit works through a client < 23, so the build gets it whenever the
+/// call needs it (`--secret` …) or the user's own first client would have built with
+/// BuildKit (CLI ≥ 23) — unless the user turned BuildKit off, which is kept.
+fn mounted_builder(call: &BuildCall, facts: &Facts) -> (BuilderChoice, Option<&'static str>) {
+    let needs = NEEDS_BUILDKIT
+        .iter()
+        .map(|(f, _)| *f)
+        .chain(["progress"])
+        .find(|f| call.has(f));
+    let own = facts.clients.first().filter(|c| {
+        c.version
+            .as_ref()
+            .is_some_and(|v| v.major >= BUILDX_DEFAULT_MAJOR)
+    });
+    let choice = |builder, why: String, set_by_route| BuilderChoice {
+        builder: Some(builder),
+        why,
+        set_by_route,
+    };
+    match (facts.env.buildkit(), needs, own) {
+        (Some(true), _, _) => (
+            choice(Builder::DaemonBuildKit, "DOCKER_BUILDKIT=1 is set".into(), false),
+            None,
+        ),
+        (Some(false), _, _) => (
+            choice(
+                Builder::Legacy,
+                "DOCKER_BUILDKIT=0 is set, and kept as your choice".into(),
+                false,
+            ),
+            None,
+        ),
+        (None, Some(flag), _) => (
+            choice(
+                Builder::DaemonBuildKit,
+                format!("`--{flag}` needs BuildKit"),
+                true,
+            ),
+            Some("1"),
+        ),
+        (None, None, Some(own)) => (
+            choice(
+                Builder::DaemonBuildKit,
+                format!(
+                    "the first `docker` on PATH ({}, {}) builds with BuildKit by default",
+                    own.path.display(),
+                    own.describe()
+                ),
+                true,
+            ),
+            Some("1"),
+        ),
+        (None, None, None) => (
+            choice(
+                Builder::Legacy,
+                "the first `docker` on PATH is older than 23 and builds with the legacy builder by default".into(),
+                false,
+            ),
+            None,
+        ),
+    }
+}
+
 fn mounted(
     inv: &Invocation,
     call: &BuildCall,
     facts: &Facts,
     client: &Client,
-    reason: String,
+    reason: Option<String>,
 ) -> Result<Plan> {
     refuse_buildx_only(call, V3_FIX)?;
+    let (builder, set) = mounted_builder(call, facts);
+    if builder.builder == Some(Builder::Legacy) {
+        let fix = if facts.env.buildkit() == Some(false) {
+            "unset DOCKER_BUILDKIT: dockroute then builds with the daemon's BuildKit through this client".to_string()
+        } else {
+            "set DOCKER_BUILDKIT=1 to build with the daemon's BuildKit through this client"
+                .to_string()
+        };
+        refuse_buildkit_syntax(
+            facts,
+            &format!(
+                "the build would run on the legacy builder ({})",
+                builder.why
+            ),
+            fix,
+        )?;
+    }
     let mut edit = Edit::new(inv);
     edit.drop_flag(
         call,
@@ -391,46 +486,49 @@ fn mounted(
         "the v20.10 client builds with the daemon's own builder",
     );
     let then = push_emulation(inv, call, &mut edit, &client.path)?;
-    let needs_buildkit = NEEDS_BUILDKIT
-        .iter()
-        .map(|(f, _)| *f)
-        .chain(["progress"])
-        .find(|f| call.has(f));
-    let mut env_set = Vec::new();
-    match (needs_buildkit, facts.env.buildkit()) {
-        (Some(_), None) => env_set.push(("DOCKER_BUILDKIT".into(), "1".into())),
-        (Some(flag), Some(false)) => edit.notices.push(format!(
-            "--{flag} needs BuildKit, but DOCKER_BUILDKIT=0 is set in the environment and was kept; unset it to use the daemon's BuildKit"
-        )),
-        _ => {}
-    }
-    Ok(Plan {
-        route: Route::Mounted,
-        argv: edit.argv(&client.path, &["build"]),
-        program: client.path.clone(),
-        env_set,
-        env_unset: Vec::new(),
-        reason,
-        notices: edit.notices,
-        then,
-        client: client.describe(),
-        command: "build".into(),
-        changed: false,
-    })
-}
-
-fn legacy(inv: &Invocation, call: &BuildCall, first: &Client, reason: String) -> Result<Plan> {
-    let fix = format!("{MOUNTED_FIX}, or {V3_FIX}");
-    for (flag, why) in NEEDS_BUILDKIT {
-        if call.has(flag) {
-            return Err(refuse(
-                flag,
-                &format!("{why}, and the only builder this runtime allows here is the legacy one"),
-                fix,
+    if facts.env.buildkit() == Some(false) {
+        if let Some((flag, _)) = NEEDS_BUILDKIT.iter().find(|(f, _)| call.has(f)) {
+            edit.notices.push(format!(
+                "--{flag} needs BuildKit, but DOCKER_BUILDKIT=0 is set in the environment and was kept; unset it to use the daemon's BuildKit"
             ));
         }
     }
+    Ok(Plan {
+        route: Route::Mounted,
+        command: "build".into(),
+        argv: edit.argv(&client.path, &["build"]),
+        program: client.path.clone(),
+        env_set: set
+            .map(|v| vec![("DOCKER_BUILDKIT".to_string(), v.to_string())])
+            .unwrap_or_default(),
+        env_unset: Vec::new(),
+        client: Some(client.clone()),
+        reason,
+        builder: Some(builder),
+        notices: edit.notices,
+        load: None,
+        then,
+        image_id: None,
+        supervised: false,
+    })
+}
+
+fn legacy(
+    inv: &Invocation,
+    call: &BuildCall,
+    facts: &Facts,
+    first: &Client,
+    reason: Option<String>,
+) -> Result<Plan> {
+    let fix = format!("{MOUNTED_FIX}, or {V3_FIX}");
+    let only = "the only builder this runtime allows here is the legacy one";
+    for (flag, why) in NEEDS_BUILDKIT {
+        if call.has(flag) {
+            return Err(refuse(flag, &format!("{why}, and {only}"), fix));
+        }
+    }
     refuse_buildx_only(call, &fix)?;
+    refuse_buildkit_syntax(facts, only, fix)?;
     let mut edit = Edit::new(inv);
     edit.drop_flag(call, "progress", "the legacy builder has no progress modes");
     edit.drop_flag(
@@ -442,16 +540,23 @@ fn legacy(inv: &Invocation, call: &BuildCall, first: &Client, reason: String) ->
     let then = push_emulation(inv, call, &mut edit, &first.path)?;
     Ok(Plan {
         route: Route::Legacy,
+        command: "build".into(),
         argv: edit.argv(&first.path, &["build"]),
         program: first.path.clone(),
         env_set: vec![("DOCKER_BUILDKIT".into(), "0".into())],
         env_unset: Vec::new(),
+        client: Some(first.clone()),
         reason,
+        builder: Some(BuilderChoice {
+            builder: Some(Builder::Legacy),
+            why: "no Docker CLI < 23 on PATH to reach the daemon's BuildKit, and buildx cannot run here".into(),
+            set_by_route: true,
+        }),
         notices: edit.notices,
+        load: None,
         then,
-        client: first.describe(),
-        command: "build".into(),
-        changed: false,
+        image_id: None,
+        supervised: false,
     })
 }
 
@@ -472,7 +577,7 @@ fn buildx(
     call: &BuildCall,
     facts: &Facts,
     client: &Client,
-    reason: String,
+    reason: Option<String>,
 ) -> Plan {
     let mut notices = Vec::new();
     let env_unset = unset_inherited_off(facts, &mut notices);
@@ -484,17 +589,204 @@ fn buildx(
     let edit = Edit::new(inv);
     Plan {
         route: Route::Buildx,
+        command: words.join(" "),
         argv: edit.argv(&client.path, &words),
         program: client.path.clone(),
         env_set: Vec::new(),
         env_unset,
+        client: Some(client.clone()),
         reason,
+        builder: Some(BuilderChoice {
+            builder: Some(Builder::Buildx),
+            why: "this runtime allows buildx's privileged BuildKit".into(),
+            set_by_route: false,
+        }),
         notices,
+        load: None,
         then: Vec::new(),
-        client: client.describe(),
-        command: words.join(" "),
-        changed: false,
+        image_id: None,
+        supervised: false,
     }
+}
+
+/// The daemonless and remote routes: the call translated for `buildctl`.
+fn buildkit(
+    inv: &Invocation,
+    call: &BuildCall,
+    facts: &Facts,
+    route: Route,
+    reason: Option<String>,
+) -> Result<Plan> {
+    let bk = &facts.buildkit;
+    let no_buildctl = |what: &str| {
+        Error::Refused {
+        flag: what.to_string(),
+        why: "`buildctl` is not on PATH".into(),
+        fix: "install BuildKit's client (the `buildctl` binary of a moby/buildkit release) into a directory on PATH".into(),
+    }
+    };
+    // Where the build runs, and how buildctl is started.
+    let (program, mut argv, supervised, address) = if route == Route::Remote {
+        let addr = bk.remote.clone().ok_or_else(|| Error::Refused {
+            flag: "DOCKROUTE_MODE=remote".into(),
+            why: "DOCKROUTE_BUILDKIT_HOST is not set".into(),
+            fix: "set DOCKROUTE_BUILDKIT_HOST to the shared BuildKit's address (tcp://…, unix://…, kube-pod://…)".into(),
+        })?;
+        let program = bk
+            .buildctl
+            .clone()
+            .ok_or_else(|| no_buildctl("DOCKROUTE_BUILDKIT_HOST"))?;
+        let mut argv = vec![
+            program.clone().into_os_string(),
+            "--addr".into(),
+            addr.clone().into(),
+        ];
+        if let Some(dir) = &bk.tls_dir {
+            argv.push("--tlsdir".into());
+            argv.push(dir.clone().into_os_string());
+        }
+        (program, argv, false, Some(addr))
+    } else if let Some(host) = &bk.host {
+        let program = bk
+            .buildctl
+            .clone()
+            .ok_or_else(|| no_buildctl("BUILDKIT_HOST"))?;
+        let mut argv = vec![
+            program.clone().into_os_string(),
+            "--addr".into(),
+            host.clone().into(),
+        ];
+        if let Some(dir) = &bk.tls_dir {
+            argv.push("--tlsdir".into());
+            argv.push(dir.clone().into_os_string());
+        }
+        (program, argv, false, Some(host.clone()))
+    } else if let Some(script) = &bk.daemonless {
+        (
+            script.clone(),
+            vec![script.clone().into_os_string()],
+            true,
+            None,
+        )
+    } else {
+        return Err(Error::Refused {
+            flag: "DOCKROUTE_MODE=daemonless".into(),
+            why: "neither BUILDKIT_HOST nor buildctl-daemonless.sh is there".into(),
+            fix: "set BUILDKIT_HOST to a BuildKit address, or put buildctl-daemonless.sh (with buildctl and buildkitd) on PATH, as the moby/buildkit images do".into(),
+        });
+    };
+    if let (Some(addr), Some(why)) = (&address, &bk.unreachable) {
+        return Err(Error::Refused {
+            flag: format!("--addr {addr}"),
+            why: format!("the BuildKit at {addr} does not answer: {why}"),
+            fix: "check that buildkitd runs there and that this step can reach it (address, port, TLS files)".into(),
+        });
+    }
+    let daemon = route == Route::Remote && !matches!(facts.runtime, Some(Runtime::NoDaemon { .. }));
+    let lookup = |name: &OsStr| {
+        facts
+            .env
+            .build_args
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let t = buildctl::translate(&buildctl::Request {
+        inv,
+        call,
+        env: &lookup,
+        daemon,
+        scratch: &facts.scratch,
+    })?;
+    argv.extend(t.args);
+    let notices = t.notices;
+    let load = match &t.sink {
+        Sink::Load { .. } => {
+            let client = facts.clients.first().ok_or_else(|| Error::Refused {
+                flag: "DOCKROUTE_BUILDKIT_HOST".into(),
+                why: "the image should be loaded into the daemon, but no docker client is on PATH to run `docker load`".into(),
+                fix: "put a Docker CLI on PATH, or add `--push` or `-o` to the build".into(),
+            })?;
+            let mut argv = vec![client.path.clone().into_os_string()];
+            argv.extend(inv.global_args().iter().cloned());
+            argv.push("load".into());
+            Some(Step {
+                program: client.path.clone(),
+                argv,
+            })
+        }
+        _ => None,
+    };
+    let image_id = match (t.iidfile, t.print_id) {
+        (None, None) => None,
+        (iid, print) => Some(ImageId {
+            metadata: iid
+                .as_ref()
+                .map(|i| i.metadata.clone())
+                .or_else(|| print.as_ref().map(|p| p.metadata.clone()))
+                .unwrap_or_default(),
+            metadata_is_ours: iid.as_ref().map_or_else(
+                || print.as_ref().is_some_and(|p| p.metadata_is_ours),
+                |i| i.metadata_is_ours,
+            ),
+            write_to: iid.map(|i| i.path),
+            print: print.is_some(),
+        }),
+    };
+    Ok(Plan {
+        route,
+        command: "build".into(),
+        program,
+        argv,
+        env_set: Vec::new(),
+        env_unset: Vec::new(),
+        client: None,
+        reason,
+        builder: Some(BuilderChoice {
+            builder: Some(Builder::BuildKit),
+            why: match &address {
+                Some(a) => format!("the BuildKit at {a}"),
+                None => {
+                    "a private BuildKit started for this build by buildctl-daemonless.sh".into()
+                }
+            },
+            set_by_route: false,
+        }),
+        notices,
+        load,
+        then: Vec::new(),
+        image_id,
+        supervised,
+    })
+}
+
+/// buildx commands that start a `docker-container` builder, which needs a privileged
+/// container: on a runtime that forbids those they end in the daemon's denial after
+/// pulling an image, so they are refused up front.
+fn refuse_privileged_builder(inv: &Invocation, facts: &Facts, form: BootForm) -> Result<()> {
+    let restricted = match facts.mode {
+        Mode::Mounted | Mode::Legacy => true,
+        Mode::Auto => matches!(facts.runtime, Some(Runtime::Restricted { .. })),
+        _ => false,
+    };
+    if !restricted {
+        return Ok(());
+    }
+    let what = match form {
+        BootForm::Bake => "`docker buildx bake` builds on a buildx builder",
+        BootForm::InspectBootstrap => "`docker buildx inspect --bootstrap` starts a buildx builder",
+        BootForm::CreateBootstrap => "`docker buildx create --bootstrap` starts a buildx builder",
+    };
+    Err(Error::Refused {
+        flag: command_words(inv),
+        why: format!(
+            "{what}, which here means a privileged BuildKit container, and {}",
+            reason_for(facts).unwrap_or_else(|| "this runtime forbids privileged containers".into())
+        ),
+        fix: format!(
+            "build with plain `docker build` (dockroute routes it to a builder this runtime allows) or `docker compose build`, or {V3_FIX}"
+        ),
+    })
 }
 
 fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Option<Plan> {
@@ -540,12 +832,20 @@ pub fn effective_buildkit(plan: &Plan, inherited: Option<&OsStr>) -> Option<Stri
 
 #[cfg(test)]
 mod tests {
+    //! The routing table, one row per case: the call, the facts, and the plan or refusal
+    //! expected. Read it top to bottom as the table in the README.
+
     use super::*;
-    use crate::route::facts::BuildEnv;
+    use crate::docker::dockerfile::Finding;
+    use crate::route::facts::{BuildEnv, BuildKitFacts, DockerfileScan};
     use semver::Version;
 
     const NEW: &str = "/usr/local/bin/docker";
     const OLD: &str = "/usr/bin/docker";
+    const BUILDCTL: &str = "/usr/bin/buildctl";
+    const SCRIPT: &str = "/usr/bin/buildctl-daemonless.sh";
+    const DENIED: &str =
+        "authorization denied by plugin pipelines: --privileged=true is not allowed";
 
     fn client(path: &str, major: u64, mounted: bool, buildx: bool) -> Client {
         Client {
@@ -557,364 +857,1225 @@ mod tests {
         }
     }
 
-    fn v2_clients() -> Vec<Client> {
-        vec![client(NEW, 28, false, false), client(OLD, 20, true, false)]
-    }
-
-    fn denied() -> Runtime {
-        Runtime::Restricted {
-            why: "authorization denied by plugin pipelines: --privileged=true is not allowed"
-                .into(),
-        }
-    }
-
-    fn v3() -> Runtime {
-        Runtime::V3 {
-            why: "Bitbucket runtime v3".into(),
-        }
-    }
-
-    fn facts(clients: Vec<Client>, runtime: Option<Runtime>) -> Facts {
+    fn with(clients: Vec<Client>, runtime: Runtime) -> Facts {
         Facts {
             clients,
-            runtime,
-            env: BuildEnv::default(),
-            mode: Mode::Auto,
-            secrets: secrets::Guard::default(),
+            runtime: Some(runtime),
+            ..Facts::default()
         }
     }
 
-    fn run(args: &[&str], f: &Facts) -> Result<Plan> {
-        decide(
-            &Invocation::parse(args.iter().map(OsString::from).collect()),
-            f,
+    fn restricted() -> Runtime {
+        Runtime::Restricted { why: DENIED.into() }
+    }
+
+    fn scan() -> Option<DockerfileScan> {
+        Some(DockerfileScan {
+            path: "Dockerfile".into(),
+            findings: vec![Finding {
+                line: 3,
+                construct: "RUN --mount".into(),
+            }],
+        })
+    }
+
+    // --- the facts of each row ------------------------------------------------------
+    /// Pipelines v2: CLI 28 first, the 20.10 client bind-mounted.
+    fn v2() -> Facts {
+        with(
+            vec![client(NEW, 28, false, false), client(OLD, 20, true, false)],
+            restricted(),
         )
     }
-
-    fn argv(p: &Plan) -> Vec<String> {
-        p.argv
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect()
-    }
-
-    fn env(p: &Plan) -> Vec<(&str, &str)> {
-        p.env_set
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
-    }
-
-    #[test]
-    fn other_commands_pass_through_untouched_whatever_the_runtime() {
-        for rt in [Some(denied()), Some(v3()), None] {
-            let p = run(
-                &["run", "--privileged", "busybox"],
-                &facts(v2_clients(), rt),
-            )
-            .unwrap();
-            assert_eq!(p.route, Route::Pass);
-            assert_eq!(argv(&p), [NEW, "run", "--privileged", "busybox"]);
-            assert!(p.env_set.is_empty() && p.notices.is_empty() && !p.is_reroute());
-        }
-    }
-
-    #[test]
-    fn restricted_build_goes_to_the_mounted_legacy_era_client() {
-        let f = facts(v2_clients(), Some(denied()));
-        for words in [
-            &["build"][..],
-            &["image", "build"],
-            &["builder", "build"],
-            &["buildx", "build"],
-            &["buildx", "b"],
-        ] {
-            let mut args = vec!["-H", "tcp://localhost:2375"];
-            args.extend_from_slice(words);
-            args.extend_from_slice(&["-t", "x", "."]);
-            let p = run(&args, &f).unwrap();
-            assert_eq!(p.route, Route::Mounted, "{words:?}");
-            assert_eq!(
-                argv(&p),
-                [OLD, "-H", "tcp://localhost:2375", "build", "-t", "x", "."]
-            );
-            assert!(
-                p.env_set.is_empty(),
-                "plain builds keep the client's default builder"
-            );
-            assert!(p.reason.contains("--privileged=true is not allowed"));
-        }
-    }
-
-    #[test]
-    fn restricted_mounted_prefers_the_bind_mounted_client() {
-        let clients = vec![
-            client(NEW, 28, false, false),
-            client("/opt/old/docker", 19, false, false),
-            client(OLD, 20, true, false),
-        ];
-        let p = run(&["build", "."], &facts(clients, Some(denied()))).unwrap();
-        assert_eq!(p.program, PathBuf::from(OLD));
-        let clients = vec![
-            client(NEW, 28, false, false),
-            client("/opt/old/docker", 19, false, false),
-        ];
-        let p = run(&["build", "."], &facts(clients, Some(denied()))).unwrap();
-        assert_eq!(p.program, PathBuf::from("/opt/old/docker"));
-    }
-
-    #[test]
-    fn restricted_mounted_turns_buildkit_on_only_when_the_call_needs_it() {
-        let f = facts(v2_clients(), Some(denied()));
-        for flag in [
-            "--secret=id=a,src=f",
-            "--ssh=default",
-            "--output=type=local,dest=o",
-            "--progress=plain",
-        ] {
-            let p = run(&["build", flag, "."], &f).unwrap();
-            assert_eq!(env(&p), [("DOCKER_BUILDKIT", "1")], "{flag}");
-            assert_eq!(argv(&p), [OLD, "build", flag, "."]);
-        }
-        let mut f2 = f.clone();
-        f2.env.docker_buildkit = Some("0".into());
-        let p = run(&["build", "--secret", "id=a", "."], &f2).unwrap();
-        assert!(p.env_set.is_empty());
-        assert!(p.notices[0].contains("DOCKER_BUILDKIT=0"));
-    }
-
-    #[test]
-    fn restricted_mounted_drops_load_emulates_push_refuses_buildx_only() {
-        let f = facts(v2_clients(), Some(denied()));
-        let p = run(
-            &[
-                "buildx", "build", "--load", "-t", "r/a:1", "--push", "-t", "r/a:2", ".",
-            ],
-            &f,
-        )
-        .unwrap();
-        assert_eq!(argv(&p), [OLD, "build", "-t", "r/a:1", "-t", "r/a:2", "."]);
-        assert_eq!(p.then.len(), 2);
-        assert_eq!(
-            p.then[1]
-                .iter()
-                .map(|a| a.to_str().unwrap())
-                .collect::<Vec<_>>(),
-            [OLD, "push", "r/a:2"]
-        );
-        assert!(p.notices.iter().any(|n| n.contains("--load")));
-        for flag in [
-            "--cache-to=type=local,dest=c",
-            "--build-context=a=b",
-            "--attest=type=sbom",
-            "--sbom=true",
-            "--provenance=true",
-        ] {
-            let e = run(&["build", flag, "."], &f).unwrap_err();
-            assert_eq!(e.exit_code(), 2, "{flag}");
-        }
-        let e = run(&["build", "--platform", "linux/amd64,linux/arm64", "."], &f).unwrap_err();
-        assert!(e.to_string().contains("--platform"));
-        assert!(run(&["build", "--platform", "linux/amd64", "."], &f).is_ok());
-        let e = run(&["build", "--push", "."], &f).unwrap_err();
-        assert!(e.to_string().contains("--push"));
-    }
-
-    #[test]
-    fn restricted_without_a_legacy_era_client_uses_the_legacy_builder() {
-        let f = facts(vec![client(NEW, 28, false, false)], Some(denied()));
-        let p = run(
-            &[
-                "-D",
-                "build",
-                "--progress",
-                "plain",
-                "--load",
-                "-t",
-                "a",
-                ".",
-            ],
-            &f,
-        )
-        .unwrap();
-        assert_eq!(p.route, Route::Legacy);
-        assert_eq!(argv(&p), [NEW, "-D", "build", "-t", "a", "."]);
-        assert_eq!(env(&p), [("DOCKER_BUILDKIT", "0")]);
-        assert_eq!(p.notices.len(), 2);
-        for args in [
-            &["build", "--secret", "id=x", "."][..],
-            &["build", "--ssh", "default", "."],
-            &["build", "-o", "out", "."],
-            &["build", "--output=type=tar,dest=x", "."],
-            &["build", "--cache-to", "type=inline", "."],
-            &["build", "--platform=linux/amd64,linux/arm64", "."],
-            &["build", "--build-context", "a=b", "."],
-            &["build", "--attest", "type=provenance", "."],
-            &["build", "--sbom=true", "."],
-            &["build", "--provenance=mode=max", "."],
-        ] {
-            let e = run(args, &f).unwrap_err();
-            assert_eq!(e.exit_code(), 2, "{args:?}");
-            assert!(e.hint().unwrap().contains("v20.10"), "{args:?}");
-        }
-        let p = run(&["build", "--push", "-t", "127.0.0.1:5000/a", "."], &f).unwrap();
-        assert_eq!(argv(&p), [NEW, "build", "-t", "127.0.0.1:5000/a", "."]);
-        assert_eq!(p.then.len(), 1);
-    }
-
-    #[test]
-    fn restricted_compose_disables_buildkit_and_bake() {
-        let p = run(
-            &["compose", "up", "--build"],
-            &facts(v2_clients(), Some(denied())),
-        )
-        .unwrap();
-        assert_eq!(argv(&p), [NEW, "compose", "up", "--build"]);
-        assert_eq!(
-            env(&p),
-            [("DOCKER_BUILDKIT", "0"), ("COMPOSE_BAKE", "false")]
-        );
-        assert!(p.is_reroute());
-    }
-
-    #[test]
-    fn v3_build_goes_to_buildx_with_load() {
-        let clients = vec![client(NEW, 28, false, true)];
-        let mut f = facts(clients, Some(v3()));
+    fn v2_buildkit_off() -> Facts {
+        let mut f = v2();
         f.env.docker_buildkit = Some("0".into());
-        let p = run(&["build", "-t", "x", "."], &f).unwrap();
-        assert_eq!(p.route, Route::Buildx);
-        assert_eq!(argv(&p), [NEW, "buildx", "build", "--load", "-t", "x", "."]);
-        assert_eq!(p.env_unset, ["DOCKER_BUILDKIT"]);
-        assert_eq!(p.notices.len(), 1);
-        for args in [
-            &["build", "--push", "-t", "x", "."][..],
-            &["build", "--load", "."],
-            &["build", "-o", "type=local,dest=o", "."],
-            &["build", "--platform", "linux/amd64,linux/arm64", "."],
-        ] {
-            let p = run(args, &f).unwrap();
-            assert!(
-                !argv(&p).contains(&"--load".to_string()) || args.contains(&"--load"),
-                "{args:?}"
-            );
-            assert_eq!(argv(&p)[1..3], ["buildx", "build"]);
-        }
+        f
     }
-
-    #[test]
-    fn v3_build_picks_the_first_client_with_buildx_and_warns_without_one() {
-        let clients = vec![
+    fn v2_buildkit_off_scan() -> Facts {
+        let mut f = v2_buildkit_off();
+        f.dockerfile = scan();
+        f
+    }
+    fn v2_buildkit_on() -> Facts {
+        let mut f = v2();
+        f.env.docker_buildkit = Some("true".into());
+        f
+    }
+    fn v2_scan() -> Facts {
+        let mut f = v2();
+        f.dockerfile = scan();
+        f
+    }
+    /// Only the 20.10 client, first on PATH.
+    fn v2_old_only() -> Facts {
+        with(vec![client(OLD, 20, true, false)], restricted())
+    }
+    fn v2_old_only_scan() -> Facts {
+        let mut f = v2_old_only();
+        f.dockerfile = scan();
+        f
+    }
+    /// A 19.03 client elsewhere, the 20.10 one bind-mounted.
+    fn v2_three() -> Facts {
+        with(
+            vec![
+                client(NEW, 28, false, false),
+                client("/opt/old/docker", 19, false, false),
+                client(OLD, 20, true, false),
+            ],
+            restricted(),
+        )
+    }
+    fn v2_unmounted_old() -> Facts {
+        with(
+            vec![
+                client(NEW, 28, false, false),
+                client("/opt/old/docker", 19, false, false),
+            ],
+            restricted(),
+        )
+    }
+    /// Restricted, and no client < 23: the legacy builder.
+    fn v2_no_old() -> Facts {
+        with(vec![client(NEW, 28, false, false)], restricted())
+    }
+    fn v2_no_old_scan() -> Facts {
+        let mut f = v2_no_old();
+        f.dockerfile = scan();
+        f
+    }
+    fn v3() -> Facts {
+        with(
+            vec![client(NEW, 28, false, true)],
+            Runtime::V3 {
+                why: "Bitbucket runtime v3".into(),
+            },
+        )
+    }
+    fn v3_buildkit_off() -> Facts {
+        let mut f = v3();
+        f.env.docker_buildkit = Some("0".into());
+        f
+    }
+    fn v3_second_has_buildx() -> Facts {
+        let mut f = v3();
+        f.clients = vec![
             client(NEW, 28, false, false),
             client("/opt/docker", 27, false, true),
         ];
-        let p = run(&["build", "."], &facts(clients, Some(v3()))).unwrap();
-        assert_eq!(p.program, PathBuf::from("/opt/docker"));
-        let p = run(
-            &["build", "."],
-            &facts(vec![client(NEW, 28, false, false)], Some(v3())),
-        )
-        .unwrap();
-        assert_eq!(p.route, Route::Pass);
-        assert!(p.notices[0].contains("buildx"));
+        f
     }
-
-    #[test]
-    fn v3_compose_only_removes_an_inherited_off_switch() {
-        let mut f = facts(vec![client(NEW, 28, false, true)], Some(v3()));
-        assert_eq!(run(&["compose", "build"], &f).unwrap().route, Route::Pass);
-        f.env.docker_buildkit = Some("false".into());
-        let p = run(&["compose", "build"], &f).unwrap();
-        assert_eq!(p.env_unset, ["DOCKER_BUILDKIT"]);
-        assert_eq!(argv(&p), [NEW, "compose", "build"]);
+    fn v3_no_buildx() -> Facts {
+        let mut f = v3();
+        f.clients = vec![client(NEW, 28, false, false)];
+        f
     }
-
-    #[test]
-    fn open_unknown_and_no_daemon_change_nothing() {
-        for rt in [
+    fn open() -> Facts {
+        with(
+            v2().clients,
             Runtime::Open {
                 why: "allowed".into(),
             },
+        )
+    }
+    fn unknown() -> Facts {
+        with(
+            v2().clients,
             Runtime::Unknown {
                 why: "timeout".into(),
             },
+        )
+    }
+    fn no_daemon() -> Facts {
+        with(
+            v2().clients,
             Runtime::NoDaemon {
                 why: "refused".into(),
             },
-        ] {
-            let f = facts(v2_clients(), Some(rt));
-            for args in [
-                &["build", "."][..],
-                &["compose", "up"],
+        )
+    }
+    fn no_daemon_buildkit_host() -> Facts {
+        let mut f = no_daemon();
+        f.buildkit = BuildKitFacts {
+            host: Some("tcp://bk:1234".into()),
+            buildctl: Some(BUILDCTL.into()),
+            daemonless: Some(SCRIPT.into()),
+            ..BuildKitFacts::default()
+        };
+        f
+    }
+    fn no_daemon_script_no_client() -> Facts {
+        let mut f = no_daemon();
+        f.clients.clear();
+        f.buildkit = BuildKitFacts {
+            daemonless: Some(SCRIPT.into()),
+            ..BuildKitFacts::default()
+        };
+        f
+    }
+    fn no_daemon_unreachable() -> Facts {
+        let mut f = no_daemon_buildkit_host();
+        f.buildkit.unreachable = Some("connection refused".into());
+        f
+    }
+    fn no_daemon_host_without_buildctl() -> Facts {
+        let mut f = no_daemon_buildkit_host();
+        f.buildkit.buildctl = None;
+        f
+    }
+    fn remote_on_v2() -> Facts {
+        let mut f = v2();
+        f.buildkit = BuildKitFacts {
+            remote: Some("tcp://bk:1234".into()),
+            tls_dir: Some("/certs".into()),
+            buildctl: Some(BUILDCTL.into()),
+            ..BuildKitFacts::default()
+        };
+        f
+    }
+    fn mode(m: Mode, base: fn() -> Facts) -> Facts {
+        let mut f = base();
+        f.mode = m;
+        f
+    }
+    fn pass_mode() -> Facts {
+        mode(Mode::Pass, v2)
+    }
+    fn mounted_mode_v3() -> Facts {
+        let mut f = mode(Mode::Mounted, v3);
+        f.clients.push(client(OLD, 20, true, false));
+        f
+    }
+    fn legacy_mode_v3() -> Facts {
+        mode(Mode::Legacy, v3)
+    }
+    fn buildx_mode_v2() -> Facts {
+        let mut f = mode(Mode::Buildx, v2);
+        f.clients[0].buildx = true;
+        f
+    }
+    fn buildx_mode_without_buildx() -> Facts {
+        mode(Mode::Buildx, v2)
+    }
+    fn mounted_mode_without_old() -> Facts {
+        mode(Mode::Mounted, v3_no_buildx)
+    }
+    fn daemonless_mode_without_buildkit() -> Facts {
+        mode(Mode::Daemonless, open)
+    }
+    fn remote_mode_without_host() -> Facts {
+        mode(Mode::Remote, open)
+    }
+    fn secrets_deny() -> Facts {
+        let mut f = v2();
+        f.secrets.policy = Policy::Deny;
+        f
+    }
+    fn secrets_off() -> Facts {
+        let mut f = v2();
+        f.secrets.policy = Policy::Off;
+        f
+    }
+
+    /// What a row expects.
+    enum Expect {
+        /// The whole plan: route, argv, env set and removed, builder, follow-ups,
+        /// whether it is announced, and a word every notice list must contain.
+        Plan {
+            route: Route,
+            argv: &'static [&'static str],
+            env: &'static [(&'static str, &'static str)],
+            unset: &'static [&'static str],
+            builder: Option<Builder>,
+            then: usize,
+            reroute: bool,
+            notice: Option<&'static str>,
+        },
+        /// A BuildKit route: its argv starts so, and whether the image is loaded.
+        BuildKit {
+            route: Route,
+            argv_starts: &'static [&'static str],
+            load: bool,
+            supervised: bool,
+        },
+        /// Refused, the message containing this.
+        Refused(&'static str),
+    }
+    use Expect::{BuildKit as Bk, Plan as P, Refused};
+
+    struct Row {
+        args: &'static [&'static str],
+        given: fn() -> Facts,
+        expect: Expect,
+    }
+
+    const fn row(args: &'static [&'static str], given: fn() -> Facts, expect: Expect) -> Row {
+        Row {
+            args,
+            given,
+            expect,
+        }
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn table() -> Vec<Row> {
+        use Builder::{Buildx as BX, DaemonBuildKit as DBK, Legacy as LEG};
+        vec![
+            // Anything but builds and compose passes through, whatever the runtime.
+            row(
+                &["run", "--privileged", "busybox"],
+                v2,
+                P {
+                    route: Route::Pass,
+                    argv: &[NEW, "run", "--privileged", "busybox"],
+                    env: &[],
+                    unset: &[],
+                    builder: None,
+                    then: 0,
+                    reroute: false,
+                    notice: None,
+                },
+            ),
+            row(
+                &["run", "--privileged", "busybox"],
+                v3,
+                P {
+                    route: Route::Pass,
+                    argv: &[NEW, "run", "--privileged", "busybox"],
+                    env: &[],
+                    unset: &[],
+                    builder: None,
+                    then: 0,
+                    reroute: false,
+                    notice: None,
+                },
+            ),
+            // Restricted (v2): the mounted 20.10 client builds, every build form. The
+            // user's own first client (28) builds with BuildKit, so the build does too.
+            row(
+                &["-H", "tcp://localhost:2375", "build", "-t", "x", "."],
+                v2,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "-H", "tcp://localhost:2375", "build", "-t", "x", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["image", "build", "-t", "x", "."],
+                v2,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "-t", "x", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["builder", "build", "."],
+                v2,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
                 &["buildx", "build", "."],
-            ] {
-                let p = run(args, &f).unwrap();
-                assert_eq!(p.route, Route::Pass);
-                assert_eq!(argv(&p)[1..], args[..]);
+                v2,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["buildx", "b", "."],
+                v2,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            // The bind-mounted client is preferred; else the first client < 23.
+            row(
+                &["build", "."],
+                v2_three,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "."],
+                v2_unmounted_old,
+                P {
+                    route: Route::Mounted,
+                    argv: &["/opt/old/docker", "build", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            // BuildKit-only flags turn BuildKit on (also when the first client is < 23).
+            row(
+                &["build", "--secret=id=a,src=f", "."],
+                v2_old_only,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "--secret=id=a,src=f", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "--ssh=default", "."],
+                v2_old_only,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "--ssh=default", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "--output=type=local,dest=o", "."],
+                v2_old_only,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "--output=type=local,dest=o", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "--progress=plain", "."],
+                v2_old_only,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "--progress=plain", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            // A first client < 23 keeps its default (legacy): nothing changes, nothing said.
+            row(
+                &["build", "."],
+                v2_old_only,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "."],
+                    env: &[],
+                    unset: &[],
+                    builder: Some(LEG),
+                    then: 0,
+                    reroute: false,
+                    notice: None,
+                },
+            ),
+            // ... and its Dockerfile is checked for BuildKit-only syntax first.
+            row(
+                &["build", "."],
+                v2_old_only_scan,
+                Refused("Dockerfile:3: RUN --mount needs BuildKit"),
+            ),
+            // DOCKER_BUILDKIT set by the user is kept: 1 needs nothing more, 0 keeps the
+            // legacy builder (and refuses a Dockerfile only BuildKit builds).
+            row(
+                &["build", "."],
+                v2_buildkit_on,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "."],
+                    env: &[],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "."],
+                v2_buildkit_off,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "."],
+                    env: &[],
+                    unset: &[],
+                    builder: Some(LEG),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "--secret", "id=a", "."],
+                v2_buildkit_off,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "--secret", "id=a", "."],
+                    env: &[],
+                    unset: &[],
+                    builder: Some(LEG),
+                    then: 0,
+                    reroute: true,
+                    notice: Some("DOCKER_BUILDKIT=0"),
+                },
+            ),
+            row(
+                &["build", "."],
+                v2_buildkit_off_scan,
+                Refused("Dockerfile:3: RUN --mount needs BuildKit"),
+            ),
+            // With BuildKit on, the scan does not matter.
+            row(
+                &["build", "."],
+                v2_scan,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            // --load dropped, --push emulated, buildx-only flags refused.
+            row(
+                &[
+                    "buildx", "build", "--load", "-t", "r/a:1", "--push", "-t", "r/a:2", ".",
+                ],
+                v2,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "-t", "r/a:1", "-t", "r/a:2", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 2,
+                    reroute: true,
+                    notice: Some("--load"),
+                },
+            ),
+            row(
+                &["build", "--cache-to=type=local,dest=c", "."],
+                v2,
+                Refused("--cache-to"),
+            ),
+            row(
+                &["build", "--build-context=a=b", "."],
+                v2,
+                Refused("--build-context"),
+            ),
+            row(
+                &["build", "--attest=type=sbom", "."],
+                v2,
+                Refused("--attest"),
+            ),
+            row(&["build", "--sbom=true", "."], v2, Refused("--sbom")),
+            row(
+                &["build", "--provenance=true", "."],
+                v2,
+                Refused("--provenance"),
+            ),
+            row(
+                &["build", "--platform", "linux/amd64,linux/arm64", "."],
+                v2,
+                Refused("--platform"),
+            ),
+            row(
+                &["build", "--platform", "linux/amd64", "."],
+                v2,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "--platform", "linux/amd64", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(&["build", "--push", "."], v2, Refused("--push")),
+            // Restricted without a client < 23: the legacy builder, flags it lacks dropped,
+            // BuildKit-only flags and Dockerfile syntax refused.
+            row(
+                &[
+                    "-D",
+                    "build",
+                    "--progress",
+                    "plain",
+                    "--load",
+                    "-t",
+                    "a",
+                    ".",
+                ],
+                v2_no_old,
+                P {
+                    route: Route::Legacy,
+                    argv: &[NEW, "-D", "build", "-t", "a", "."],
+                    env: &[("DOCKER_BUILDKIT", "0")],
+                    unset: &[],
+                    builder: Some(LEG),
+                    then: 0,
+                    reroute: true,
+                    notice: Some("--progress"),
+                },
+            ),
+            row(
+                &["build", "--push", "-t", "127.0.0.1:5000/a", "."],
+                v2_no_old,
+                P {
+                    route: Route::Legacy,
+                    argv: &[NEW, "build", "-t", "127.0.0.1:5000/a", "."],
+                    env: &[("DOCKER_BUILDKIT", "0")],
+                    unset: &[],
+                    builder: Some(LEG),
+                    then: 1,
+                    reroute: true,
+                    notice: Some("--push emulated"),
+                },
+            ),
+            row(
+                &["build", "--secret", "id=x", "."],
+                v2_no_old,
+                Refused("--secret"),
+            ),
+            row(
+                &["build", "--ssh", "default", "."],
+                v2_no_old,
+                Refused("--ssh"),
+            ),
+            row(&["build", "-o", "out", "."], v2_no_old, Refused("--output")),
+            row(
+                &["build", "--cache-to", "type=inline", "."],
+                v2_no_old,
+                Refused("--cache-to"),
+            ),
+            row(
+                &["build", "."],
+                v2_no_old_scan,
+                Refused("Dockerfile:3: RUN --mount needs BuildKit"),
+            ),
+            // buildx commands that would boot a privileged builder are refused up front.
+            row(
+                &["buildx", "bake"],
+                v2,
+                Refused("privileged BuildKit container"),
+            ),
+            row(
+                &["buildx", "inspect", "--bootstrap"],
+                v2,
+                Refused("buildx inspect"),
+            ),
+            row(
+                &["buildx", "create", "--bootstrap", "--use"],
+                v2,
+                Refused("buildx create"),
+            ),
+            row(
+                &["buildx", "bake"],
+                v3,
+                P {
+                    route: Route::Pass,
+                    argv: &[NEW, "buildx", "bake"],
+                    env: &[],
+                    unset: &[],
+                    builder: None,
+                    then: 0,
+                    reroute: false,
+                    notice: None,
+                },
+            ),
+            row(
+                &["buildx", "ls"],
+                v2,
+                P {
+                    route: Route::Pass,
+                    argv: &[NEW, "buildx", "ls"],
+                    env: &[],
+                    unset: &[],
+                    builder: None,
+                    then: 0,
+                    reroute: false,
+                    notice: None,
+                },
+            ),
+            // Compose on a restricted runtime: the classic build API.
+            row(
+                &["compose", "up", "--build"],
+                v2,
+                P {
+                    route: Route::Legacy,
+                    argv: &[NEW, "compose", "up", "--build"],
+                    env: &[("DOCKER_BUILDKIT", "0"), ("COMPOSE_BAKE", "false")],
+                    unset: &[],
+                    builder: None,
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            // Runtime v3: buildx with --load, an inherited DOCKER_BUILDKIT=0 removed.
+            row(
+                &["build", "-t", "x", "."],
+                v3_buildkit_off,
+                P {
+                    route: Route::Buildx,
+                    argv: &[NEW, "buildx", "build", "--load", "-t", "x", "."],
+                    env: &[],
+                    unset: &["DOCKER_BUILDKIT"],
+                    builder: Some(BX),
+                    then: 0,
+                    reroute: true,
+                    notice: Some("DOCKER_BUILDKIT=0"),
+                },
+            ),
+            row(
+                &["build", "--push", "-t", "x", "."],
+                v3,
+                P {
+                    route: Route::Buildx,
+                    argv: &[NEW, "buildx", "build", "--push", "-t", "x", "."],
+                    env: &[],
+                    unset: &[],
+                    builder: Some(BX),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "--load", "."],
+                v3,
+                P {
+                    route: Route::Buildx,
+                    argv: &[NEW, "buildx", "build", "--load", "."],
+                    env: &[],
+                    unset: &[],
+                    builder: Some(BX),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "-o", "type=local,dest=o", "."],
+                v3,
+                P {
+                    route: Route::Buildx,
+                    argv: &[NEW, "buildx", "build", "-o", "type=local,dest=o", "."],
+                    env: &[],
+                    unset: &[],
+                    builder: Some(BX),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "--platform", "linux/amd64,linux/arm64", "."],
+                v3,
+                P {
+                    route: Route::Buildx,
+                    argv: &[
+                        NEW,
+                        "buildx",
+                        "build",
+                        "--platform",
+                        "linux/amd64,linux/arm64",
+                        ".",
+                    ],
+                    env: &[],
+                    unset: &[],
+                    builder: Some(BX),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "."],
+                v3_second_has_buildx,
+                P {
+                    route: Route::Buildx,
+                    argv: &["/opt/docker", "buildx", "build", "--load", "."],
+                    env: &[],
+                    unset: &[],
+                    builder: Some(BX),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "."],
+                v3_no_buildx,
+                P {
+                    route: Route::Pass,
+                    argv: &[NEW, "build", "."],
+                    env: &[],
+                    unset: &[],
+                    builder: Some(LEG),
+                    then: 0,
+                    reroute: false,
+                    notice: Some("buildx"),
+                },
+            ),
+            row(
+                &["compose", "build"],
+                v3,
+                P {
+                    route: Route::Pass,
+                    argv: &[NEW, "compose", "build"],
+                    env: &[],
+                    unset: &[],
+                    builder: None,
+                    then: 0,
+                    reroute: false,
+                    notice: None,
+                },
+            ),
+            row(
+                &["compose", "build"],
+                v3_buildkit_off,
+                P {
+                    route: Route::Buildx,
+                    argv: &[NEW, "compose", "build"],
+                    env: &[],
+                    unset: &["DOCKER_BUILDKIT"],
+                    builder: None,
+                    then: 0,
+                    reroute: true,
+                    notice: Some("DOCKER_BUILDKIT=0"),
+                },
+            ),
+            // Open, unknown, and no daemon without BuildKit: unchanged.
+            row(
+                &["build", "."],
+                open,
+                P {
+                    route: Route::Pass,
+                    argv: &[NEW, "build", "."],
+                    env: &[],
+                    unset: &[],
+                    builder: Some(LEG),
+                    then: 0,
+                    reroute: false,
+                    notice: None,
+                },
+            ),
+            row(
+                &["compose", "up"],
+                open,
+                P {
+                    route: Route::Pass,
+                    argv: &[NEW, "compose", "up"],
+                    env: &[],
+                    unset: &[],
+                    builder: None,
+                    then: 0,
+                    reroute: false,
+                    notice: None,
+                },
+            ),
+            row(
+                &["buildx", "build", "."],
+                unknown,
+                P {
+                    route: Route::Pass,
+                    argv: &[NEW, "buildx", "build", "."],
+                    env: &[],
+                    unset: &[],
+                    builder: Some(LEG),
+                    then: 0,
+                    reroute: false,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "."],
+                no_daemon,
+                P {
+                    route: Route::Pass,
+                    argv: &[NEW, "build", "."],
+                    env: &[],
+                    unset: &[],
+                    builder: Some(LEG),
+                    then: 0,
+                    reroute: false,
+                    notice: Some("BUILDKIT_HOST"),
+                },
+            ),
+            // No daemon, BuildKit at hand: buildctl against BUILDKIT_HOST, else the
+            // daemonless script (no docker client needed), supervised.
+            row(
+                &["build", "-t", "r/a:1", "--push", "."],
+                no_daemon_buildkit_host,
+                Bk {
+                    route: Route::Daemonless,
+                    argv_starts: &[
+                        BUILDCTL,
+                        "--addr",
+                        "tcp://bk:1234",
+                        "build",
+                        "--frontend",
+                        "dockerfile.v0",
+                    ],
+                    load: false,
+                    supervised: false,
+                },
+            ),
+            row(
+                &["build", "-t", "r/a:1", "--push", "."],
+                no_daemon_script_no_client,
+                Bk {
+                    route: Route::Daemonless,
+                    argv_starts: &[SCRIPT, "build", "--frontend", "dockerfile.v0"],
+                    load: false,
+                    supervised: true,
+                },
+            ),
+            row(
+                &["build", "."],
+                no_daemon_unreachable,
+                Refused("does not answer"),
+            ),
+            row(
+                &["build", "."],
+                no_daemon_host_without_buildctl,
+                Refused("buildctl"),
+            ),
+            row(
+                &["build", "--load", "."],
+                no_daemon_buildkit_host,
+                Refused("--load"),
+            ),
+            // A shared BuildKit, on any runtime: built there, loaded into the daemon.
+            row(
+                &["build", "-t", "x", "."],
+                remote_on_v2,
+                Bk {
+                    route: Route::Remote,
+                    argv_starts: &[
+                        BUILDCTL,
+                        "--addr",
+                        "tcp://bk:1234",
+                        "--tlsdir",
+                        "/certs",
+                        "build",
+                    ],
+                    load: true,
+                    supervised: false,
+                },
+            ),
+            row(
+                &["build", "-t", "r/x:1", "--push", "."],
+                remote_on_v2,
+                Bk {
+                    route: Route::Remote,
+                    argv_starts: &[BUILDCTL, "--addr", "tcp://bk:1234"],
+                    load: false,
+                    supervised: false,
+                },
+            ),
+            row(
+                &["build", "--squash", "."],
+                remote_on_v2,
+                Refused("--squash"),
+            ),
+            // Forced modes.
+            row(
+                &["build", "."],
+                pass_mode,
+                P {
+                    route: Route::Pass,
+                    argv: &[NEW, "build", "."],
+                    env: &[],
+                    unset: &[],
+                    builder: Some(LEG),
+                    then: 0,
+                    reroute: false,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "."],
+                mounted_mode_v3,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "."],
+                legacy_mode_v3,
+                P {
+                    route: Route::Legacy,
+                    argv: &[NEW, "build", "."],
+                    env: &[("DOCKER_BUILDKIT", "0")],
+                    unset: &[],
+                    builder: Some(LEG),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "."],
+                buildx_mode_v2,
+                P {
+                    route: Route::Buildx,
+                    argv: &[NEW, "buildx", "build", "--load", "."],
+                    env: &[],
+                    unset: &[],
+                    builder: Some(BX),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "."],
+                buildx_mode_without_buildx,
+                Refused("DOCKROUTE_MODE=buildx"),
+            ),
+            row(
+                &["build", "."],
+                mounted_mode_without_old,
+                Refused("DOCKROUTE_MODE=mounted"),
+            ),
+            row(
+                &["build", "."],
+                daemonless_mode_without_buildkit,
+                Refused("DOCKROUTE_MODE=daemonless"),
+            ),
+            row(
+                &["build", "."],
+                remote_mode_without_host,
+                Refused("DOCKROUTE_BUILDKIT_HOST"),
+            ),
+            // Secret-looking build args: a warning on every route, a refusal under deny.
+            row(
+                &["build", "--build-arg", "NPM_TOKEN=abc123", "."],
+                v2,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "--build-arg", "NPM_TOKEN=abc123", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: Some("NPM_TOKEN"),
+                },
+            ),
+            row(
+                &["build", "--build-arg", "NPM_TOKEN=abc123", "."],
+                open,
+                P {
+                    route: Route::Pass,
+                    argv: &[NEW, "build", "--build-arg", "NPM_TOKEN=abc123", "."],
+                    env: &[],
+                    unset: &[],
+                    builder: Some(LEG),
+                    then: 0,
+                    reroute: false,
+                    notice: Some("NPM_TOKEN"),
+                },
+            ),
+            row(
+                &["build", "--build-arg", "NPM_TOKEN=abc123", "."],
+                secrets_deny,
+                Refused("NPM_TOKEN"),
+            ),
+            row(
+                &["build", "--build-arg", "AUTHOR=me", "."],
+                secrets_deny,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "--build-arg", "AUTHOR=me", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+            row(
+                &["build", "--build-arg", "NPM_TOKEN=abc123", "."],
+                secrets_off,
+                P {
+                    route: Route::Mounted,
+                    argv: &[OLD, "build", "--build-arg", "NPM_TOKEN=abc123", "."],
+                    env: &[("DOCKER_BUILDKIT", "1")],
+                    unset: &[],
+                    builder: Some(DBK),
+                    then: 0,
+                    reroute: true,
+                    notice: None,
+                },
+            ),
+        ]
+    }
+
+    fn lossy(v: &[OsString]) -> Vec<String> {
+        v.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn the_routing_table() {
+        for r in table() {
+            let inv = Invocation::parse(r.args.iter().map(OsString::from).collect());
+            let facts = (r.given)();
+            let first = facts.clients.first().map(|c| c.path.as_path());
+            let got = decide(&inv, &facts);
+            let at = format!("docker {} with {:?}", r.args.join(" "), facts.runtime);
+            match (&r.expect, got) {
+                (
+                    P {
+                        route,
+                        argv,
+                        env,
+                        unset,
+                        builder,
+                        then,
+                        reroute,
+                        notice,
+                    },
+                    Ok(p),
+                ) => {
+                    assert_eq!(p.route, *route, "{at}");
+                    assert_eq!(lossy(&p.argv), *argv, "{at}");
+                    let got_env: Vec<(&str, &str)> = p
+                        .env_set
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    assert_eq!(got_env, *env, "{at}");
+                    assert_eq!(p.env_unset, *unset, "{at}");
+                    assert_eq!(p.builder.as_ref().and_then(|b| b.builder), *builder, "{at}");
+                    assert_eq!(p.then.len(), *then, "{at}");
+                    assert_eq!(p.is_reroute(&inv, first), *reroute, "{at}");
+                    match notice {
+                        Some(word) => assert!(
+                            p.notices.iter().any(|n| n.contains(word)),
+                            "{at}: no notice with {word:?} in {:?}",
+                            p.notices
+                        ),
+                        None => assert!(p.notices.is_empty(), "{at}: {:?}", p.notices),
+                    }
+                }
+                (
+                    Bk {
+                        route,
+                        argv_starts,
+                        load,
+                        supervised,
+                    },
+                    Ok(p),
+                ) => {
+                    assert_eq!(p.route, *route, "{at}");
+                    assert_eq!(lossy(&p.argv)[..argv_starts.len()], **argv_starts, "{at}");
+                    assert_eq!(p.load.is_some(), *load, "{at}");
+                    assert_eq!(p.supervised, *supervised, "{at}");
+                    assert_eq!(
+                        p.builder.as_ref().and_then(|b| b.builder),
+                        Some(Builder::BuildKit),
+                        "{at}"
+                    );
+                    assert!(p.is_reroute(&inv, first), "{at}");
+                }
+                (Refused(text), Err(e)) => {
+                    assert_eq!(e.exit_code(), 2, "{at}");
+                    assert!(e.to_string().contains(text), "{at}: {e}");
+                    assert!(e.hint().is_some_and(|h| !h.is_empty()), "{at}: a fix");
+                }
+                (_, other) => panic!("{at}: got {other:?}"),
             }
         }
     }
 
     #[test]
-    fn modes_force_a_route() {
-        let mut f = facts(
-            vec![client(NEW, 28, false, true), client(OLD, 20, true, false)],
-            Some(v3()),
-        );
-        f.mode = Mode::Pass;
-        assert_eq!(run(&["build", "."], &f).unwrap().route, Route::Pass);
-        f.mode = Mode::Mounted;
-        assert_eq!(
-            run(&["build", "."], &f).unwrap().program,
-            PathBuf::from(OLD)
-        );
-        f.mode = Mode::Legacy;
-        assert_eq!(run(&["build", "."], &f).unwrap().route, Route::Legacy);
-        f.mode = Mode::Buildx;
-        f.runtime = Some(denied());
-        assert_eq!(run(&["build", "."], &f).unwrap().route, Route::Buildx);
-        f.clients = vec![client(NEW, 28, false, false)];
-        assert_eq!(run(&["build", "."], &f).unwrap_err().exit_code(), 2);
-        f.mode = Mode::Mounted;
-        assert_eq!(run(&["build", "."], &f).unwrap_err().exit_code(), 2);
-    }
-
-    #[test]
-    fn a_legacy_era_first_client_is_still_the_mounted_route() {
-        let f = facts(vec![client(OLD, 20, true, false)], Some(denied()));
-        let p = run(&["build", "."], &f).unwrap();
-        assert_eq!(argv(&p), [OLD, "build", "."]);
-        assert!(!p.is_reroute(), "nothing changed, so nothing is announced");
-        assert!(run(&["build", "--progress=plain", "."], &f)
-            .unwrap()
-            .is_reroute());
-    }
-
-    #[test]
-    fn secret_build_args_warn_on_every_route_and_deny_refuses() {
-        let mut f = facts(v2_clients(), None);
+    fn a_secret_value_never_reaches_a_notice_or_a_refusal() {
         let args = ["build", "--build-arg", "NPM_TOKEN=abc123", "."];
-        let p = run(&args, &f).unwrap();
-        assert_eq!(p.route, Route::Pass);
-        assert!(!p.is_reroute());
-        assert_eq!(p.notices.len(), 1);
-        assert!(p.notices[0].contains("NPM_TOKEN") && !p.notices[0].contains("abc123"));
-        f.runtime = Some(denied());
-        assert!(run(&args, &f)
-            .unwrap()
-            .notices
-            .iter()
-            .any(|n| n.contains("NPM_TOKEN")));
-        f.secrets.policy = Policy::Deny;
-        let e = run(&args, &f).unwrap_err();
-        assert_eq!(e.exit_code(), 2);
+        let inv = Invocation::parse(args.iter().map(OsString::from).collect());
+        let p = decide(&inv, &v2()).unwrap();
+        assert!(p.notices.iter().all(|n| !n.contains("abc123")));
+        let e = decide(&inv, &secrets_deny()).unwrap_err();
         assert!(!e.to_string().contains("abc123"));
-        assert!(run(&["build", "--build-arg", "AUTHOR=me", "."], &f).is_ok());
-        f.secrets.policy = Policy::Off;
-        assert!(run(&args, &f).unwrap().notices.is_empty());
-        assert!(run(&["run", "-e", "NPM_TOKEN=x", "busybox"], &f)
-            .unwrap()
-            .notices
-            .is_empty());
+        assert!(!e.hint().unwrap_or_default().contains("abc123"));
+    }
+
+    #[test]
+    fn the_builder_says_why() {
+        let inv = Invocation::parse(vec!["build".into(), ".".into()]);
+        let p = decide(&inv, &v2()).unwrap();
+        let why = &p.builder.unwrap().why;
+        assert!(why.contains(NEW) && why.contains("28.10.24"), "{why}");
+        let e = BuildEnv::default();
+        assert_eq!(e.buildkit(), None);
     }
 }

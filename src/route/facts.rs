@@ -175,6 +175,20 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The value as written in `DOCKROUTE_MODE`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Auto => "auto",
+            Mode::Pass => "pass",
+            Mode::Mounted => "mounted",
+            Mode::Legacy => "legacy",
+            Mode::Buildx => "buildx",
+            Mode::Daemonless => "daemonless",
+            Mode::Remote => "remote",
+        }
+    }
+
     /// Parses a `DOCKROUTE_MODE` value.
     #[must_use]
     pub fn parse(s: &str) -> Option<Mode> {
@@ -197,6 +211,10 @@ impl Mode {
 pub struct BuildEnv {
     /// `DOCKER_BUILDKIT` as inherited.
     pub docker_buildkit: Option<OsString>,
+    /// The values of the variables named by bare `--build-arg NAME` flags, for routes that
+    /// translate the call (the docker CLI takes them from its environment). Unset names
+    /// are absent.
+    pub build_args: Vec<(OsString, OsString)>,
 }
 
 impl BuildEnv {
@@ -213,6 +231,32 @@ impl BuildEnv {
     }
 }
 
+/// What was found about BuildKit, for the daemonless and remote routes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BuildKitFacts {
+    /// `DOCKROUTE_BUILDKIT_HOST`: a shared BuildKit for every build.
+    pub remote: Option<String>,
+    /// `DOCKROUTE_BUILDKIT_TLS_DIR`: `ca.pem`, `cert.pem`, `key.pem` for it.
+    pub tls_dir: Option<PathBuf>,
+    /// `BUILDKIT_HOST`, as buildctl reads it.
+    pub host: Option<String>,
+    /// `buildctl` on PATH.
+    pub buildctl: Option<PathBuf>,
+    /// `buildctl-daemonless.sh` on PATH.
+    pub daemonless: Option<PathBuf>,
+    /// The address the route would use was checked and does not answer: why.
+    pub unreachable: Option<String>,
+}
+
+/// The Dockerfile a build would use, and the BuildKit-only syntax found in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerfileScan {
+    /// The file, as the client resolves it.
+    pub path: PathBuf,
+    /// What was found (empty: nothing BuildKit-only).
+    pub findings: Vec<crate::docker::dockerfile::Finding>,
+}
+
 /// Everything `decide` reads besides the invocation.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -226,4 +270,12 @@ pub struct Facts {
     pub mode: Mode,
     /// `DOCKROUTE_SECRETS` and `DOCKROUTE_SECRET_WORDS`.
     pub secrets: crate::route::secrets::Guard,
+    /// BuildKit's addresses and programs.
+    pub buildkit: BuildKitFacts,
+    /// The build's Dockerfile scan, when the call is build-like and its Dockerfile is a
+    /// local, readable file.
+    pub dockerfile: Option<DockerfileScan>,
+    /// A directory private to this call (not yet created), for files a route needs
+    /// around its programs (buildctl's metadata file for `-q`).
+    pub scratch: PathBuf,
 }

@@ -1,8 +1,11 @@
-//! The pure routing core: the facts a decision reads, the decision itself, and the
-//! secrets policy. No I/O happens here — no environment, no files, no processes — so the
-//! whole routing table is covered by table tests. It depends only on [`crate::docker`]
-//! (the argument grammar) and [`crate::error`].
+//! The pure routing core: the facts a decision reads, the decision itself, the secrets
+//! policy, and the translation of a build into `buildctl` arguments. No I/O happens here
+//! — no environment, no files, no processes — so the whole routing table is covered by
+//! table tests. It depends only on [`crate::docker`] (the argument grammar) and
+//! [`crate::error`].
 
+pub mod buildctl;
 pub mod decide;
 pub mod facts;
+pub mod plan;
 pub mod secrets;

@@ -1,4 +1,4 @@
-//! The secret build-argument guard (seed 001): `--build-arg` values are recorded in the
+//! The secret build-argument guard: `--build-arg` values are recorded in the
 //! image history and config (`RUN |1 NPM_TOKEN=… …`) and in every layer cache that uploads
 //! intermediate stages, such as the Pipelines docker cache. A build whose build-arg *name*
 //! looks like a secret gets a warning — naming the argument, never its value — or, under

@@ -84,6 +84,123 @@ fn explain_json_has_the_plan_fields() {
     assert_eq!(v["argv"], serde_json::json!([DOCKER28, "ps"]));
 }
 
+/// `dockroute explain` (text) for `docker ARGS` in the sandbox: exit 0, stdout's lines.
+fn explain_text(s: &Sandbox, args: &[&str]) -> Vec<String> {
+    let mut c = s.dockroute();
+    c.arg("explain").arg("--").args(args);
+    let o = run(c);
+    ok(&o);
+    stdout(&o).lines().map(str::to_string).collect()
+}
+
+/// The 28.x client's version, as `Docker version X, build …` gives it.
+fn docker28_version() -> String {
+    let o = std::process::Command::new(DOCKER28)
+        .arg("--version")
+        .output()
+        .unwrap();
+    ok(&o);
+    let out = stdout(&o);
+    out.strip_prefix("Docker version ")
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("unexpected --version output: {out}"))
+        .to_string()
+}
+
+#[test]
+fn explain_prints_the_route_program_argv_and_environment() {
+    let v28 = docker28_version();
+
+    // Restricted, with the 20.10 client on PATH: the mounted client, BuildKit on.
+    let s = Sandbox::new().env("DOCKROUTE_RUNTIME", "restricted");
+    assert_eq!(
+        explain_text(&s, &["build", "--progress=plain", "-t", "x", "."]),
+        [
+            "`docker build --progress=plain -t x .` would run as \
+             `/usr/bin/docker build --progress=plain -t x .` (route mounted, client 20.10.24).",
+            "  environment: DOCKER_BUILDKIT=1",
+            "  because: DOCKROUTE_RUNTIME=restricted",
+        ]
+    );
+
+    // Restricted, modern client only: the legacy builder, a dropped flag, --push emulated.
+    let modern = Sandbox::bare();
+    let shim = modern.shim_dir();
+    let modern = modern
+        .with_path(&[shim, "/usr/local/bin".into()])
+        .env("DOCKROUTE_RUNTIME", "restricted");
+    assert_eq!(
+        explain_text(
+            &modern,
+            &["build", "--progress=plain", "--push", "-t", "x", "."]
+        ),
+        [
+            format!(
+                "`docker build --progress=plain --push -t x .` would run as \
+                 `{DOCKER28} build -t x .` (route legacy, client {v28})."
+            ),
+            "  environment: DOCKER_BUILDKIT=0".into(),
+            format!("  then: `{DOCKER28} push x`"),
+            "  because: DOCKROUTE_RUNTIME=restricted".into(),
+            "  note: dropped --progress: the legacy builder has no progress modes".into(),
+            "  note: --push emulated: build, then `docker push` x".into(),
+        ]
+    );
+
+    // Runtime v3 with buildx: `buildx build --load`, the inherited off switch removed.
+    let config = s.p("docker-config");
+    script(
+        &config.join("cli-plugins/docker-buildx"),
+        "#!/bin/sh\n[ \"$1\" = docker-cli-plugin-metadata ] && echo '{\"SchemaVersion\":\"0.1.0\",\"Vendor\":\"dockroute tests\",\"Version\":\"v0.0.0-stand-in\"}'\nexit 0\n",
+    );
+    let v3 = Sandbox::new()
+        .env("DOCKROUTE_RUNTIME", "v3")
+        .env("BITBUCKET_BUILD_NUMBER", "42")
+        .env("DOCKER_BUILDKIT", "0")
+        .env("DOCKER_CONFIG", &config);
+    let lines = explain_text(&v3, &["build", "-t", "x", "."]);
+    assert_eq!(
+        lines[..3],
+        [
+            format!(
+                "`docker build -t x .` would run as \
+                 `{DOCKER28} buildx build --load -t x .` (route buildx, client {v28})."
+            ),
+            "  environment: DOCKER_BUILDKIT removed".into(),
+            "  because: DOCKROUTE_RUNTIME=v3".into(),
+        ],
+        "{lines:#?}"
+    );
+    assert!(
+        lines[3..]
+            .iter()
+            .any(|l| l.starts_with("  note: removed the inherited DOCKER_BUILDKIT=0")),
+        "{lines:#?}"
+    );
+
+    // Probed: the reason is the daemon's own words.
+    let probed = Sandbox::new().env("DOCKER_HOST", daemon("v2"));
+    let lines = explain_text(&probed, &["build", "-t", "x", "."]);
+    assert_eq!(
+        lines,
+        [
+            "`docker build -t x .` would run as `/usr/bin/docker build -t x .` \
+             (route mounted, client 20.10.24).",
+            "  because: authorization denied by plugin pipelines: --privileged=true is not allowed",
+        ],
+        "{lines:#?}"
+    );
+
+    // Not a build: passes through, nothing probed.
+    assert_eq!(
+        explain_text(&s, &["ps"]),
+        [format!(
+            "`docker ps` passes through unchanged to {DOCKER28} ({v28}): \
+             it is not a build or compose call, so nothing is probed."
+        )]
+    );
+}
+
 #[test]
 fn exec_does_exactly_what_the_shim_does() {
     let s = Sandbox::new();

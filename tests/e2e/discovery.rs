@@ -71,10 +71,17 @@ fn relative_and_empty_path_entries_never_supply_docker() {
         shim,
         PathBuf::from("/usr/local/bin"),
     ]);
-    for args in [&["--version"][..], &["build", "--help"]] {
+    // Each call must reach the real client (its own output, not just "not EVIL"), so a
+    // call that failed before running anything cannot pass.
+    for (args, real) in [
+        (&["--version"][..], "Docker version 28."),
+        (&["build", "--help"], "Usage:  docker build"),
+    ] {
         let mut c = s.docker();
         c.args(args).current_dir(&work);
         let o = run(c);
+        ok(&o);
+        assert!(stdout(&o).starts_with(real), "{args:?}: {}", stdout(&o));
         assert!(!stdout(&o).contains("EVIL"), "{args:?}: {}", stdout(&o));
         assert!(
             !marker.exists(),

@@ -11,57 +11,6 @@ use crate::support::*;
 
 const DENIAL: &str = "authorization denied by plugin pipelines: --privileged=true is not allowed";
 
-/// Wraps a command so it runs in a private mount namespace where /usr/bin/docker (the
-/// 20.10 client) is bind-mounted over itself: exactly how Pipelines mounts its client.
-fn with_mounted_client(cmd: &Command) -> Command {
-    let mut w = Command::new("unshare");
-    w.args(["-m", "--propagation", "private", "sh", "-c"])
-        .arg("mount --bind /usr/bin/docker /usr/bin/docker && exec \"$@\"")
-        .arg("sh")
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    w.env_clear();
-    for (k, v) in cmd.get_envs() {
-        if let Some(v) = v {
-            w.env(k, v);
-        }
-    }
-    if let Some(d) = cmd.get_current_dir() {
-        w.current_dir(d);
-    }
-    w
-}
-
-/// PATH of the seed: the modern client first, the mounted 20.10 client after it.
-fn seed_layout(s: Sandbox) -> Sandbox {
-    let shim = s.shim_dir();
-    s.with_path(&[shim, "/usr/local/bin".into(), "/usr/bin".into()])
-}
-
-/// PATH with no 20.10 client at all (note: /bin is /usr/bin on merged-usr Debian).
-fn modern_only(s: Sandbox) -> Sandbox {
-    let shim = s.shim_dir();
-    s.with_path(&[shim, "/usr/local/bin".into()])
-}
-
-fn authz_lines(log: &str, needle: &str) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains(needle))
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn image_exists(host: &str, name: &str) -> bool {
-    Command::new(DOCKER28)
-        .args(["-H", host, "image", "inspect", name])
-        .output()
-        .unwrap()
-        .status
-        .success()
-}
-
 fn simple_context(s: &Sandbox, name: &str) -> PathBuf {
     context(
         &s.p(name),
@@ -73,7 +22,7 @@ fn simple_context(s: &Sandbox, name: &str) -> PathBuf {
 fn every_build_form_goes_through_the_mounted_20_10_client_on_the_restricted_daemon() {
     let host = daemon("v2");
     let log = testbed("DOCKROUTE_TEST_V2_AUTHZ_LOG");
-    let s = seed_layout(Sandbox::new()).env("DOCKER_HOST", &host);
+    let s = pipelines_layout(Sandbox::new()).env("DOCKER_HOST", &host);
     let ctx = simple_context(&s, "ctx");
     for words in [
         &["build"][..],
@@ -98,14 +47,17 @@ fn every_build_form_goes_through_the_mounted_20_10_client_on_the_restricted_daem
             "the reason is the daemon's own words: {err}"
         );
         assert!(image_exists(&host, &tag), "{words:?} built nothing");
-        let builds = authz_lines(&log, &format!("t={tag}"));
+        let builds = authz_uris(&log, &format!("t={tag}"));
         assert!(
             !builds.is_empty(),
             "no build request for {tag} in the plugin log"
         );
         for b in &builds {
-            let ua = b["user_agent"].as_str().unwrap_or_default();
-            assert!(ua.contains("20.10.24"), "{words:?}: build came from {ua}");
+            assert!(
+                b.user_agent.contains("20.10.24"),
+                "{words:?}: build came from {}",
+                b.user_agent
+            );
         }
     }
 }
@@ -141,7 +93,7 @@ fn without_a_20_10_client_the_legacy_builder_builds_on_the_restricted_daemon() {
 #[test]
 fn a_secret_reaches_the_build_through_the_mounted_client_and_stays_out_of_history() {
     let host = daemon("v2");
-    let s = seed_layout(Sandbox::new()).env("DOCKER_HOST", &host);
+    let s = pipelines_layout(Sandbox::new()).env("DOCKER_HOST", &host);
     let secret = "s3cr3t-value-for-dockroute-e2e";
     std::fs::write(s.p("token"), secret).unwrap();
     // The Dockerfile checks the secret by its digest, so the secret itself appears
@@ -168,17 +120,30 @@ fn a_secret_reaches_the_build_through_the_mounted_client_and_stays_out_of_histor
     let o = run(with_mounted_client(&c));
     ok(&o);
     assert!(stderr(&o).contains("DOCKER_BUILDKIT=1"), "{}", stderr(&o));
+    // Each is searched for the secret only once it is known to be this image's: the
+    // history holds the build's RUN step, the inspect output names the tag.
     let h = Command::new(DOCKER28)
         .args(["-H", &host, "history", "--no-trunc", &tag])
         .output()
         .unwrap();
-    assert!(h.status.success());
-    assert!(!String::from_utf8_lossy(&h.stdout).contains(secret));
+    ok(&h);
+    let history = stdout(&h);
+    assert!(
+        history.contains(&digest),
+        "the RUN step is in the history: {history}"
+    );
+    assert!(!history.contains(secret), "{history}");
     let i = Command::new(DOCKER28)
         .args(["-H", &host, "image", "inspect", &tag])
         .output()
         .unwrap();
-    assert!(!String::from_utf8_lossy(&i.stdout).contains(secret));
+    ok(&i);
+    let config = stdout(&i);
+    assert!(
+        config.contains(&tag),
+        "the inspected image is {tag}: {config}"
+    );
+    assert!(!config.contains(secret), "{config}");
 }
 
 #[test]
@@ -188,18 +153,25 @@ fn a_secret_without_a_20_10_client_is_refused_before_anything_runs() {
     let s = modern_only(Sandbox::new()).env("DOCKER_HOST", &host);
     let ctx = simple_context(&s, "ctx");
     let tag = unique("dr-refused");
+    let before = authz_requests(&log).len();
     let mut c = s.docker();
     c.args(["build", "--secret", "id=tok,env=HOME", "-t", &tag])
         .arg(&ctx);
     let o = run(c);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("--secret") && err.contains("v20.10"), "{err}");
-    assert!(!image_exists(&host, &tag));
+    assert!(!image_exists(&host, &tag), "{tag} was built");
+    // The sandbox's cache is empty, so the refusal was decided on a fresh probe: its
+    // create is in the log, which shows the log is live before it is searched for what
+    // must not be there.
+    let during = authz_requests(&log).split_off(before);
     assert!(
-        authz_lines(&log, &format!("t={tag}")).is_empty(),
-        "nothing reached the daemon"
+        during.iter().any(AuthzRequest::is_probe_create),
+        "the probe's create is not in the plugin log: {during:?}"
     );
+    let builds = authz_uris(&log, &format!("t={tag}"));
+    assert!(builds.is_empty(), "a build reached the daemon: {builds:?}");
 }
 
 #[test]
@@ -234,30 +206,38 @@ fn the_probe_leaves_nothing_behind_and_never_pulls() {
     let host = daemon("v2");
     let log = testbed("DOCKROUTE_TEST_V2_AUTHZ_LOG");
     // Other tests build on this daemon at the same time, so look for the probe's own
-    // traces rather than counting everything.
+    // traces rather than counting everything. A listing that fails panics: an empty
+    // answer must come from the daemon.
+    let listing = |args: &[&str]| {
+        let o = Command::new(DOCKER28)
+            .args(["-H", &host])
+            .args(args)
+            .output()
+            .unwrap();
+        ok(&o);
+        stdout(&o).trim().to_string()
+    };
     let probe_leftovers = || {
-        let ps = Command::new(DOCKER28)
-            .args([
-                "-H",
-                &host,
+        (
+            listing(&[
                 "ps",
                 "-a",
                 "-q",
                 "--filter",
                 "ancestor=dockroute-probe.invalid/does-not-exist:never",
-            ])
-            .output()
-            .unwrap();
-        let images = Command::new(DOCKER28)
-            .args(["-H", &host, "images", "-q", "dockroute-probe.invalid/*"])
-            .output()
-            .unwrap();
-        (
-            String::from_utf8_lossy(&ps.stdout).trim().to_string(),
-            String::from_utf8_lossy(&images.stdout).trim().to_string(),
+            ]),
+            listing(&["images", "-q", "dockroute-probe.invalid/*"]),
         )
     };
-    let s = seed_layout(Sandbox::new()).env("DOCKER_HOST", &host);
+    // The listings can see a container or an image at all (busybox is imported into
+    // every test daemon), so their empty answers below mean something.
+    assert!(
+        !listing(&["images", "-q", &image()]).is_empty(),
+        "{} is not listed",
+        image()
+    );
+    let before = authz_requests(&log).len();
+    let s = pipelines_layout(Sandbox::new()).env("DOCKER_HOST", &host);
     let mut c = s.dockroute();
     c.args(["explain", "--json", "--", "build", "."]);
     let o = run(c);
@@ -265,36 +245,42 @@ fn the_probe_leaves_nothing_behind_and_never_pulls() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["runtime"]["runtime"]["kind"], "restricted", "{v}");
     assert_eq!(probe_leftovers(), (String::new(), String::new()));
-    let probes = authz_lines(&log, "dockroute");
+    let probes: Vec<AuthzRequest> = authz_requests(&log)
+        .split_off(before)
+        .into_iter()
+        .filter(AuthzRequest::by_dockroute)
+        .collect();
     assert!(
-        probes.iter().any(|p| p["uri"]
-            .as_str()
-            .unwrap_or("")
-            .contains("/containers/create")),
-        "{probes:?}"
+        probes.iter().any(AuthzRequest::is_probe_create),
+        "the probe's create is not in the plugin log: {probes:?}"
     );
-    assert!(probes
-        .iter()
-        .all(|p| !p["uri"].as_str().unwrap_or("").contains("/images/create")));
+    assert!(
+        probes.iter().all(|p| !p.uri.contains("/images/create")),
+        "the probe pulled: {probes:?}"
+    );
 }
 
 #[test]
 fn the_host_flag_beats_docker_host() {
-    let s = seed_layout(Sandbox::new()).env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    let s = pipelines_layout(Sandbox::new()).env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
     let mut c = s.dockroute();
     c.args(["explain", "--json", "--", "-H", &daemon("v2"), "build", "."]);
-    let v: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    let o = run(c);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["runtime"]["runtime"]["kind"], "restricted", "{v}");
     let mut c = s.dockroute();
     c.args(["explain", "--json", "--", "build", "."]);
-    let v: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    let o = run(c);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["runtime"]["runtime"]["kind"], "no_daemon", "{v}");
     assert_eq!(v["route"], "pass");
 }
 
 #[test]
 fn a_silent_endpoint_costs_at_most_the_probe_timeout() {
-    let s = seed_layout(Sandbox::new());
+    let s = pipelines_layout(Sandbox::new());
     let sock = s.p("silent.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
     std::thread::spawn(move || {
@@ -329,7 +315,7 @@ fn stand_in_plugin(config: &Path, name: &str, record: &Path) {
 
 #[test]
 fn runtime_v3_sends_builds_to_buildx_with_load_and_drops_an_inherited_off_switch() {
-    let s = seed_layout(Sandbox::new());
+    let s = pipelines_layout(Sandbox::new());
     let config = s.p("docker-config");
     let record = s.p("buildx-argv");
     stand_in_plugin(&config, "buildx", &record);
@@ -360,7 +346,7 @@ fn runtime_v3_sends_builds_to_buildx_with_load_and_drops_an_inherited_off_switch
 
 #[test]
 fn compose_on_the_restricted_daemon_gets_the_classic_builder() {
-    let s = seed_layout(Sandbox::new());
+    let s = pipelines_layout(Sandbox::new());
     let config = s.p("docker-config");
     let record = s.p("compose-argv");
     stand_in_plugin(&config, "compose", &record);
@@ -383,7 +369,8 @@ fn compose_on_the_restricted_daemon_gets_the_classic_builder() {
 fn a_daemon_denying_only_privileged_is_restricted_and_keeps_grpc_open() {
     let host = daemon("privonly");
     let log = testbed("DOCKROUTE_TEST_PRIVONLY_AUTHZ_LOG");
-    let s = seed_layout(Sandbox::new()).env("DOCKER_HOST", &host);
+    let before = authz_requests(&log).len();
+    let s = pipelines_layout(Sandbox::new()).env("DOCKER_HOST", &host);
     let mut c = s.dockroute();
     c.args(["explain", "--json", "--", "build", "."]);
     let o = run(c);
@@ -395,15 +382,19 @@ fn a_daemon_denying_only_privileged_is_restricted_and_keeps_grpc_open() {
     );
     assert_eq!(v["runtime"]["verdict"]["plugin"], "pipelines");
     assert_eq!(v["route"], "mounted");
-    // The control request (no Privileged) was allowed by the plugin.
-    let creates = authz_lines(&log, "dockroute");
+    // The plugin denied the privileged create and allowed the control request (no
+    // Privileged).
+    let creates: Vec<AuthzRequest> = authz_requests(&log)
+        .split_off(before)
+        .into_iter()
+        .filter(AuthzRequest::is_probe_create)
+        .collect();
     assert!(
-        creates.iter().any(|l| l["allowed"] == true
-            && l["uri"]
-                .as_str()
-                .unwrap_or("")
-                .contains("/containers/create")),
-        "{creates:?}"
+        creates.iter().any(|r| r.allowed),
+        "no allowed probe create in the plugin log: {creates:?}"
     );
-    assert!(creates.iter().any(|l| l["allowed"] == false), "{creates:?}");
+    assert!(
+        creates.iter().any(|r| !r.allowed),
+        "no denied probe create in the plugin log: {creates:?}"
+    );
 }

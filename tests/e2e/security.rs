@@ -1,20 +1,49 @@
 //! Security and robustness end to end: nothing dockroute prints contains a value it was
 //! handed, recursion through foreign wrappers stops, broken peers get defined answers.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::support::*;
 
 /// A fake client that answers `--version` like the real 28.x and prints nothing else, so
-/// whatever appears on stdout/stderr is dockroute's own.
+/// whatever appears on stdout/stderr is dockroute's own. Any other call writes its
+/// arguments, one a line, to `DIR/argv` (see [`client_argv`]).
 fn silent_client(s: &Sandbox, dir: &str, version: &str) -> PathBuf {
     let d = s.p(dir);
     script(
         &d.join("docker"),
-        &format!("#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'Docker version {version}, build fake'; fi\nexit 0\n"),
+        &format!(
+            "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'Docker version {version}, build fake'; exit 0; fi\nprintf '%s\\n' \"$@\" > {}\nexit 0\n",
+            d.join("argv").display()
+        ),
     );
     d
+}
+
+/// The arguments the silent client in `dir` was last called with, and forgets them; None
+/// when it has not been called since.
+fn client_argv(dir: &Path) -> Option<Vec<String>> {
+    let file = dir.join("argv");
+    let text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => panic!("cannot read {}: {e}", file.display()),
+    };
+    std::fs::remove_file(&file).unwrap();
+    Some(text.lines().map(str::to_string).collect())
+}
+
+/// What one run must have printed before its output is searched for secrets, so a leak
+/// check can never pass on output that is empty or from the wrong place.
+struct Expect {
+    /// Text stdout must contain; None: stdout must be empty.
+    stdout: Option<&'static str>,
+    /// Text stderr must contain, every one (at least the log's marker).
+    stderr: &'static [&'static str],
+    /// For a shim run, the first argument the call reached the client with. (explain and
+    /// doctor may call it too: an endpoint with credentials is probed through the client.)
+    client: Option<&'static str>,
 }
 
 #[test]
@@ -28,6 +57,7 @@ fn no_output_at_any_log_level_contains_a_secret_value() {
     ];
     let s = Sandbox::bare();
     let fake = silent_client(&s, "fake", "28.2.2");
+    let fake_dir = fake.clone();
     let config = s.p("dockercfg");
     std::fs::create_dir_all(&config).unwrap();
     std::fs::write(
@@ -58,19 +88,59 @@ fn no_output_at_any_log_level_contains_a_secret_value() {
         "x",
         ".",
     ];
+    // Each run's own markers: the debug log is on (its lines are on stderr), and the
+    // channel that would carry a value carries dockroute's text about it.
+    const LOG: &str = "DEBUG";
+    const WARNING: &str = "build argument NPM_TOKEN looks like a secret";
+    const PROBED: &str = "daemon probed";
+    const ENDPOINT: &str = "tcp://***@127.0.0.1:1";
     let mut runs = Vec::new();
-    for runtime in ["restricted", "open"] {
+    for (runtime, expect) in [
+        (
+            "restricted",
+            Expect {
+                stdout: None,
+                stderr: &[LOG, "dockroute: `docker build` routed (legacy)", WARNING],
+                client: Some("build"),
+            },
+        ),
+        (
+            "open",
+            Expect {
+                stdout: None,
+                stderr: &[LOG, WARNING],
+                client: Some("build"),
+            },
+        ),
+    ] {
         let mut c = base.docker();
         c.env("DOCKROUTE_RUNTIME", runtime).args(build);
-        runs.push((format!("shim build ({runtime})"), c));
+        runs.push((format!("shim build ({runtime})"), c, expect));
     }
+    // Pass-through: the value reaches the client; dockroute prints only its log.
     let mut c = base.docker();
     c.args(["run", "-e", &format!("PASS={}", secrets[4]), "busybox"]);
-    runs.push(("shim pass-through".into(), c));
+    runs.push((
+        "shim pass-through".into(),
+        c,
+        Expect {
+            stdout: None,
+            stderr: &[LOG],
+            client: Some("run"),
+        },
+    ));
     let mut c = base.docker();
     c.args(["-H", &format!("tcp://u:{}@127.0.0.1:1", secrets[2])])
         .args(build);
-    runs.push(("shim build (probed, -H with credentials)".into(), c));
+    runs.push((
+        "shim build (probed, -H with credentials)".into(),
+        c,
+        Expect {
+            stdout: None,
+            stderr: &[LOG, PROBED, ENDPOINT, WARNING],
+            client: Some("-H"),
+        },
+    ));
     for json in [false, true] {
         let mut c = base.dockroute();
         c.arg("explain");
@@ -78,23 +148,73 @@ fn no_output_at_any_log_level_contains_a_secret_value() {
             c.arg("--json");
         }
         c.arg("--").args(build);
-        runs.push((format!("explain json={json}"), c));
+        runs.push((
+            format!("explain json={json}"),
+            c,
+            Expect {
+                stdout: Some(if json {
+                    "\"argv\":["
+                } else {
+                    "` would run as `"
+                }),
+                stderr: &[LOG, PROBED, ENDPOINT],
+                client: None,
+            },
+        ));
         let mut c = base.dockroute();
         c.arg("doctor");
         if json {
             c.arg("--json");
         }
-        runs.push((format!("doctor json={json}"), c));
+        runs.push((
+            format!("doctor json={json}"),
+            c,
+            Expect {
+                stdout: Some(if json {
+                    "\"answers\":{"
+                } else {
+                    "Which docker runs my build?"
+                }),
+                stderr: &[LOG, PROBED, ENDPOINT],
+                client: None,
+            },
+        ));
     }
-    for (what, c) in runs {
+    for (what, c, expect) in runs {
         let o = run(c);
-        let all = format!("{}{}", stdout(&o), stderr(&o));
-        assert!(
-            !all.is_empty() || what.contains("pass-through"),
-            "{what} printed nothing at trace level"
-        );
+        let (out, err) = (stdout(&o), stderr(&o));
+        match expect.stdout {
+            Some(marker) => assert!(
+                out.contains(marker),
+                "{what}: no {marker:?} on stdout:\n{out}"
+            ),
+            None => assert!(out.is_empty(), "{what}: stdout should be empty:\n{out}"),
+        }
+        for marker in expect.stderr {
+            assert!(
+                err.contains(marker),
+                "{what}: no {marker:?} on stderr:\n{err}"
+            );
+        }
+        let called = client_argv(&fake_dir);
+        if let Some(first) = expect.client {
+            assert_eq!(
+                called.as_ref().and_then(|a| a.first()).map(String::as_str),
+                Some(first),
+                "{what}: the client's arguments: {called:?}"
+            );
+        }
+        if what == "shim pass-through" {
+            assert!(
+                called.unwrap().contains(&format!("PASS={}", secrets[4])),
+                "the value reached the client"
+            );
+        }
         for secret in secrets {
-            assert!(!all.contains(secret), "{what} leaked {secret}:\n{all}");
+            assert!(
+                !out.contains(secret) && !err.contains(secret),
+                "{what} leaked {secret}:\n--- stdout\n{out}\n--- stderr\n{err}"
+            );
         }
     }
 }
@@ -104,11 +224,18 @@ fn the_secret_guard_warns_or_refuses_naming_the_argument_only() {
     let s = Sandbox::bare();
     let fake = silent_client(&s, "fake", "28.2.2");
     let shim = s.shim_dir();
-    let s = s.with_path(&[shim, fake]).env("DOCKROUTE_RUNTIME", "open");
+    let s = s
+        .with_path(&[shim, fake.clone()])
+        .env("DOCKROUTE_RUNTIME", "open");
     let mut c = s.docker();
     c.args(["build", "--build-arg=GITHUB_AUTH_TOKEN=tok-value-1234", "."]);
     let o = run(c);
     ok(&o);
+    assert_eq!(
+        client_argv(&fake).as_deref(),
+        Some(&["build", "--build-arg=GITHUB_AUTH_TOKEN=tok-value-1234", "."].map(String::from)[..]),
+        "a warning does not stop the build"
+    );
     assert!(
         stderr(&o).contains("GITHUB_AUTH_TOKEN") && stderr(&o).contains("--secret"),
         "{}",
@@ -123,8 +250,13 @@ fn the_secret_guard_warns_or_refuses_naming_the_argument_only() {
         ".",
     ]);
     let o = run(c);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("DB_PASSWORD") && !stderr(&o).contains("pw-value-1234"));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("DB_PASSWORD") && !stderr(&o).contains("pw-value-1234"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(client_argv(&fake), None, "a refused build never runs");
     let mut c = s.docker();
     c.args([
         "build",
@@ -140,6 +272,13 @@ fn the_secret_guard_warns_or_refuses_naming_the_argument_only() {
         o.stderr.is_empty(),
         "no warning for AUTHOR/TOKENIZER_MODEL: {}",
         stderr(&o)
+    );
+    assert_eq!(
+        client_argv(&fake)
+            .and_then(|a| a.into_iter().next())
+            .as_deref(),
+        Some("build"),
+        "the build ran"
     );
 }
 
@@ -235,7 +374,12 @@ fn broken_clients_get_defined_answers_in_bounded_time() {
         .as_str()
         .unwrap()
         .contains("unrecognised"));
-    assert!(by_dir("huge").unwrap()["version"].is_null());
+    // Endless output: listed, with no version and a problem (the probe stops reading).
+    let huge = by_dir("huge").expect("the client with endless output is listed");
+    assert!(
+        huge["version"].is_null() && huge["problem"].as_str().is_some_and(|p| !p.is_empty()),
+        "{huge}"
+    );
     let hang = by_dir("hangs").unwrap();
     assert!(
         hang["problem"]

@@ -27,7 +27,7 @@ pub fn testbed(var: &str) -> String {
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => v,
         _ => panic!(
-            "{var} is not set: this test needs the real test bed (dockerd, authz plugin, registry). \
+            "{var} is not set: this test needs the real test bed (dockerd, authz plugin, registry, BuildKit). \
              Run the suite with `sudo scripts/test.sh`, which starts it."
         ),
     }
@@ -165,7 +165,7 @@ pub fn run_within(mut cmd: Command, limit: Duration) -> (Output, Duration) {
     }
 }
 
-/// Runs a command (60 s limit) and returns its output.
+/// Runs a command (120 s limit) and returns its output.
 pub fn run(cmd: Command) -> Output {
     run_within(cmd, Duration::from_secs(120)).0
 }
@@ -221,12 +221,54 @@ pub fn assert_recursion_stops(s: &Sandbox, marker: &str) {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("re-entered"), "{}", stderr(&o));
     assert!(took < Duration::from_secs(10), "{took:?}");
-    let left = Command::new("pgrep").args(["-f", marker]).output().unwrap();
-    assert!(
-        left.stdout.is_empty(),
-        "runaway processes: {}",
-        stdout(&left)
-    );
+    let left = pgrep(marker);
+    assert!(left.is_empty(), "runaway processes: {left}");
+}
+
+/// The pids of processes whose command line contains `pattern`, one a line; empty when
+/// there are none. pgrep's "none matched" (exit 1) is the only failure taken as an
+/// answer: any other (a bad pattern, no /proc) panics, so "no process left" is never
+/// read from a search that did not run.
+pub fn pgrep(pattern: &str) -> String {
+    let o = Command::new("pgrep")
+        .args(["-f", pattern])
+        .output()
+        .expect("pgrep runs");
+    match o.status.code() {
+        Some(0) => stdout(&o),
+        Some(1) if o.stdout.is_empty() => String::new(),
+        _ => panic!(
+            "pgrep -f {pattern:?} failed: exit {:?}: {}",
+            o.status.code(),
+            stderr(&o)
+        ),
+    }
+}
+
+/// Whether the daemon at `host` has the image `name`, asked with the real 28.x client.
+/// Only the daemon's own "No such image" answer means no; any other failure (no daemon
+/// at `host`, a wrong socket, a client error) panics, so a test asserting that something
+/// was not built can never pass because the daemon could not be asked.
+#[track_caller]
+pub fn image_exists(host: &str, name: &str) -> bool {
+    let o = Command::new(DOCKER28)
+        .args(["-H", host, "image", "inspect", "--format", "{{.Id}}", name])
+        .output()
+        .expect("the 28.x client runs");
+    let err = stderr(&o);
+    match o.status.code() {
+        Some(0) => {
+            assert!(
+                stdout(&o).trim().starts_with("sha256:"),
+                "image inspect {name} succeeded without an id: {}",
+                stdout(&o)
+            );
+            true
+        }
+        // The daemon names the reference it looked up, with `:latest` added to a bare name.
+        Some(1) if err.contains(&format!("No such image: {name}")) => false,
+        code => panic!("cannot tell whether {name} exists on {host}: exit {code:?}: {err}"),
+    }
 }
 
 /// Whether no process's command line contains `pattern` within `limit` (a killed process
@@ -234,11 +276,7 @@ pub fn assert_recursion_stops(s: &Sandbox, marker: &str) {
 pub fn gone_within(pattern: &str, limit: Duration) -> bool {
     let start = Instant::now();
     loop {
-        let o = Command::new("pgrep")
-            .args(["-f", pattern])
-            .output()
-            .unwrap();
-        if o.stdout.is_empty() {
+        if pgrep(pattern).is_empty() {
             return true;
         }
         if start.elapsed() > limit {
@@ -257,4 +295,149 @@ pub fn unique_sleep() -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// The directory of the real BuildKit binaries (buildctl, buildkitd,
+/// buildctl-daemonless.sh, docker-buildx); panics when the test bed is not running.
+pub fn buildkit_bin() -> PathBuf {
+    PathBuf::from(testbed("DOCKROUTE_TEST_BUILDKIT_BIN"))
+}
+
+/// The address of a test bed buildkitd: "unix" (`unix://…`, no TLS) or "tcp"
+/// (`tcp://127.0.0.1:PORT`, mutual TLS with the files in [`buildkit_tls_dir`]).
+pub fn buildkit_addr(which: &str) -> String {
+    testbed(&format!(
+        "DOCKROUTE_TEST_BUILDKIT_{}",
+        which.to_ascii_uppercase()
+    ))
+}
+
+/// The client side of the TCP buildkitd's mutual TLS: ca.pem, cert.pem, key.pem (the
+/// DOCKER_CERT_PATH layout, and what `buildctl --tlsdir` reads).
+pub fn buildkit_tls_dir() -> PathBuf {
+    PathBuf::from(testbed("DOCKROUTE_TEST_BUILDKIT_TLS_DIR"))
+}
+
+/// The tags the test bed's registry lists for `repo` (empty when it has none), over
+/// plain HTTP.
+pub fn registry_tags(repo: &str) -> Vec<String> {
+    use std::io::{Read, Write};
+    let registry = testbed("DOCKROUTE_TEST_REGISTRY");
+    let mut conn = std::net::TcpStream::connect(&registry).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    conn.write_all(
+        format!("GET /v2/{repo}/tags/list HTTP/1.0\r\nHost: {registry}\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    if head.starts_with("HTTP/1.1 404") || head.starts_with("HTTP/1.0 404") {
+        return Vec::new();
+    }
+    assert!(head.contains(" 200 "), "registry answered: {answer}");
+    let v: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    v["tags"]
+        .as_array()
+        .map(|tags| {
+            tags.iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Wraps a command so it runs in a private mount namespace where /usr/bin/docker (the
+/// 20.10 client) is bind-mounted over itself: exactly how Pipelines mounts its client.
+pub fn with_mounted_client(cmd: &Command) -> Command {
+    let mut w = Command::new("unshare");
+    w.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount --bind /usr/bin/docker /usr/bin/docker && exec \"$@\"")
+        .arg("sh")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    w.env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            w.env(k, v);
+        }
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        w.current_dir(d);
+    }
+    w
+}
+
+/// PATH as on a Pipelines v2 step: the modern client first, the mounted 20.10 client
+/// after it.
+pub fn pipelines_layout(s: Sandbox) -> Sandbox {
+    let shim = s.shim_dir();
+    s.with_path(&[shim, "/usr/local/bin".into(), "/usr/bin".into()])
+}
+
+/// PATH with no 20.10 client at all (note: /bin is /usr/bin on merged-usr Debian).
+pub fn modern_only(s: Sandbox) -> Sandbox {
+    let shim = s.shim_dir();
+    s.with_path(&[shim, "/usr/local/bin".into()])
+}
+
+/// One request the authorization plugin judged, as it logged it.
+#[derive(Debug)]
+pub struct AuthzRequest {
+    pub method: String,
+    pub uri: String,
+    pub user_agent: String,
+    pub allowed: bool,
+}
+
+impl AuthzRequest {
+    /// Made by dockroute's daemon probe.
+    pub fn by_dockroute(&self) -> bool {
+        self.user_agent.starts_with("dockroute/")
+    }
+
+    /// A container create made by dockroute's daemon probe.
+    pub fn is_probe_create(&self) -> bool {
+        self.by_dockroute() && self.method == "POST" && self.uri.contains("/containers/create")
+    }
+}
+
+/// Every request in the plugin's log `path`, oldest first. The log must be readable and
+/// every complete line must be a request: "nothing reached the daemon" is never read from
+/// a log that could not be read. A last line without its newline is still being written
+/// and is left for the next read.
+pub fn authz_requests(path: &str) -> Vec<AuthzRequest> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read the authorization plugin's log {path}: {e}"));
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{path}: not a JSON line ({e}): {line}"));
+            let field = |k: &str| {
+                v[k].as_str()
+                    .unwrap_or_else(|| panic!("{path}: no string {k:?} in {line}"))
+                    .to_string()
+            };
+            AuthzRequest {
+                method: field("method"),
+                uri: field("uri"),
+                user_agent: field("user_agent"),
+                allowed: v["allowed"]
+                    .as_bool()
+                    .unwrap_or_else(|| panic!("{path}: no boolean \"allowed\" in {line}")),
+            }
+        })
+        .collect()
+}
+
+/// The requests in the plugin's log whose URI contains `needle`.
+pub fn authz_uris(path: &str, needle: &str) -> Vec<AuthzRequest> {
+    authz_requests(path)
+        .into_iter()
+        .filter(|r| r.uri.contains(needle))
+        .collect()
 }

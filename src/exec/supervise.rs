@@ -1,0 +1,677 @@
+//! A small process supervisor for routes that run more than one process: a build then a
+//! push, a producer piped into a consumer (`buildctl … | docker load`), a script that
+//! starts a daemon in the background (`buildctl-daemonless.sh`).
+//!
+//! Invariants:
+//! - Stages run one after the other; the first that fails (or that a forwarded signal
+//!   ends) stops the run. Every child gets the guard's environment plus its step's
+//!   changes, and argv\[0\] is the program's path.
+//! - Each stage runs in a new process group (both sides of a pipe in the same one), so a
+//!   signal reaches everything the stage started, grandchildren included.
+//! - While a run is active, SIGINT, SIGTERM, SIGHUP and SIGQUIT are blocked in the calling
+//!   thread (and in the threads it starts); a relay thread, started once and alive for the
+//!   rest of the process, takes them with `sigwait` and forwards each to the running
+//!   stage's group. With no run active it gives the signal its default action. Any other
+//!   thread of the process that leaves these signals unblocked may receive them instead
+//!   and die of them, so threads alive during a run must block them too.
+//! - Children start with the caller's signal mask, not the run's: std passes the spawning
+//!   thread's mask on to the child (it only resets SIGPIPE's disposition), so the caller's
+//!   mask is put back for the instant of the spawn. A signal that arrives in that instant
+//!   has its default effect on this process, as it would without a supervisor.
+//! - Child exits are collected by a waiter thread blocked in `wait`, not through SIGCHLD:
+//!   SIGCHLD is sent to the whole process, and a thread that does not block it takes it
+//!   and discards it, so a `sigwait` on it could wait forever.
+//! - When a stage's children have exited, its group must be empty: the process is made a
+//!   child subreaper, so orphans of the stage come back to it and are reaped here; what
+//!   is still alive gets SIGTERM, then SIGKILL after [`GRACE`]. This holds on success as
+//!   well: a well-behaved stage leaves nothing, and anything left would leak.
+//! - Exit code: a child killed by signal N counts as 128+N. A pipe fails with its
+//!   producer's code when the producer failed, unless the producer only lost its reader
+//!   (SIGPIPE, or a shell's 141) after the consumer failed; otherwise with the consumer's
+//!   code. After a forwarded signal S the run stops: a child that handled S and exited with
+//!   a non-zero code of its own has the last word (as in a shell); otherwise the run
+//!   returns 128+S.
+//! - Nothing is written to stdout; the calling thread's signal mask is restored on return.
+//!
+//! Not covered: a descendant that leaves the group (`setsid`, `setpgid`) is out of reach;
+//! a stage is not the terminal's foreground group, so a child reading the terminal is
+//! stopped by SIGTTIN, and Ctrl-Z stops dockroute alone.
+
+use std::ffi::OsString;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::error::{Error, Result};
+use crate::guard::SelfGuard;
+
+/// How long a stage's leftover processes get between SIGTERM and SIGKILL.
+pub const GRACE: Duration = Duration::from_secs(2);
+
+/// How often the group is looked at while waiting for it to empty.
+const POLL: Duration = Duration::from_millis(20);
+
+/// The signals forwarded to the running stage.
+const FORWARDED: [Signal; 4] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+];
+
+/// One process to start.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The program, as an absolute path (no PATH search is done for it).
+    pub program: PathBuf,
+    /// Its argument vector, argv\[0\] included; the child sees `program` as argv\[0\].
+    pub argv: Vec<OsString>,
+    /// Environment variables to set.
+    pub env_set: Vec<(OsString, OsString)>,
+    /// Environment variables to remove.
+    pub env_unset: Vec<OsString>,
+    /// Send its stdout to the caller's stderr (a consumer whose report is progress, not
+    /// the command's output).
+    pub stdout_to_stderr: bool,
+}
+
+/// What runs at once, in its own process group.
+#[derive(Debug, Clone)]
+pub enum Stage {
+    /// One process with the caller's stdin, stdout and stderr.
+    One(Step),
+    /// A producer whose stdout feeds the consumer's stdin; the producer keeps the caller's
+    /// stdin and stderr, the consumer its stdout and stderr.
+    Pipe(Step, Step),
+}
+
+/// Runs `stages` in order, stopping at the first failure or forwarded signal. Returns the
+/// exit code to leave with (see the module documentation for how it is chosen).
+///
+/// Fails with [`Error::Exec`] when a program cannot be started; processes the stage had
+/// already started are stopped first.
+pub fn run(stages: &[Stage], guard: &SelfGuard) -> Result<u8> {
+    let program = stages
+        .first()
+        .map(|s| first_step(s).program.clone())
+        .unwrap_or_default();
+    let exec_err = |source: std::io::Error| Error::Exec {
+        program: program.clone(),
+        source,
+    };
+    let caller = forwarded_set()
+        .thread_swap_mask(SigmaskHow::SIG_BLOCK)
+        .map_err(|e| exec_err(e.into()))?;
+    // Best effort: without it, orphans are reparented to init and only signalled.
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+    let result = SigSet::thread_get_mask()
+        .map_err(|e| exec_err(e.into()))
+        .and_then(|blocked| Ok((blocked, Listener::register().map_err(exec_err)?)))
+        .and_then(|(blocked, events)| {
+            let mut run = Run {
+                guard,
+                events,
+                caller,
+                blocked,
+                received: None,
+            };
+            run.stages(stages)
+        });
+    let _ = caller.thread_set_mask();
+    result
+}
+
+fn first_step(stage: &Stage) -> &Step {
+    match stage {
+        Stage::One(s) | Stage::Pipe(s, _) => s,
+    }
+}
+
+fn forwarded_set() -> SigSet {
+    let mut set = SigSet::empty();
+    for sig in FORWARDED {
+        set.add(sig);
+    }
+    set
+}
+
+/// One run in progress.
+struct Run<'a> {
+    guard: &'a SelfGuard,
+    events: Listener,
+    /// The caller's signal mask: what children start with.
+    caller: SigSet,
+    /// The caller's mask plus the forwarded signals: this thread's mask during the run.
+    blocked: SigSet,
+    /// The last forwarded signal, once one came.
+    received: Option<Signal>,
+}
+
+impl Run<'_> {
+    fn stages(&mut self, stages: &[Stage]) -> Result<u8> {
+        for stage in stages {
+            // A signal that came between two stages stops the run before the next one.
+            while let Ok(event) = self.events.rx.try_recv() {
+                if let Event::Signal(sig) = event {
+                    self.received = Some(sig);
+                }
+            }
+            if let Some(sig) = self.received {
+                return Ok(signal_code(sig as i32));
+            }
+            let statuses = self.stage(stage)?;
+            let code = pipefail(&statuses);
+            if let Some(sig) = self.received {
+                let by_signal = statuses.iter().any(|s| s.signal().is_some());
+                return Ok(if code == 0 || by_signal {
+                    signal_code(sig as i32)
+                } else {
+                    code
+                });
+            }
+            if code != 0 {
+                return Ok(code);
+            }
+        }
+        Ok(0)
+    }
+
+    /// Starts the stage, forwards signals to its group until its children have exited,
+    /// then empties the group. Returns the children's statuses, producer first.
+    fn stage(&mut self, stage: &Stage) -> Result<Vec<ExitStatus>> {
+        let (first, second) = match stage {
+            Stage::One(s) => (s, None),
+            Stage::Pipe(p, c) => (p, Some(c)),
+        };
+        // std gives a child the spawning thread's signal mask (only SIGPIPE's disposition
+        // is reset), so the caller's mask is put back while the stage starts. A signal
+        // arriving in that window has its default effect on this process.
+        let _ = self.caller.thread_set_mask();
+        let spawned = spawn(first, second, self.guard);
+        let _ = self.blocked.thread_set_mask();
+        let (children, pgid) = match spawned {
+            Ok(started) => started,
+            Err((e, started)) => {
+                if let Some((mut producer, pgid)) = started {
+                    let _ = killpg(pgid, Signal::SIGTERM);
+                    let _ = wait(&mut producer);
+                    self.clear_group(pgid);
+                }
+                return Err(e);
+            }
+        };
+
+        let pids: Vec<u32> = children.iter().map(Child::id).collect();
+        let tx = self.events.tx.clone();
+        let waiter = std::thread::Builder::new()
+            .name("supervise-wait".into())
+            .spawn(move || {
+                let mut children = children;
+                let statuses = children.iter_mut().map(wait).collect();
+                let _ = tx.send(Event::Exited(statuses));
+            });
+        if let Err(source) = waiter {
+            // The children went with the closure: reap them by pid.
+            let _ = killpg(pgid, Signal::SIGKILL);
+            for pid in pids {
+                let _ = waitpid(Pid::from_raw(i32::try_from(pid).unwrap_or(-1)), None);
+            }
+            self.clear_group(pgid);
+            return Err(Error::Exec {
+                program: first.program.clone(),
+                source,
+            });
+        }
+
+        let statuses = loop {
+            match self.events.rx.recv() {
+                Ok(Event::Signal(sig)) => {
+                    self.received = Some(sig);
+                    let _ = killpg(pgid, sig);
+                }
+                Ok(Event::Exited(statuses)) => break statuses,
+                // Unreachable while `events` holds a sender; counted as a failure.
+                Err(_) => break vec![ExitStatus::from_raw(1 << 8)],
+            }
+        };
+        self.clear_group(pgid);
+        Ok(statuses)
+    }
+
+    /// Makes sure nothing of the group is left: SIGTERM, up to [`GRACE`] to go, then
+    /// SIGKILL. Signals received meanwhile are still forwarded.
+    fn clear_group(&mut self, pgid: Pid) {
+        if std::env::var_os("NOCLEAR").is_some() {
+            return;
+        }
+        if !group_alive(pgid) {
+            return;
+        }
+        tracing::warn!(
+            pgid = pgid.as_raw(),
+            "processes left in a finished stage's group; terminating them"
+        );
+        let _ = killpg(pgid, Signal::SIGTERM);
+        let mut deadline = Instant::now() + GRACE;
+        let mut killed = false;
+        loop {
+            if let Ok(Event::Signal(sig)) = self.events.rx.recv_timeout(POLL) {
+                self.received = Some(sig);
+                let _ = killpg(pgid, sig);
+            }
+            if !group_alive(pgid) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                if killed {
+                    return;
+                }
+                let _ = killpg(pgid, Signal::SIGKILL);
+                killed = true;
+                // Time to reap what SIGKILL ended, so no zombie outlives this process.
+                deadline = Instant::now() + GRACE / 4;
+            }
+        }
+    }
+}
+
+/// What a failed start leaves: the error, and the producer (with its group) when it was
+/// already running.
+type SpawnError = (Error, Option<(Child, Pid)>);
+
+/// Starts the stage's processes: the first in a new group, the consumer (if any) in the
+/// same group, reading the first one's stdout.
+fn spawn(
+    first: &Step,
+    second: Option<&Step>,
+    guard: &SelfGuard,
+) -> std::result::Result<(Vec<Child>, Pid), SpawnError> {
+    let exec_err = |step: &Step, source| Error::Exec {
+        program: step.program.clone(),
+        source,
+    };
+    let mut cmd = command(first, guard, 0);
+    if second.is_some() {
+        cmd.stdout(Stdio::piped());
+    }
+    let mut producer = cmd.spawn().map_err(|e| (exec_err(first, e), None))?;
+    let pgid = Pid::from_raw(i32::try_from(producer.id()).unwrap_or(i32::MAX));
+    let Some(step) = second else {
+        return Ok((vec![producer], pgid));
+    };
+    let mut cmd = command(step, guard, pgid.as_raw());
+    if let Some(out) = producer.stdout.take() {
+        cmd.stdin(Stdio::from(out));
+    }
+    let spawned = cmd.spawn();
+    // Our copy of the pipe's read end must go, or the producer never sees EPIPE.
+    drop(cmd);
+    match spawned {
+        Ok(consumer) => Ok((vec![producer, consumer], pgid)),
+        Err(e) => Err((exec_err(step, e), Some((producer, pgid)))),
+    }
+}
+
+fn wait(child: &mut Child) -> ExitStatus {
+    child
+        .wait()
+        .unwrap_or_else(|_| ExitStatus::from_raw(1 << 8))
+}
+
+fn command(step: &Step, guard: &SelfGuard, pgid: i32) -> Command {
+    let mut cmd = Command::new(&step.program);
+    cmd.arg0(&step.program)
+        .args(step.argv.iter().skip(1))
+        .process_group(pgid);
+    for k in &step.env_unset {
+        cmd.env_remove(k);
+    }
+    for (k, v) in &step.env_set {
+        cmd.env(k, v);
+    }
+    for (k, v) in guard.child_env() {
+        cmd.env(k, v);
+    }
+    if step.stdout_to_stderr {
+        if let Ok(fd) = std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned() {
+            cmd.stdout(Stdio::from(fd));
+        }
+    }
+    cmd
+}
+
+/// Whether a process of the group can still be signalled, after reaping the group's
+/// orphans that died (they are this process's children, as a subreaper). A group that
+/// only holds processes we may not signal counts as gone: nothing more can be done.
+fn group_alive(pgid: Pid) -> bool {
+    let group = Pid::from_raw(-pgid.as_raw());
+    while let Ok(status) = waitpid(group, Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
+    }
+    killpg(pgid, None).is_ok()
+}
+
+/// The run's exit code from one stage's statuses (pipefail; see the module doc).
+fn pipefail(statuses: &[ExitStatus]) -> u8 {
+    match statuses {
+        [one] => code(*one),
+        [producer, consumer] => {
+            let (p, c) = (code(*producer), code(*consumer));
+            let sigpipe = signal_code(Signal::SIGPIPE as i32);
+            let lost_reader = p == sigpipe && c != 0;
+            if p != 0 && !lost_reader {
+                p
+            } else {
+                c
+            }
+        }
+        _ => 1,
+    }
+}
+
+fn code(status: ExitStatus) -> u8 {
+    match (status.code(), status.signal()) {
+        (Some(c), _) => u8::try_from(c & 0xff).unwrap_or(1),
+        (None, Some(sig)) => signal_code(sig),
+        (None, None) => 1,
+    }
+}
+
+fn signal_code(sig: i32) -> u8 {
+    u8::try_from((128 + sig) & 0xff).unwrap_or(1)
+}
+
+/// What the supervising thread waits for.
+enum Event {
+    /// A forwarded signal arrived.
+    Signal(Signal),
+    /// Every child of the stage has exited: their statuses, producer first.
+    Exited(Vec<ExitStatus>),
+}
+
+/// The runs in progress, to which the relay thread forwards signals.
+struct Registry {
+    relay_started: bool,
+    next_id: u64,
+    listeners: Vec<(u64, Sender<Event>)>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    relay_started: false,
+    next_id: 0,
+    listeners: Vec::new(),
+});
+
+fn registry() -> MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One run's end of the event channel, registered with the relay while it lives.
+struct Listener {
+    id: u64,
+    tx: Sender<Event>,
+    rx: Receiver<Event>,
+}
+
+impl Listener {
+    /// Registers a run, starting the relay thread the first time. The calling thread must
+    /// already block the forwarded signals, so the relay inherits that mask.
+    fn register() -> std::io::Result<Listener> {
+        let mut reg = registry();
+        if !reg.relay_started {
+            std::thread::Builder::new()
+                .name("supervise-signals".into())
+                .spawn(relay)?;
+            reg.relay_started = true;
+        }
+        let (tx, rx) = channel();
+        let id = reg.next_id;
+        reg.next_id += 1;
+        reg.listeners.push((id, tx.clone()));
+        Ok(Listener { id, tx, rx })
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        registry().listeners.retain(|(id, _)| *id != self.id);
+    }
+}
+
+/// The relay thread: takes each forwarded signal and hands it to every run in progress;
+/// with none, lets the signal do what it would have done to the process.
+fn relay() {
+    let set = forwarded_set();
+    let _ = set.thread_block();
+    while let Ok(sig) = set.wait() {
+        let delivered = {
+            let mut reg = registry();
+            reg.listeners
+                .retain(|(_, tx)| tx.send(Event::Signal(sig)).is_ok());
+            !reg.listeners.is_empty()
+        };
+        if !delivered {
+            let mut one = SigSet::empty();
+            one.add(sig);
+            let _ = one.thread_unblock();
+            let _ = nix::sys::signal::raise(sig);
+            let _ = one.thread_block();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guard::FileId;
+    use std::path::Path;
+
+    fn sh(script: &str) -> Step {
+        Step {
+            program: "/bin/sh".into(),
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+            env_set: Vec::new(),
+            env_unset: Vec::new(),
+            stdout_to_stderr: false,
+        }
+    }
+
+    fn one(script: &str) -> Stage {
+        Stage::One(sh(script))
+    }
+
+    fn pipe(producer: &str, consumer: &str) -> Stage {
+        Stage::Pipe(sh(producer), sh(consumer))
+    }
+
+    fn go(stages: &[Stage]) -> u8 {
+        run(stages, &SelfGuard::default()).unwrap()
+    }
+
+    fn read(path: &Path) -> String {
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    #[test]
+    fn supervise_sequence_stops_at_the_first_failure() {
+        let t = tempfile::tempdir().unwrap();
+        let mark = t.path().join("third");
+        let third = format!("touch {}", mark.display());
+        assert_eq!(go(&[one("exit 0"), one("exit 3"), one(&third)]), 3);
+        assert!(!mark.exists(), "a stage after the failure ran");
+        assert_eq!(go(&[one("true"), one(&third)]), 0);
+        assert!(mark.exists());
+        assert_eq!(go(&[]), 0);
+    }
+
+    #[test]
+    fn supervise_pipe_moves_bytes_and_closes_the_pipe() {
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("out");
+        let count = format!("wc -c > {}", out.display());
+        assert_eq!(go(&[pipe("head -c 1000000 /dev/zero", &count)]), 0);
+        assert_eq!(read(&out).trim(), "1000000");
+        // The consumer leaves early: the producer must get SIGPIPE, not block forever on a
+        // read end this process kept open. Pipefail reports the producer's death.
+        assert_eq!(go(&[pipe("yes", "head -c 1 >/dev/null")]), 128 + 13);
+        // The producer's stderr and stdin are the caller's, the consumer's stdout too.
+        assert_eq!(go(&[pipe("echo hi", "read x && test \"$x\" = hi")]), 0);
+    }
+
+    #[test]
+    fn supervise_pipefail_ordering() {
+        assert_eq!(go(&[pipe("exit 3", "cat >/dev/null; exit 4")]), 3);
+        assert_eq!(go(&[pipe("exit 0", "cat >/dev/null; exit 4")]), 4);
+        assert_eq!(go(&[pipe("exit 3", "cat >/dev/null")]), 3);
+        // A producer that only lost its reader does not hide the reader's own failure.
+        assert_eq!(go(&[pipe("yes", "head -c 1 >/dev/null; exit 5")]), 5);
+        // A failing pipe stops the run like any stage.
+        assert_eq!(go(&[pipe("true", "exit 6"), one("exit 9")]), 6);
+    }
+
+    #[test]
+    fn supervise_child_killed_by_a_signal_is_128_plus_n() {
+        assert_eq!(go(&[one("kill -KILL $$")]), 137);
+        assert_eq!(go(&[one("kill -USR1 $$"), one("exit 0")]), 138);
+        assert_eq!(go(&[pipe("true", "kill -TERM $$")]), 143);
+    }
+
+    #[test]
+    fn supervise_environment_and_argv0() {
+        let t = tempfile::tempdir().unwrap();
+        let env_out = t.path().join("env");
+        let argv_out = t.path().join("argv");
+        let guard = SelfGuard {
+            own: Some(FileId { dev: 1, ino: 2 }),
+            seen: Vec::new(),
+            hops: 4,
+        };
+        let mut printenv = sh(&format!("/usr/bin/env > {}", env_out.display()));
+        printenv.env_set = vec![("DOCKROUTE_SUPERVISE_TEST".into(), "set=yes".into())];
+        printenv.env_unset = vec!["PATH".into()];
+        let mut argv0 = sh(&format!(
+            "tr '\\0' '\\n' < /proc/$$/cmdline > {}",
+            argv_out.display()
+        ));
+        argv0.argv[0] = "not-the-program".into();
+        let code = run(&[Stage::One(printenv), Stage::One(argv0)], &guard).unwrap();
+        assert_eq!(code, 0);
+        let env = read(&env_out);
+        assert!(
+            env.lines().any(|l| l == "DOCKROUTE_SUPERVISE_TEST=set=yes"),
+            "{env}"
+        );
+        assert!(env.lines().any(|l| l == "DOCKROUTE_GUARD=1.2"), "{env}");
+        assert!(env.lines().any(|l| l == "DOCKROUTE_HOPS=5"), "{env}");
+        assert!(!env.lines().any(|l| l.starts_with("PATH=")), "{env}");
+        assert!(read(&argv_out).starts_with("/bin/sh\n-c\n"));
+    }
+
+    /// std passes the spawning thread's signal mask on to the child (only SIGPIPE's
+    /// disposition is reset), so without care every child would start with the forwarded
+    /// signals blocked, deaf to them.
+    #[test]
+    fn supervise_children_start_with_the_callers_signal_mask() {
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("status");
+        let status = || read(Path::new("/proc/thread-self/status"));
+        let fields = |text: &str, name: &str| -> Vec<u64> {
+            text.lines()
+                .filter_map(|l| l.strip_prefix(name))
+                .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+                .collect()
+        };
+        let before = fields(&status(), "SigBlk:")[0];
+        // grep itself is the child (a shell blocks signals of its own while it forks).
+        let grep = Step {
+            program: "/bin/grep".into(),
+            argv: ["grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"]
+                .map(OsString::from)
+                .to_vec(),
+            env_set: Vec::new(),
+            env_unset: Vec::new(),
+            stdout_to_stderr: false,
+        };
+        let save = sh(&format!(
+            "cat > {0}; (trap '' TERM; grep '^SigIgn:' /proc/self/status) >> {0}",
+            out.display()
+        ));
+        assert_eq!(go(&[Stage::Pipe(grep, save)]), 0);
+        let text = read(&out);
+        assert_eq!(fields(&text, "SigBlk:"), vec![before], "{text}");
+        let bit = |sig: Signal| 1u64 << (sig as i32 - 1);
+        for sig in FORWARDED {
+            assert_eq!(before & bit(sig), 0, "the test thread blocks {sig}");
+        }
+        let ignored = fields(&text, "SigIgn:");
+        assert_eq!(ignored.len(), 2, "{text}");
+        assert_eq!(ignored[0] & bit(Signal::SIGPIPE), 0, "{text}");
+        // The control: a disposition the child sets itself shows in the same field.
+        assert_ne!(ignored[1] & bit(Signal::SIGTERM), 0, "{text}");
+        // A child can be ended by the signals the run blocks for itself.
+        assert_eq!(go(&[one("kill -TERM $$; exit 0")]), 143);
+        // And this thread's mask is back to what it was.
+        assert_eq!(fields(&status(), "SigBlk:"), vec![before]);
+    }
+
+    /// What the previous test guards against, shown on std directly: a child spawned
+    /// while the thread blocks a signal starts with it blocked.
+    #[test]
+    fn supervise_std_passes_the_spawning_threads_mask_on() {
+        let mut term = SigSet::empty();
+        term.add(Signal::SIGTERM);
+        let old = term.thread_swap_mask(SigmaskHow::SIG_BLOCK).unwrap();
+        let out = Command::new("/bin/grep")
+            .args(["^SigBlk:", "/proc/self/status"])
+            .output();
+        old.thread_set_mask().unwrap();
+        let text = String::from_utf8(out.unwrap().stdout).unwrap();
+        let blocked = u64::from_str_radix(text.trim_start_matches("SigBlk:").trim(), 16).unwrap();
+        assert_ne!(blocked & (1 << (Signal::SIGTERM as i32 - 1)), 0, "{text}");
+    }
+
+    #[test]
+    fn supervise_missing_program_is_an_exec_error() {
+        let mut missing = sh("");
+        missing.program = "/nonexistent/dockroute-supervise-test".into();
+        let err = run(&[Stage::One(missing.clone())], &SelfGuard::default()).unwrap_err();
+        assert!(matches!(&err, Error::Exec { program, .. } if program == &missing.program));
+        assert_eq!(err.exit_code(), 127);
+        // A consumer that cannot start: the producer already running is stopped.
+        let start = Instant::now();
+        let err = run(
+            &[Stage::Pipe(sh("exec sleep 300"), missing.clone())],
+            &SelfGuard::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(&err, Error::Exec { program, .. } if program == &missing.program));
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn supervise_leftovers_of_a_successful_stage_are_stopped() {
+        let t = tempfile::tempdir().unwrap();
+        let pidfile = t.path().join("pid");
+        let script = format!("sleep 300 & echo $! > {}; exit 0", pidfile.display());
+        assert_eq!(go(&[one(&script)]), 0);
+        let pid: i32 = read(&pidfile).trim().parse().unwrap();
+        // Reaped here (this process is a subreaper), so the pid is gone, not a zombie.
+        assert_eq!(
+            nix::sys::signal::kill(Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! What the routing decision produces: the route, the program and its arguments, the
+//! environment changes, the builder the build will use and why, and any follow-up steps.
+//!
+//! A plan is plain data: `explain` prints it, `doctor` reads it, the shim execs it (or
+//! hands it to the supervisor when it has more than one process).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::docker::args::Invocation;
+use crate::route::facts::Client;
+
+/// The route a call takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    /// Untouched, to the first client.
+    Pass,
+    /// A legacy-era (< 23) client, preferably the bind-mounted one, runs `build`.
+    Mounted,
+    /// The first client's legacy builder (`DOCKER_BUILDKIT=0`).
+    Legacy,
+    /// A client with buildx runs `buildx build` (or compose runs with BuildKit).
+    Buildx,
+    /// No daemon: `buildctl` against `BUILDKIT_HOST`, or a private BuildKit started by
+    /// `buildctl-daemonless.sh`.
+    Daemonless,
+    /// A shared BuildKit (`DOCKROUTE_BUILDKIT_HOST`), the image loaded into the daemon.
+    Remote,
+}
+
+impl Route {
+    /// The route's name as printed.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Pass => "pass",
+            Route::Mounted => "mounted",
+            Route::Legacy => "legacy",
+            Route::Buildx => "buildx",
+            Route::Daemonless => "daemonless",
+            Route::Remote => "remote",
+        }
+    }
+}
+
+/// The builder a build-like call ends up with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Builder {
+    /// The daemon's deprecated legacy builder (no `RUN --mount`, heredocs, `--secret` …).
+    Legacy,
+    /// The daemon's embedded BuildKit, reached by a client < 23 with `DOCKER_BUILDKIT=1`:
+    /// no privileged container needed.
+    DaemonBuildKit,
+    /// BuildKit through the buildx plugin.
+    Buildx,
+    /// A BuildKit daemon of its own, through `buildctl`.
+    BuildKit,
+}
+
+impl Builder {
+    /// Whether the build has BuildKit semantics.
+    #[must_use]
+    pub fn is_buildkit(self) -> bool {
+        !matches!(self, Builder::Legacy)
+    }
+
+    /// How doctor and explain name it.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            Builder::Legacy => "the legacy builder",
+            Builder::DaemonBuildKit => "the daemon's embedded BuildKit",
+            Builder::Buildx => "BuildKit through buildx",
+            Builder::BuildKit => "BuildKit",
+        }
+    }
+}
+
+/// Which builder, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BuilderChoice {
+    /// The builder; `None` when the client will refuse to build at all (for example
+    /// `DOCKER_BUILDKIT=1` with a CLI ≥ 23 that has no buildx plugin).
+    pub builder: Option<Builder>,
+    /// Why, in one clause.
+    pub why: String,
+    /// `DOCKER_BUILDKIT` was set by dockroute (rather than inherited or the default).
+    pub set_by_route: bool,
+}
+
+/// Another process of the plan: argv\[0\] is `program`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Absolute path of the program.
+    pub program: PathBuf,
+    /// Its full argument vector, argv\[0\] included.
+    pub argv: Vec<OsString>,
+}
+
+/// docker's `--iidfile` and `-q` on a BuildKit route: after a successful build, the image
+/// ID (the config digest buildctl recorded in its metadata file) is written to a file
+/// and/or printed on stdout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageId {
+    /// buildctl's `--metadata-file`.
+    pub metadata: PathBuf,
+    /// The metadata file is dockroute's own (its directory created before and removed
+    /// after), not one the user asked for.
+    pub metadata_is_ours: bool,
+    /// `--iidfile`.
+    pub write_to: Option<PathBuf>,
+    /// `-q`: print it on stdout.
+    pub print: bool,
+}
+
+/// What to run. `argv[0]` is `program`, so docker CLI plugins call back the real client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The route.
+    pub route: Route,
+    /// The docker command as it will run (`build`, `buildx build`, `compose`); `build` for
+    /// the BuildKit routes, whose program is BuildKit's own client.
+    pub command: String,
+    /// The program to exec, absolute.
+    pub program: PathBuf,
+    /// Its full argument vector, argv\[0\] included.
+    pub argv: Vec<OsString>,
+    /// Environment variables to set.
+    pub env_set: Vec<(String, String)>,
+    /// Environment variables to remove.
+    pub env_unset: Vec<String>,
+    /// The docker client that runs the call; `None` when BuildKit's own client does.
+    pub client: Option<Client>,
+    /// Why this route, in the runtime's own words; `None` for plain pass-through.
+    pub reason: Option<String>,
+    /// For build-like calls: the builder the build will use, and why.
+    pub builder: Option<BuilderChoice>,
+    /// One line each: flags dropped, variables removed, warnings.
+    pub notices: Vec<String>,
+    /// A process reading the build's standard output (`docker load` of the image).
+    pub load: Option<Step>,
+    /// Steps to run after the build succeeds (the `--push` emulation), same environment.
+    pub then: Vec<Step>,
+    /// The image ID to write or print after the build.
+    pub image_id: Option<ImageId>,
+    /// Run under the supervisor even as one process: it starts a daemon of its own
+    /// (`buildctl-daemonless.sh`) that must not outlive the call.
+    pub supervised: bool,
+}
+
+impl Plan {
+    /// Whether this plan changes anything compared with plain pass-through of `inv` to
+    /// `first` (program, arguments, environment or extra steps); only then does the shim
+    /// print the reroute line.
+    #[must_use]
+    pub fn is_reroute(&self, inv: &Invocation, first: Option<&Path>) -> bool {
+        self.route != Route::Pass
+            && (self.argv.get(1..) != Some(&inv.args[..])
+                || first != Some(self.program.as_path())
+                || !self.env_set.is_empty()
+                || !self.env_unset.is_empty()
+                || self.load.is_some()
+                || !self.then.is_empty()
+                || self.image_id.is_some())
+    }
+
+    /// Whether the plan needs the supervisor rather than one `execve`.
+    #[must_use]
+    pub fn needs_supervisor(&self) -> bool {
+        self.supervised || self.load.is_some() || !self.then.is_empty() || self.image_id.is_some()
+    }
+
+    /// "20.10.24, bind-mounted" for a docker client; "BuildKit's client" for buildctl.
+    #[must_use]
+    pub fn runner(&self) -> String {
+        match &self.client {
+            Some(c) => c.describe(),
+            None => "BuildKit's client".into(),
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Builder fidelity on the restricted daemon: a build means what the user's own client
+//! would make of the Dockerfile. With the mounted 20.10 client the daemon's BuildKit
+//! builds BuildKit-only Dockerfiles; without it, or with BuildKit turned off by the user,
+//! such a Dockerfile is refused before any request reaches the daemon, naming its lines;
+//! and buildx commands that would boot a privileged builder are refused up front.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::support::*;
+
+/// A Dockerfile only BuildKit builds: a cache mount and `COPY --chmod`.
+fn buildkit_only_context(s: &Sandbox, name: &str) -> PathBuf {
+    let dir = context(
+        &s.p(name),
+        &format!(
+            "FROM {}\n\
+             RUN --mount=type=cache,target=/cache echo cached > /cache/x && cp /cache/x /from-cache\n\
+             COPY --chmod=0755 tool.sh /tool.sh\n",
+            image()
+        ),
+    );
+    std::fs::write(dir.join("tool.sh"), "#!/bin/sh\necho tool\n").unwrap();
+    dir
+}
+
+/// The `POST /build` requests the v2 daemon's plugin saw for image `tag`.
+fn build_requests(log: &str, tag: &str) -> Vec<AuthzRequest> {
+    authz_requests(log)
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.uri.starts_with("/v") && r.uri.contains("/build?"))
+        .filter(|r| r.uri.contains(&format!("t={tag}")))
+        .collect()
+}
+
+#[test]
+fn a_buildkit_only_dockerfile_builds_with_the_daemons_buildkit_through_the_mounted_client() {
+    let host = daemon("v2");
+    let log = testbed("DOCKROUTE_TEST_V2_AUTHZ_LOG");
+    let s = pipelines_layout(Sandbox::new()).env("DOCKER_HOST", &host);
+    let ctx = buildkit_only_context(&s, "ctx");
+    let tag = unique("dr-bk-mounted");
+    let mut c = s.docker();
+    // The daemon's BuildKit cannot RUN on the default network of a --bridge=none daemon.
+    c.args(["build", "--network", "none", "-t", &tag]).arg(&ctx);
+    let o = run(with_mounted_client(&c));
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("routed (mounted) to /usr/bin/docker")
+            && err.contains("DOCKER_BUILDKIT=1")
+            && err.contains("the daemon's embedded BuildKit")
+            && err.contains("builds with BuildKit by default"),
+        "the reroute line names the builder and why: {err}"
+    );
+    assert!(image_exists(&host, &tag), "nothing built: {err}");
+    let builds = build_requests(&log, &tag);
+    assert!(!builds.is_empty(), "no POST /build for {tag} in {log}");
+    for b in &builds {
+        assert!(
+            b.uri.contains("version=2"),
+            "not a BuildKit build: {}",
+            b.uri
+        );
+        assert!(
+            b.user_agent.contains("20.10.24"),
+            "built by {}",
+            b.user_agent
+        );
+    }
+    // The file COPY --chmod made is executable inside the image.
+    let o = Command::new(DOCKER28)
+        .args([
+            "-H",
+            &host,
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &tag,
+            "/tool.sh",
+        ])
+        .output()
+        .unwrap();
+    ok(&o);
+    assert_eq!(stdout(&o).trim(), "tool");
+}
+
+#[test]
+fn buildkit_turned_off_by_the_user_refuses_a_buildkit_only_dockerfile_up_front() {
+    let host = daemon("v2");
+    let log = testbed("DOCKROUTE_TEST_V2_AUTHZ_LOG");
+    let s = pipelines_layout(Sandbox::new())
+        .env("DOCKER_HOST", &host)
+        .env("DOCKER_BUILDKIT", "0");
+    let ctx = buildkit_only_context(&s, "ctx");
+    let tag = unique("dr-bk-off");
+    let mut c = s.docker();
+    c.args(["build", "-t", &tag]).arg(&ctx);
+    let (o, took) = run_within(with_mounted_client(&c), std::time::Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    let file = ctx.join("Dockerfile");
+    assert!(
+        err.contains(&format!("{}:2: RUN --mount needs BuildKit", file.display()))
+            && err.contains(&format!(
+                "{}:3: COPY --chmod needs BuildKit",
+                file.display()
+            )),
+        "{err}"
+    );
+    assert!(err.contains("unset DOCKER_BUILDKIT"), "the fix: {err}");
+    assert!(took.as_secs_f64() < 1.0 + 1.5, "refused in {took:?}");
+    assert!(
+        build_requests(&log, &tag).is_empty(),
+        "a build reached the daemon"
+    );
+    assert!(
+        authz_requests(&log).iter().any(|r| r.is_probe_create()),
+        "the log holds the probe's requests, so it was read"
+    );
+}
+
+#[test]
+fn without_a_20_10_client_a_buildkit_only_dockerfile_is_refused_and_a_plain_one_builds() {
+    let host = daemon("v2");
+    let log = testbed("DOCKROUTE_TEST_V2_AUTHZ_LOG");
+    let s = modern_only(Sandbox::new()).env("DOCKER_HOST", &host);
+    let ctx = buildkit_only_context(&s, "ctx");
+    let tag = unique("dr-bk-legacy");
+    // -f relative to the working directory, as the client resolves it.
+    let mut c = s.docker();
+    c.current_dir(&ctx)
+        .args(["build", "-f", "Dockerfile", "-t", &tag, "."]);
+    let o = run(c);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("dockroute: Dockerfile:2: RUN --mount needs BuildKit")
+            && err.contains("dockroute: Dockerfile:3: COPY --chmod needs BuildKit"),
+        "{err}"
+    );
+    assert!(
+        err.contains("v20.10"),
+        "the fix names the mounted client: {err}"
+    );
+    assert!(
+        build_requests(&log, &tag).is_empty(),
+        "a build reached the daemon"
+    );
+
+    let plain = context(
+        &s.p("plain"),
+        &format!("FROM {}\nRUN echo built > /built\n", image()),
+    );
+    let tag = unique("dr-plain-legacy");
+    let mut c = s.docker();
+    c.args(["build", "-t", &tag]).arg(&plain);
+    let o = run(c);
+    ok(&o);
+    assert!(stderr(&o).contains("legacy"), "{}", stderr(&o));
+    assert!(image_exists(&host, &tag));
+}
+
+#[test]
+fn buildx_bake_on_the_restricted_daemon_is_refused_before_any_builder_boots() {
+    let host = daemon("v2");
+    let s = pipelines_layout(Sandbox::new()).env("DOCKER_HOST", &host);
+    let config = s.p("docker-config");
+    std::fs::create_dir_all(config.join("cli-plugins")).unwrap();
+    std::os::unix::fs::symlink(
+        buildkit_bin().join("docker-buildx"),
+        config.join("cli-plugins/docker-buildx"),
+    )
+    .unwrap();
+    let s = s.env("DOCKER_CONFIG", &config);
+    let ctx = context(&s.p("ctx"), "FROM scratch\nCOPY Dockerfile /\n");
+    std::fs::write(
+        ctx.join("docker-bake.hcl"),
+        "target \"default\" {\n  context = \".\"\n}\n",
+    )
+    .unwrap();
+    for args in [
+        &["buildx", "bake"][..],
+        &["buildx", "inspect", "--bootstrap"],
+        &["buildx", "create", "--name", "dr-boot", "--bootstrap"],
+    ] {
+        let mut c = s.docker();
+        c.current_dir(&ctx).args(args);
+        let o = run(with_mounted_client(&c));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("privileged BuildKit container") && err.contains("docker build"),
+            "{args:?}: {err}"
+        );
+    }
+    let containers = Command::new(DOCKER28)
+        .args([
+            "-H",
+            &host,
+            "ps",
+            "-a",
+            "--filter",
+            "name=buildx_buildkit_",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    ok(&containers);
+    assert!(
+        stdout(&containers).trim().is_empty(),
+        "a builder was created"
+    );
+    // What does not boot a builder still passes through to the real plugin.
+    let mut c = s.docker();
+    c.args(["buildx", "version"]);
+    let o = run(c);
+    ok(&o);
+    assert!(stdout(&o).contains("v0.36"), "{}", stdout(&o));
+}
