@@ -122,11 +122,14 @@ fn text(inv: &Invocation, g: &Gathered, decision: &Result<Plan>) -> String {
             plan.runner()
         )
     } else {
+        let who = match &plan.client {
+            Some(_) => format!("client {}", plan.runner()),
+            None => plan.runner(),
+        };
         format!(
-            "`{call}` would run as `{}` (route {}, {}).\n",
+            "`{call}` would run as `{}` (route {}, {who}).\n",
             shown(&plan.argv),
             plan.route.name(),
-            plan.runner()
         )
     };
     if let Some(b) = &plan.builder {

@@ -18,7 +18,9 @@ pub struct Client {
     /// Its version, when `--version` gave one.
     #[serde(serialize_with = "ser_version")]
     pub version: Option<Version>,
-    /// Why there is no version (timed out, exited 1, unrecognised output …).
+    /// Why there is no version (timed out, exited 1, unrecognised output …), shown as a
+    /// sentence.
+    #[serde(serialize_with = "ser_display")]
     pub problem: Option<ProbeProblem>,
     /// Bind-mounted into this container (as Pipelines mounts its CLI at /usr/bin/docker).
     pub mounted: bool,
@@ -71,6 +73,17 @@ impl std::fmt::Display for ProbeProblem {
             }
             ProbeProblem::NotProbed => write!(f, "not probed"),
         }
+    }
+}
+
+#[allow(clippy::ref_option)]
+fn ser_display<S: serde::Serializer, T: std::fmt::Display>(
+    v: &Option<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_some(&v.to_string()),
+        None => s.serialize_none(),
     }
 }
 

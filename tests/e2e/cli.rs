@@ -118,6 +118,7 @@ fn explain_prints_the_route_program_argv_and_environment() {
         [
             "`docker build --progress=plain -t x .` would run as \
              `/usr/bin/docker build --progress=plain -t x .` (route mounted, client 20.10.24).",
+            "  builder: the daemon's embedded BuildKit — `--progress` needs BuildKit",
             "  environment: DOCKER_BUILDKIT=1",
             "  because: DOCKROUTE_RUNTIME=restricted",
         ]
@@ -139,6 +140,7 @@ fn explain_prints_the_route_program_argv_and_environment() {
                 "`docker build --progress=plain --push -t x .` would run as \
                  `{DOCKER28} build -t x .` (route legacy, client {v28})."
             ),
+            "  builder: the legacy builder — no Docker CLI < 23 on PATH to reach the daemon's BuildKit, and buildx cannot run here".into(),
             "  environment: DOCKER_BUILDKIT=0".into(),
             format!("  then: `{DOCKER28} push x`"),
             "  because: DOCKROUTE_RUNTIME=restricted".into(),
@@ -149,10 +151,12 @@ fn explain_prints_the_route_program_argv_and_environment() {
 
     // Runtime v3 with buildx: `buildx build --load`, the inherited off switch removed.
     let config = s.p("docker-config");
-    script(
-        &config.join("cli-plugins/docker-buildx"),
-        "#!/bin/sh\n[ \"$1\" = docker-cli-plugin-metadata ] && echo '{\"SchemaVersion\":\"0.1.0\",\"Vendor\":\"dockroute tests\",\"Version\":\"v0.0.0-stand-in\"}'\nexit 0\n",
-    );
+    std::fs::create_dir_all(config.join("cli-plugins")).unwrap();
+    std::os::unix::fs::symlink(
+        buildkit_bin().join("docker-buildx"),
+        config.join("cli-plugins/docker-buildx"),
+    )
+    .unwrap();
     let v3 = Sandbox::new()
         .env("DOCKROUTE_RUNTIME", "v3")
         .env("BITBUCKET_BUILD_NUMBER", "42")
@@ -160,19 +164,20 @@ fn explain_prints_the_route_program_argv_and_environment() {
         .env("DOCKER_CONFIG", &config);
     let lines = explain_text(&v3, &["build", "-t", "x", "."]);
     assert_eq!(
-        lines[..3],
+        lines[..4],
         [
             format!(
                 "`docker build -t x .` would run as \
                  `{DOCKER28} buildx build --load -t x .` (route buildx, client {v28})."
             ),
+            "  builder: BuildKit through buildx — this runtime allows buildx's privileged BuildKit".into(),
             "  environment: DOCKER_BUILDKIT removed".into(),
             "  because: DOCKROUTE_RUNTIME=v3".into(),
         ],
         "{lines:#?}"
     );
     assert!(
-        lines[3..]
+        lines[4..]
             .iter()
             .any(|l| l.starts_with("  note: removed the inherited DOCKER_BUILDKIT=0")),
         "{lines:#?}"
@@ -185,8 +190,15 @@ fn explain_prints_the_route_program_argv_and_environment() {
         lines,
         [
             "`docker build -t x .` would run as `/usr/bin/docker build -t x .` \
-             (route mounted, client 20.10.24).",
-            "  because: authorization denied by plugin pipelines: --privileged=true is not allowed",
+             (route mounted, client 20.10.24)."
+                .to_string(),
+            format!(
+                "  builder: the daemon's embedded BuildKit — the first `docker` on PATH \
+                 ({DOCKER28}, {v28}) builds with BuildKit by default"
+            ),
+            "  environment: DOCKER_BUILDKIT=1".into(),
+            "  because: authorization denied by plugin pipelines: --privileged=true is not allowed"
+                .into(),
         ],
         "{lines:#?}"
     );

@@ -32,7 +32,11 @@ fn every_build_form_goes_through_the_mounted_20_10_client_on_the_restricted_daem
     ] {
         let tag = unique("dr-mounted");
         let mut c = s.docker();
-        c.args(words).args(["-t", &tag]).arg(&ctx);
+        // The daemon's BuildKit (the user's own client, CLI 28, builds with BuildKit)
+        // cannot RUN on the default network of a --bridge=none daemon.
+        c.args(words)
+            .args(["--network", "none", "-t", &tag])
+            .arg(&ctx);
         let o = run(with_mounted_client(&c));
         ok(&o);
         let err = stderr(&o);
