@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dockroute's benchmarks (SPEC §3), each measured side by side in one interleaved run:
+# dockroute's benchmarks, each measured side by side in one interleaved run:
 #   1. pass-through: exec'ing a no-op client directly vs. through a static C program that
 #      only calls execv vs. through dockroute (the static release build). Target: the
 #      ratio of overheads (dockroute − direct) ÷ (C wrapper − direct) <= 1.0. A std-only
@@ -15,6 +15,10 @@
 #
 # Usage (from anywhere): bench/run.sh [ROUNDS [COLD_ROUNDS]]   defaults 3000 and 150
 #   CARGO_TARGET_DIR is honoured; BENCH_HYPERFINE=0 skips the hyperfine cross-check.
+#   BENCH_BASELINE_BIN=PATH adds an earlier static build of dockroute to the same
+#   interleaved run (pass-through and warm decisions), so a change is measured against it
+#   side by side rather than across runs.
+# Build wall times (BuildKit routes, the legacy builder) are bench/builds.sh's.
 set -euo pipefail
 umask 022
 cd "$(dirname "$0")/.."
@@ -28,7 +32,7 @@ done
 DOCKER28=/usr/local/bin/docker
 DOCKER20=/usr/bin/docker
 for c in "$DOCKER28" "$DOCKER20"; do
-  [ -x "$c" ] || { echo "bench/run.sh needs the real client $c (SPEC §4)" >&2; exit 1; }
+  [ -x "$c" ] || { echo "bench/run.sh needs the real client $c (Debian's docker.io gives 20.10)" >&2; exit 1; }
 done
 
 # --- 1. the static release binary --------------------------------------------------------
@@ -71,6 +75,16 @@ cc_static -o "$w/par" bench/par.c
 gcc -O2 -Wall -o "$w/harness" bench/harness.c
 rustc "${rust_flags[@]}" -o "$w/rshim/docker" bench/rustshim.rs
 ln -s "$bin" "$w/shim/docker"
+baseline_cases=()
+if [ -n "${BENCH_BASELINE_BIN:-}" ]; then
+  mkdir -p "$w/bshim" "$w/cache-base"
+  ln -s "$(realpath "$BENCH_BASELINE_BIN")" "$w/bshim/docker"
+  env -i "HOME=$w/home" PATH="$w/bshim:$w/fake28:$w/fake20" DOCKROUTE_CACHE_DIR="$w/cache-base" DOCKROUTE_RUNTIME=open "$w/bshim/docker" build .
+  baseline_cases=(--- \
+    base-pass "HOME=$w/home" PATH="$w/bshim:$w/real" "$w/bshim/docker" ps --- \
+    base-pass-fakes "HOME=$w/home" PATH="$w/bshim:$w/fake28:$w/fake20" "$w/bshim/docker" ps --- \
+    base-build-restricted "HOME=$w/home" PATH="$w/bshim:$w/fake28:$w/fake20" DOCKROUTE_CACHE_DIR="$w/cache-base" DOCKROUTE_RUNTIME=restricted DOCKROUTE_QUIET=1 "$w/bshim/docker" build .)
+fi
 H="$w/harness"
 HOME_ENV="HOME=$w/home"
 FAKES="$w/shim:$w/fake28:$w/fake20"
@@ -99,7 +113,8 @@ out1="$("$H" -w 50 "$rounds" \
   rust-shim "$HOME_ENV" PATH="$w/rshim:$w/real" "$w/rshim/docker" ps --- \
   pass-fakes "$HOME_ENV" PATH="$FAKES" "$w/shim/docker" ps --- \
   build-open "$HOME_ENV" PATH="$FAKES" DOCKROUTE_CACHE_DIR="$w/cache" DOCKROUTE_RUNTIME=open "$w/shim/docker" build . --- \
-  build-restricted "$HOME_ENV" PATH="$FAKES" DOCKROUTE_CACHE_DIR="$w/cache" DOCKROUTE_RUNTIME=restricted DOCKROUTE_QUIET=1 "$w/shim/docker" build .)"
+  build-restricted "$HOME_ENV" PATH="$FAKES" DOCKROUTE_CACHE_DIR="$w/cache" DOCKROUTE_RUNTIME=restricted DOCKROUTE_QUIET=1 "$w/shim/docker" build . \
+  "${baseline_cases[@]}")"
 
 # --- 6. cold probe with the real clients, interleaved -----------------------------------
 # The probe runs each client as `--version` with DOCKER_HOST=unix:///dev/null (the 20.10
@@ -178,12 +193,21 @@ fi
     row("dockroute explain -- build ., empty cache", "cold-explain", sprintf("x%.2f of slowest", med["cold-explain"] / slow))
     row("  same, cache dir unusable (no store/fsync)", "cold-no-store", "")
     row("dockroute explain -- build ., warm cache", "warm-explain", "")
-    print "\nresults against SPEC §3"
+    if ("base-pass" in med) {
+      print "baseline build (BENCH_BASELINE_BIN), same rounds"
+      row("baseline pass-through (docker ps)", "base-pass", sprintf("+%.3f", med["base-pass"] - med["direct"]))
+      row("baseline docker build . (RUNTIME=restricted)", "base-build-restricted", sprintf("+%.3f over its pass-through", med["base-build-restricted"] - med["base-pass-fakes"]))
+    }
+    print "\nresults against the targets"
     printf "  pass-through overhead ratio (dockroute / C wrapper): %.2f from medians, %.2f from paired rounds  (target <= 1.0)\n", (c > 0 ? d / c : 0), (pc > 0 ? pd / pc : 0)
     printf "  dockroute pass-through overhead / std-only Rust shim overhead: %.2f\n", (r > 0 ? d / r : 0)
     printf "  warm decision over pass-through: +%.3f ms open, +%.3f ms restricted  (target < 1 ms)\n", bo, br
     printf "  cold probe: %.2f ms vs slowest single --version %.2f ms: x%.2f  (target: about x1)\n", med["cold-explain"], slow, med["cold-explain"] / slow
     printf "    vs both --version at once (the floor on this machine) %.2f ms: x%.2f; storing the cache: %+.2f ms\n", med["both-parallel"], med["cold-explain"] / med["both-parallel"], med["cold-explain"] - med["cold-no-store"]
+    if ("base-pass" in med) {
+      bd = med["base-pass"] - med["direct"]
+      printf "  against the baseline: pass-through overhead %.3f ms now vs %.3f ms (ratio %.2f); warm restricted decision +%.3f ms now vs +%.3f ms\n", d, bd, (bd > 0 ? d / bd : 0), br, med["base-build-restricted"] - med["base-pass-fakes"]
+    }
     if (nhf > 0) {
       hc = hf["c-wrapper"] - hf["direct"]; hd = hf["dockroute-pass"] - hf["direct"]
       hs = (hf["version-28"] > hf["version-20"]) ? hf["version-28"] : hf["version-20"]

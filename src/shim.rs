@@ -59,7 +59,7 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
         let plan = decide::decide(&inv, &facts)?;
         return Err(crate::exec::exec(&plan, &guard));
     }
-    crate::output::redact::register_call(&inv);
+    crate::output::redact::register_call(&inv, &|k| crate::route::secrets::looks_secret(k, &[]));
     let g = gather::gather(&inv, &guard, false)?;
     for bad in &g.settings.bad {
         output::notice(&bad.to_string());

@@ -72,7 +72,7 @@ fn refusal_json(e: &Error) -> Value {
 pub fn run(args: Vec<OsString>, as_json: bool) -> Result<u8> {
     let guard = SelfGuard::from_env();
     let inv = Invocation::parse(args);
-    redact::register_call(&inv);
+    redact::register_call(&inv, &|k| crate::route::secrets::looks_secret(k, &[]));
     let g = gather::gather(&inv, &guard, false)?;
     let decision = match decide::decide(&inv, &g.facts) {
         Err(Error::NoClient { .. }) => Err(g.search.clone().into_error()),

@@ -7,6 +7,9 @@
 //!   for byte; rewriting happens in `decide` by index ranges into the original list.
 //! - Global-flag parsing stops at the first word that is not a flag (docker's own rule),
 //!   so `docker run -H x` never reads `-H` as a global flag.
+//!
+//! Size: most of this file is the two static flag tables (global and build flags), one
+//! line per flag, which are easier to check against docker's own lists whole.
 
 use std::ffi::{OsStr, OsString};
 use std::ops::Range;

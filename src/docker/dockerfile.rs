@@ -39,6 +39,9 @@
 //!
 //! Invariants: [`scan`] is pure, linear in the input, never panics, and takes any bytes
 //! (non-UTF-8 included). Whitespace means ASCII whitespace throughout.
+//!
+//! Size: one small parser (directives, continuations, comments, heredoc bodies, flag
+//! words) and the Dockerfile location rules; splitting it would scatter one grammar.
 
 use std::ffi::OsString;
 use std::io::{self, Read};

@@ -51,7 +51,7 @@ impl fmt::Display for Endpoint {
         match self {
             Endpoint::Unix(p) => write!(f, "unix://{}", p.display()),
             Endpoint::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
-            Endpoint::ViaClient(url) => write!(f, "{}", crate::output::redact::text(url)),
+            Endpoint::ViaClient(url) => write!(f, "{}", crate::net::mask_url_credentials(url)),
         }
     }
 }

@@ -36,6 +36,9 @@
 //! Not covered: a descendant that leaves the group (`setsid`, `setpgid`) is out of reach;
 //! a stage is not the terminal's foreground group, so a child reading the terminal is
 //! stopped by SIGTTIN, and Ctrl-Z stops dockroute alone.
+//!
+//! Size: signal forwarding, process groups, reaping and the exit-code rules depend on
+//! each other and are kept together; the tests that need real processes sit beside them.
 
 use std::ffi::OsString;
 use std::os::unix::process::{CommandExt, ExitStatusExt};

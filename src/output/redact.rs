@@ -35,20 +35,21 @@ pub fn register<I: IntoIterator<Item = String>>(values: I) {
 /// Registers the values this call was handed that must never be printed (each
 /// `--build-arg`/`-e`/`--env` value, as the argument grammar finds them) and the values
 /// of secret-looking environment variables.
-pub fn register_call(inv: &crate::docker::args::Invocation) {
+pub fn register_call(inv: &crate::docker::args::Invocation, is_secret: &dyn Fn(&str) -> bool) {
     register(
         inv.assigned_values()
             .iter()
             .map(|v| v.to_string_lossy().into_owned()),
     );
-    register_environment();
+    register_environment(is_secret);
 }
 
-/// Registers the values of secret-looking environment variables.
-pub fn register_environment() {
+/// Registers the values of the environment variables whose names `is_secret` (the
+/// secrets policy's word match) says look like secrets.
+pub fn register_environment(is_secret: &dyn Fn(&str) -> bool) {
     register(
         std::env::vars_os()
-            .filter(|(k, _)| crate::route::secrets::looks_secret(&k.to_string_lossy(), &[]))
+            .filter(|(k, _)| is_secret(&k.to_string_lossy()))
             .map(|(_, v)| v.to_string_lossy().into_owned()),
     );
 }
@@ -72,35 +73,9 @@ pub const MASK: &str = "***";
 #[must_use]
 pub fn text(s: &str) -> Cow<'_, str> {
     match mask_known(s) {
-        Some(masked) => Cow::Owned(urls(&masked).into_owned()),
-        None => urls(s),
+        Some(masked) => Cow::Owned(crate::net::mask_url_credentials(&masked).into_owned()),
+        None => crate::net::mask_url_credentials(s),
     }
-}
-
-fn urls(s: &str) -> Cow<'_, str> {
-    if !s.contains("://") {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(at) = rest.find("://") {
-        let (head, tail) = rest.split_at(at + 3);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',' || c == ')')
-            .unwrap_or(tail.len());
-        let authority_end = tail[..end].find('/').unwrap_or(end);
-        match tail[..authority_end].rfind('@') {
-            Some(atsign) => {
-                out.push_str(MASK);
-                out.push_str(&tail[atsign..end]);
-            }
-            None => out.push_str(&tail[..end]),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    Cow::Owned(out)
 }
 
 /// Flags whose `KEY=VALUE` value is masked (`--build-arg K=V` → `--build-arg K=***`).
@@ -150,12 +125,15 @@ mod tests {
         register(["hunter2-secret".to_string(), "abc".to_string()]);
         assert_eq!(text("value hunter2-secret here"), "value *** here");
         assert_eq!(text("abc stays: too short"), "abc stays: too short");
-        register_call(&crate::docker::args::Invocation::parse(vec![
-            "build".into(),
-            "--build-arg".into(),
-            "K=zzz-build-value".into(),
-            "--build-arg=L=yyy-other".into(),
-        ]));
+        register_call(
+            &crate::docker::args::Invocation::parse(vec![
+                "build".into(),
+                "--build-arg".into(),
+                "K=zzz-build-value".into(),
+                "--build-arg=L=yyy-other".into(),
+            ]),
+            &|_| false,
+        );
         assert_eq!(text("a zzz-build-value b yyy-other"), "a *** b ***");
     }
 

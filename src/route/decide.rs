@@ -12,14 +12,14 @@
 //! - Every build-like plan says which builder it will use and why ([`BuilderChoice`]);
 //!   doctor's answer to "is BuildKit on?" is read from it.
 
-use std::ffi::{OsStr, OsString};
-use std::path::Path;
+use std::ffi::OsStr;
 
-use crate::docker::args::{BootForm, BuildCall, CommandKind, Invocation};
+use crate::docker::args::{BootForm, CommandKind, Invocation};
 use crate::error::{Error, Result};
-use crate::route::buildctl::{self, Sink};
+use crate::route::buildkit_routes::buildkit;
+use crate::route::daemon_routes::{buildx, legacy, mounted, unset_inherited_off, V3_FIX};
 use crate::route::facts::{Client, Facts, Mode, Runtime, BUILDX_DEFAULT_MAJOR};
-use crate::route::plan::{Builder, BuilderChoice, ImageId, Plan, Route, Step};
+use crate::route::plan::{Builder, BuilderChoice, Plan, Route};
 use crate::route::secrets::{self, Policy};
 
 /// Decides what to run.
@@ -153,14 +153,14 @@ fn build(inv: &Invocation, facts: &Facts) -> Result<Plan> {
 }
 
 /// The first client older than 23, preferring a bind-mounted one.
-fn legacy_era_client(clients: &[Client]) -> Option<&Client> {
+pub(super) fn legacy_era_client(clients: &[Client]) -> Option<&Client> {
     clients
         .iter()
         .find(|c| c.legacy_era() && c.mounted)
         .or_else(|| clients.iter().find(|c| c.legacy_era()))
 }
 
-fn reason_for(facts: &Facts) -> Option<String> {
+pub(super) fn reason_for(facts: &Facts) -> Option<String> {
     if facts.mode != Mode::Auto {
         return Some(format!("DOCKROUTE_MODE={}", facts.mode.name()));
     }
@@ -170,7 +170,7 @@ fn reason_for(facts: &Facts) -> Option<String> {
     facts.runtime.as_ref().map(|r| r.why().to_string())
 }
 
-fn command_words(inv: &Invocation) -> String {
+pub(super) fn command_words(inv: &Invocation) -> String {
     let end = inv.rest_at.min(inv.args.len());
     inv.args[inv.command_at.min(end)..end]
         .iter()
@@ -179,7 +179,7 @@ fn command_words(inv: &Invocation) -> String {
         .join(" ")
 }
 
-fn pass_plan(inv: &Invocation, client: &Client) -> Plan {
+pub(super) fn pass_plan(inv: &Invocation, client: &Client) -> Plan {
     let mut argv = Vec::with_capacity(inv.args.len() + 1);
     argv.push(client.path.clone().into_os_string());
     argv.extend(inv.args.iter().cloned());
@@ -232,532 +232,6 @@ fn default_builder(client: Option<&Client>, facts: &Facts) -> BuilderChoice {
         why,
         set_by_route: false,
     }
-}
-
-/// Flags only buildx has, which no v20.10 `docker build` nor the legacy builder can do.
-const BUILDX_ONLY: &[(&str, &str)] = &[
-    ("cache-to", "exporting a build cache needs buildx"),
-    ("build-context", "named build contexts need buildx"),
-    ("attest", "attestations need buildx"),
-    ("sbom", "SBOM attestations need buildx"),
-    ("provenance", "provenance attestations need buildx"),
-    ("annotation", "annotations need buildx"),
-    ("call", "build checks (`--call`) need buildx"),
-    ("check", "build checks (`--check`) need buildx"),
-    ("allow", "entitlements (`--allow`) need buildx"),
-    ("no-cache-filter", "`--no-cache-filter` needs buildx"),
-    ("metadata-file", "`--metadata-file` needs buildx"),
-];
-
-/// Flags that need BuildKit: with a v20.10 client they turn on `DOCKER_BUILDKIT=1`; with
-/// the legacy builder they are refused.
-const NEEDS_BUILDKIT: &[(&str, &str)] = &[
-    (
-        "secret",
-        "build secrets (`RUN --mount=type=secret`) need BuildKit",
-    ),
-    ("ssh", "SSH agent forwarding needs BuildKit"),
-    ("output", "custom outputs need BuildKit"),
-];
-
-const V3_FIX: &str =
-    "run the step on Bitbucket runtime v3 (`runtime: cloud: version: \"3\"`), where buildx works";
-const MOUNTED_FIX: &str = "put a Docker CLI v20.10 on PATH (Pipelines mounts one at /usr/bin/docker when the step has the docker service) so dockroute can build with the daemon's BuildKit";
-
-fn refuse(flag: &str, why: &str, fix: String) -> Error {
-    Error::Refused {
-        flag: format!("--{flag}"),
-        why: why.to_string(),
-        fix,
-    }
-}
-
-/// Refuses a build bound for the legacy builder whose Dockerfile uses BuildKit-only
-/// syntax: the legacy builder would run the steps before it and then fail.
-fn refuse_buildkit_syntax(facts: &Facts, why: &str, fix: String) -> Result<()> {
-    match &facts.dockerfile {
-        Some(scan) if !scan.findings.is_empty() => Err(Error::NeedsBuildKit {
-            findings: crate::docker::dockerfile::refusal_lines(&scan.path, &scan.findings),
-            why: why.to_string(),
-            fix,
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// Argument editing shared by the mounted and legacy routes.
-struct Edit<'a> {
-    inv: &'a Invocation,
-    drop: Vec<std::ops::Range<usize>>,
-    notices: Vec<String>,
-}
-
-impl<'a> Edit<'a> {
-    fn new(inv: &'a Invocation) -> Self {
-        Edit {
-            inv,
-            drop: Vec::new(),
-            notices: Vec::new(),
-        }
-    }
-
-    fn drop_flag(&mut self, call: &BuildCall, flag: &str, why: &str) {
-        let uses: Vec<_> = call.all(flag).collect();
-        if uses.is_empty() {
-            return;
-        }
-        self.drop.extend(uses.iter().map(|u| u.span.clone()));
-        self.notices.push(format!("dropped --{flag}: {why}"));
-    }
-
-    /// `[program, globals…, words…, rest without dropped spans]`.
-    fn argv(&self, program: &Path, words: &[&str]) -> Vec<OsString> {
-        let mut argv = vec![program.as_os_str().to_owned()];
-        argv.extend(self.inv.global_args().iter().cloned());
-        argv.extend(words.iter().map(OsString::from));
-        argv.extend(
-            (self.inv.rest_at..self.inv.args.len())
-                .filter(|i| !self.drop.iter().any(|r| r.contains(i)))
-                .map(|i| self.inv.args[i].clone()),
-        );
-        argv
-    }
-}
-
-/// `docker push TAG` with the call's global flags, by `program`.
-fn push_step(inv: &Invocation, program: &Path, tag: OsString) -> Step {
-    let mut argv = vec![program.as_os_str().to_owned()];
-    argv.extend(inv.global_args().iter().cloned());
-    argv.push("push".into());
-    argv.push(tag);
-    Step {
-        program: program.to_path_buf(),
-        argv,
-    }
-}
-
-/// `--push` emulated: build, then `docker push` each tag with the same global flags.
-fn push_emulation(
-    inv: &Invocation,
-    call: &BuildCall,
-    edit: &mut Edit<'_>,
-    program: &Path,
-) -> Result<Vec<Step>> {
-    if !call.has("push") {
-        return Ok(Vec::new());
-    }
-    let tags: Vec<OsString> = call.all("tag").filter_map(|f| f.value.clone()).collect();
-    if tags.is_empty() {
-        return Err(refuse(
-            "push",
-            "there is no `-t/--tag` to push",
-            "add `-t registry/name:tag`".into(),
-        ));
-    }
-    edit.drop.extend(call.all("push").map(|u| u.span.clone()));
-    edit.notices.push(format!(
-        "--push emulated: build, then `docker push` {}",
-        tags.iter()
-            .map(|t| t.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    Ok(tags
-        .into_iter()
-        .map(|t| push_step(inv, program, t))
-        .collect())
-}
-
-fn refuse_buildx_only(call: &BuildCall, fix: &str) -> Result<()> {
-    for (flag, why) in BUILDX_ONLY {
-        if call.has(flag) {
-            return Err(refuse(flag, why, fix.to_string()));
-        }
-    }
-    if call.platform_count() > 1 {
-        return Err(refuse(
-            "platform",
-            "several platforms in one build need buildx",
-            fix.to_string(),
-        ));
-    }
-    Ok(())
-}
-
-/// The builder on the mounted route, and the `DOCKER_BUILDKIT` value to set for it.
-///
-/// The daemon's BuildKit works through a client < 23, so the build gets it whenever the
-/// call needs it (`--secret` …) or the user's own first client would have built with
-/// BuildKit (CLI ≥ 23) — unless the user turned BuildKit off, which is kept.
-fn mounted_builder(call: &BuildCall, facts: &Facts) -> (BuilderChoice, Option<&'static str>) {
-    let needs = NEEDS_BUILDKIT
-        .iter()
-        .map(|(f, _)| *f)
-        .chain(["progress"])
-        .find(|f| call.has(f));
-    let own = facts.clients.first().filter(|c| {
-        c.version
-            .as_ref()
-            .is_some_and(|v| v.major >= BUILDX_DEFAULT_MAJOR)
-    });
-    let choice = |builder, why: String, set_by_route| BuilderChoice {
-        builder: Some(builder),
-        why,
-        set_by_route,
-    };
-    match (facts.env.buildkit(), needs, own) {
-        (Some(true), _, _) => (
-            choice(Builder::DaemonBuildKit, "DOCKER_BUILDKIT=1 is set".into(), false),
-            None,
-        ),
-        (Some(false), _, _) => (
-            choice(
-                Builder::Legacy,
-                "DOCKER_BUILDKIT=0 is set, and kept as your choice".into(),
-                false,
-            ),
-            None,
-        ),
-        (None, Some(flag), _) => (
-            choice(
-                Builder::DaemonBuildKit,
-                format!("`--{flag}` needs BuildKit"),
-                true,
-            ),
-            Some("1"),
-        ),
-        (None, None, Some(own)) => (
-            choice(
-                Builder::DaemonBuildKit,
-                format!(
-                    "the first `docker` on PATH ({}, {}) builds with BuildKit by default",
-                    own.path.display(),
-                    own.describe()
-                ),
-                true,
-            ),
-            Some("1"),
-        ),
-        (None, None, None) => (
-            choice(
-                Builder::Legacy,
-                "the first `docker` on PATH is older than 23 and builds with the legacy builder by default".into(),
-                false,
-            ),
-            None,
-        ),
-    }
-}
-
-fn mounted(
-    inv: &Invocation,
-    call: &BuildCall,
-    facts: &Facts,
-    client: &Client,
-    reason: Option<String>,
-) -> Result<Plan> {
-    refuse_buildx_only(call, V3_FIX)?;
-    let (builder, set) = mounted_builder(call, facts);
-    if builder.builder == Some(Builder::Legacy) {
-        let fix = if facts.env.buildkit() == Some(false) {
-            "unset DOCKER_BUILDKIT: dockroute then builds with the daemon's BuildKit through this client".to_string()
-        } else {
-            "set DOCKER_BUILDKIT=1 to build with the daemon's BuildKit through this client"
-                .to_string()
-        };
-        refuse_buildkit_syntax(
-            facts,
-            &format!(
-                "the build would run on the legacy builder ({})",
-                builder.why
-            ),
-            fix,
-        )?;
-    }
-    let mut edit = Edit::new(inv);
-    edit.drop_flag(
-        call,
-        "load",
-        "the v20.10 client loads the built image into the daemon anyway",
-    );
-    edit.drop_flag(
-        call,
-        "builder",
-        "the v20.10 client builds with the daemon's own builder",
-    );
-    let then = push_emulation(inv, call, &mut edit, &client.path)?;
-    if facts.env.buildkit() == Some(false) {
-        if let Some((flag, _)) = NEEDS_BUILDKIT.iter().find(|(f, _)| call.has(f)) {
-            edit.notices.push(format!(
-                "--{flag} needs BuildKit, but DOCKER_BUILDKIT=0 is set in the environment and was kept; unset it to use the daemon's BuildKit"
-            ));
-        }
-    }
-    Ok(Plan {
-        route: Route::Mounted,
-        command: "build".into(),
-        argv: edit.argv(&client.path, &["build"]),
-        program: client.path.clone(),
-        env_set: set
-            .map(|v| vec![("DOCKER_BUILDKIT".to_string(), v.to_string())])
-            .unwrap_or_default(),
-        env_unset: Vec::new(),
-        client: Some(client.clone()),
-        reason,
-        builder: Some(builder),
-        notices: edit.notices,
-        load: None,
-        then,
-        image_id: None,
-        supervised: false,
-    })
-}
-
-fn legacy(
-    inv: &Invocation,
-    call: &BuildCall,
-    facts: &Facts,
-    first: &Client,
-    reason: Option<String>,
-) -> Result<Plan> {
-    let fix = format!("{MOUNTED_FIX}, or {V3_FIX}");
-    let only = "the only builder this runtime allows here is the legacy one";
-    for (flag, why) in NEEDS_BUILDKIT {
-        if call.has(flag) {
-            return Err(refuse(flag, &format!("{why}, and {only}"), fix));
-        }
-    }
-    refuse_buildx_only(call, &fix)?;
-    refuse_buildkit_syntax(facts, only, fix)?;
-    let mut edit = Edit::new(inv);
-    edit.drop_flag(call, "progress", "the legacy builder has no progress modes");
-    edit.drop_flag(
-        call,
-        "load",
-        "the legacy builder always loads the image into the daemon",
-    );
-    edit.drop_flag(call, "builder", "the legacy builder is the daemon's own");
-    let then = push_emulation(inv, call, &mut edit, &first.path)?;
-    Ok(Plan {
-        route: Route::Legacy,
-        command: "build".into(),
-        argv: edit.argv(&first.path, &["build"]),
-        program: first.path.clone(),
-        env_set: vec![("DOCKER_BUILDKIT".into(), "0".into())],
-        env_unset: Vec::new(),
-        client: Some(first.clone()),
-        reason,
-        builder: Some(BuilderChoice {
-            builder: Some(Builder::Legacy),
-            why: "no Docker CLI < 23 on PATH to reach the daemon's BuildKit, and buildx cannot run here".into(),
-            set_by_route: true,
-        }),
-        notices: edit.notices,
-        load: None,
-        then,
-        image_id: None,
-        supervised: false,
-    })
-}
-
-fn unset_inherited_off(facts: &Facts, notices: &mut Vec<String>) -> Vec<String> {
-    if facts.env.buildkit() == Some(false) {
-        notices.push(
-            "removed the inherited DOCKER_BUILDKIT=0 (a leftover from runtime v2?): this runtime allows BuildKit"
-                .into(),
-        );
-        vec!["DOCKER_BUILDKIT".into()]
-    } else {
-        Vec::new()
-    }
-}
-
-fn buildx(
-    inv: &Invocation,
-    call: &BuildCall,
-    facts: &Facts,
-    client: &Client,
-    reason: Option<String>,
-) -> Plan {
-    let mut notices = Vec::new();
-    let env_unset = unset_inherited_off(facts, &mut notices);
-    let chose_output = call.has("load") || call.has("push") || call.has("output");
-    let mut words = vec!["buildx", "build"];
-    if !chose_output && call.platform_count() <= 1 {
-        words.push("--load");
-    }
-    let edit = Edit::new(inv);
-    Plan {
-        route: Route::Buildx,
-        command: words.join(" "),
-        argv: edit.argv(&client.path, &words),
-        program: client.path.clone(),
-        env_set: Vec::new(),
-        env_unset,
-        client: Some(client.clone()),
-        reason,
-        builder: Some(BuilderChoice {
-            builder: Some(Builder::Buildx),
-            why: "this runtime allows buildx's privileged BuildKit".into(),
-            set_by_route: false,
-        }),
-        notices,
-        load: None,
-        then: Vec::new(),
-        image_id: None,
-        supervised: false,
-    }
-}
-
-/// The daemonless and remote routes: the call translated for `buildctl`.
-fn buildkit(
-    inv: &Invocation,
-    call: &BuildCall,
-    facts: &Facts,
-    route: Route,
-    reason: Option<String>,
-) -> Result<Plan> {
-    let bk = &facts.buildkit;
-    let no_buildctl = |what: &str| {
-        Error::Refused {
-        flag: what.to_string(),
-        why: "`buildctl` is not on PATH".into(),
-        fix: "install BuildKit's client (the `buildctl` binary of a moby/buildkit release) into a directory on PATH".into(),
-    }
-    };
-    // Where the build runs, and how buildctl is started.
-    let (program, mut argv, supervised, address) = if route == Route::Remote {
-        let addr = bk.remote.clone().ok_or_else(|| Error::Refused {
-            flag: "DOCKROUTE_MODE=remote".into(),
-            why: "DOCKROUTE_BUILDKIT_HOST is not set".into(),
-            fix: "set DOCKROUTE_BUILDKIT_HOST to the shared BuildKit's address (tcp://…, unix://…, kube-pod://…)".into(),
-        })?;
-        let program = bk
-            .buildctl
-            .clone()
-            .ok_or_else(|| no_buildctl("DOCKROUTE_BUILDKIT_HOST"))?;
-        let mut argv = vec![
-            program.clone().into_os_string(),
-            "--addr".into(),
-            addr.clone().into(),
-        ];
-        if let Some(dir) = &bk.tls_dir {
-            argv.push("--tlsdir".into());
-            argv.push(dir.clone().into_os_string());
-        }
-        (program, argv, false, Some(addr))
-    } else if let Some(host) = &bk.host {
-        let program = bk
-            .buildctl
-            .clone()
-            .ok_or_else(|| no_buildctl("BUILDKIT_HOST"))?;
-        let mut argv = vec![
-            program.clone().into_os_string(),
-            "--addr".into(),
-            host.clone().into(),
-        ];
-        if let Some(dir) = &bk.tls_dir {
-            argv.push("--tlsdir".into());
-            argv.push(dir.clone().into_os_string());
-        }
-        (program, argv, false, Some(host.clone()))
-    } else if let Some(script) = &bk.daemonless {
-        (
-            script.clone(),
-            vec![script.clone().into_os_string()],
-            true,
-            None,
-        )
-    } else {
-        return Err(Error::Refused {
-            flag: "DOCKROUTE_MODE=daemonless".into(),
-            why: "neither BUILDKIT_HOST nor buildctl-daemonless.sh is there".into(),
-            fix: "set BUILDKIT_HOST to a BuildKit address, or put buildctl-daemonless.sh (with buildctl and buildkitd) on PATH, as the moby/buildkit images do".into(),
-        });
-    };
-    if let (Some(addr), Some(why)) = (&address, &bk.unreachable) {
-        return Err(Error::Refused {
-            flag: format!("--addr {addr}"),
-            why: format!("the BuildKit at {addr} does not answer: {why}"),
-            fix: "check that buildkitd runs there and that this step can reach it (address, port, TLS files)".into(),
-        });
-    }
-    let daemon = route == Route::Remote && !matches!(facts.runtime, Some(Runtime::NoDaemon { .. }));
-    let lookup = |name: &OsStr| {
-        facts
-            .env
-            .build_args
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let t = buildctl::translate(&buildctl::Request {
-        inv,
-        call,
-        env: &lookup,
-        daemon,
-        scratch: &facts.scratch,
-    })?;
-    argv.extend(t.args);
-    let notices = t.notices;
-    let load = match &t.sink {
-        Sink::Load { .. } => {
-            let client = facts.clients.first().ok_or_else(|| Error::Refused {
-                flag: "DOCKROUTE_BUILDKIT_HOST".into(),
-                why: "the image should be loaded into the daemon, but no docker client is on PATH to run `docker load`".into(),
-                fix: "put a Docker CLI on PATH, or add `--push` or `-o` to the build".into(),
-            })?;
-            let mut argv = vec![client.path.clone().into_os_string()];
-            argv.extend(inv.global_args().iter().cloned());
-            argv.push("load".into());
-            Some(Step {
-                program: client.path.clone(),
-                argv,
-            })
-        }
-        _ => None,
-    };
-    let image_id = match (t.iidfile, t.print_id) {
-        (None, None) => None,
-        (iid, print) => Some(ImageId {
-            metadata: iid
-                .as_ref()
-                .map(|i| i.metadata.clone())
-                .or_else(|| print.as_ref().map(|p| p.metadata.clone()))
-                .unwrap_or_default(),
-            metadata_is_ours: iid.as_ref().map_or_else(
-                || print.as_ref().is_some_and(|p| p.metadata_is_ours),
-                |i| i.metadata_is_ours,
-            ),
-            write_to: iid.map(|i| i.path),
-            print: print.is_some(),
-        }),
-    };
-    Ok(Plan {
-        route,
-        command: "build".into(),
-        program,
-        argv,
-        env_set: Vec::new(),
-        env_unset: Vec::new(),
-        client: None,
-        reason,
-        builder: Some(BuilderChoice {
-            builder: Some(Builder::BuildKit),
-            why: match &address {
-                Some(a) => format!("the BuildKit at {a}"),
-                None => {
-                    "a private BuildKit started for this build by buildctl-daemonless.sh".into()
-                }
-            },
-            set_by_route: false,
-        }),
-        notices,
-        load,
-        then: Vec::new(),
-        image_id,
-        supervised,
-    })
 }
 
 /// buildx commands that start a `docker-container` builder, which needs a privileged
@@ -836,6 +310,8 @@ mod tests {
     //! expected. Read it top to bottom as the table in the README.
 
     use super::*;
+    use std::ffi::OsString;
+
     use crate::docker::dockerfile::Finding;
     use crate::route::facts::{BuildEnv, BuildKitFacts, DockerfileScan};
     use semver::Version;
@@ -1119,865 +595,108 @@ mod tests {
     }
 
     #[allow(clippy::too_many_lines)]
+    #[rustfmt::skip]
     fn table() -> Vec<Row> {
         use Builder::{Buildx as BX, DaemonBuildKit as DBK, Legacy as LEG};
         vec![
             // Anything but builds and compose passes through, whatever the runtime.
-            row(
-                &["run", "--privileged", "busybox"],
-                v2,
-                P {
-                    route: Route::Pass,
-                    argv: &[NEW, "run", "--privileged", "busybox"],
-                    env: &[],
-                    unset: &[],
-                    builder: None,
-                    then: 0,
-                    reroute: false,
-                    notice: None,
-                },
-            ),
-            row(
-                &["run", "--privileged", "busybox"],
-                v3,
-                P {
-                    route: Route::Pass,
-                    argv: &[NEW, "run", "--privileged", "busybox"],
-                    env: &[],
-                    unset: &[],
-                    builder: None,
-                    then: 0,
-                    reroute: false,
-                    notice: None,
-                },
-            ),
+            row(&["run", "--privileged", "busybox"], v2, P { route: Route::Pass, argv: &[NEW, "run", "--privileged", "busybox"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
+            row(&["run", "--privileged", "busybox"], v3, P { route: Route::Pass, argv: &[NEW, "run", "--privileged", "busybox"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             // Restricted (v2): the mounted 20.10 client builds, every build form. The
             // user's own first client (28) builds with BuildKit, so the build does too.
-            row(
-                &["-H", "tcp://localhost:2375", "build", "-t", "x", "."],
-                v2,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "-H", "tcp://localhost:2375", "build", "-t", "x", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["image", "build", "-t", "x", "."],
-                v2,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "-t", "x", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["builder", "build", "."],
-                v2,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["buildx", "build", "."],
-                v2,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["buildx", "b", "."],
-                v2,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
+            row(&["-H", "tcp://localhost:2375", "build", "-t", "x", "."], v2, P { route: Route::Mounted, argv: &[OLD, "-H", "tcp://localhost:2375", "build", "-t", "x", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
+            row(&["image", "build", "-t", "x", "."], v2, P { route: Route::Mounted, argv: &[OLD, "build", "-t", "x", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
+            row(&["builder", "build", "."], v2, P { route: Route::Mounted, argv: &[OLD, "build", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
+            row(&["buildx", "build", "."], v2, P { route: Route::Mounted, argv: &[OLD, "build", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
+            row(&["buildx", "b", "."], v2, P { route: Route::Mounted, argv: &[OLD, "build", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
             // The bind-mounted client is preferred; else the first client < 23.
-            row(
-                &["build", "."],
-                v2_three,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "."],
-                v2_unmounted_old,
-                P {
-                    route: Route::Mounted,
-                    argv: &["/opt/old/docker", "build", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
+            row(&["build", "."], v2_three, P { route: Route::Mounted, argv: &[OLD, "build", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
+            row(&["build", "."], v2_unmounted_old, P { route: Route::Mounted, argv: &["/opt/old/docker", "build", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
             // BuildKit-only flags turn BuildKit on (also when the first client is < 23).
-            row(
-                &["build", "--secret=id=a,src=f", "."],
-                v2_old_only,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "--secret=id=a,src=f", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "--ssh=default", "."],
-                v2_old_only,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "--ssh=default", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "--output=type=local,dest=o", "."],
-                v2_old_only,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "--output=type=local,dest=o", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "--progress=plain", "."],
-                v2_old_only,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "--progress=plain", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
+            row(&["build", "--secret=id=a,src=f", "."], v2_old_only, P { route: Route::Mounted, argv: &[OLD, "build", "--secret=id=a,src=f", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
+            row(&["build", "--ssh=default", "."], v2_old_only, P { route: Route::Mounted, argv: &[OLD, "build", "--ssh=default", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
+            row(&["build", "--output=type=local,dest=o", "."], v2_old_only, P { route: Route::Mounted, argv: &[OLD, "build", "--output=type=local,dest=o", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
+            row(&["build", "--progress=plain", "."], v2_old_only, P { route: Route::Mounted, argv: &[OLD, "build", "--progress=plain", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
             // A first client < 23 keeps its default (legacy): nothing changes, nothing said.
-            row(
-                &["build", "."],
-                v2_old_only,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "."],
-                    env: &[],
-                    unset: &[],
-                    builder: Some(LEG),
-                    then: 0,
-                    reroute: false,
-                    notice: None,
-                },
-            ),
+            row(&["build", "."], v2_old_only, P { route: Route::Mounted, argv: &[OLD, "build", "."], env: &[], unset: &[], builder: Some(LEG), then: 0, reroute: false, notice: None }),
             // ... and its Dockerfile is checked for BuildKit-only syntax first.
-            row(
-                &["build", "."],
-                v2_old_only_scan,
-                Refused("Dockerfile:3: RUN --mount needs BuildKit"),
-            ),
+            row(&["build", "."], v2_old_only_scan, Refused("Dockerfile:3: RUN --mount needs BuildKit")),
             // DOCKER_BUILDKIT set by the user is kept: 1 needs nothing more, 0 keeps the
             // legacy builder (and refuses a Dockerfile only BuildKit builds).
-            row(
-                &["build", "."],
-                v2_buildkit_on,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "."],
-                    env: &[],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "."],
-                v2_buildkit_off,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "."],
-                    env: &[],
-                    unset: &[],
-                    builder: Some(LEG),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "--secret", "id=a", "."],
-                v2_buildkit_off,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "--secret", "id=a", "."],
-                    env: &[],
-                    unset: &[],
-                    builder: Some(LEG),
-                    then: 0,
-                    reroute: true,
-                    notice: Some("DOCKER_BUILDKIT=0"),
-                },
-            ),
-            row(
-                &["build", "."],
-                v2_buildkit_off_scan,
-                Refused("Dockerfile:3: RUN --mount needs BuildKit"),
-            ),
+            row(&["build", "."], v2_buildkit_on, P { route: Route::Mounted, argv: &[OLD, "build", "."], env: &[], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
+            row(&["build", "."], v2_buildkit_off, P { route: Route::Mounted, argv: &[OLD, "build", "."], env: &[], unset: &[], builder: Some(LEG), then: 0, reroute: true, notice: None }),
+            row(&["build", "--secret", "id=a", "."], v2_buildkit_off, P { route: Route::Mounted, argv: &[OLD, "build", "--secret", "id=a", "."], env: &[], unset: &[], builder: Some(LEG), then: 0, reroute: true, notice: Some("DOCKER_BUILDKIT=0") }),
+            row(&["build", "."], v2_buildkit_off_scan, Refused("Dockerfile:3: RUN --mount needs BuildKit")),
             // With BuildKit on, the scan does not matter.
-            row(
-                &["build", "."],
-                v2_scan,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
+            row(&["build", "."], v2_scan, P { route: Route::Mounted, argv: &[OLD, "build", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
             // --load dropped, --push emulated, buildx-only flags refused.
-            row(
-                &[
-                    "buildx", "build", "--load", "-t", "r/a:1", "--push", "-t", "r/a:2", ".",
-                ],
-                v2,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "-t", "r/a:1", "-t", "r/a:2", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 2,
-                    reroute: true,
-                    notice: Some("--load"),
-                },
-            ),
-            row(
-                &["build", "--cache-to=type=local,dest=c", "."],
-                v2,
-                Refused("--cache-to"),
-            ),
-            row(
-                &["build", "--build-context=a=b", "."],
-                v2,
-                Refused("--build-context"),
-            ),
-            row(
-                &["build", "--attest=type=sbom", "."],
-                v2,
-                Refused("--attest"),
-            ),
+            row(&["buildx", "build", "--load", "-t", "r/a:1", "--push", "-t", "r/a:2", "."], v2, P { route: Route::Mounted, argv: &[OLD, "build", "-t", "r/a:1", "-t", "r/a:2", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 2, reroute: true, notice: Some("--load") }),
+            row(&["build", "--cache-to=type=local,dest=c", "."], v2, Refused("--cache-to")),
+            row(&["build", "--build-context=a=b", "."], v2, Refused("--build-context")),
+            row(&["build", "--attest=type=sbom", "."], v2, Refused("--attest")),
             row(&["build", "--sbom=true", "."], v2, Refused("--sbom")),
-            row(
-                &["build", "--provenance=true", "."],
-                v2,
-                Refused("--provenance"),
-            ),
-            row(
-                &["build", "--platform", "linux/amd64,linux/arm64", "."],
-                v2,
-                Refused("--platform"),
-            ),
-            row(
-                &["build", "--platform", "linux/amd64", "."],
-                v2,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "--platform", "linux/amd64", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
+            row(&["build", "--provenance=true", "."], v2, Refused("--provenance")),
+            row(&["build", "--platform", "linux/amd64,linux/arm64", "."], v2, Refused("--platform")),
+            row(&["build", "--platform", "linux/amd64", "."], v2, P { route: Route::Mounted, argv: &[OLD, "build", "--platform", "linux/amd64", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
             row(&["build", "--push", "."], v2, Refused("--push")),
             // Restricted without a client < 23: the legacy builder, flags it lacks dropped,
             // BuildKit-only flags and Dockerfile syntax refused.
-            row(
-                &[
-                    "-D",
-                    "build",
-                    "--progress",
-                    "plain",
-                    "--load",
-                    "-t",
-                    "a",
-                    ".",
-                ],
-                v2_no_old,
-                P {
-                    route: Route::Legacy,
-                    argv: &[NEW, "-D", "build", "-t", "a", "."],
-                    env: &[("DOCKER_BUILDKIT", "0")],
-                    unset: &[],
-                    builder: Some(LEG),
-                    then: 0,
-                    reroute: true,
-                    notice: Some("--progress"),
-                },
-            ),
-            row(
-                &["build", "--push", "-t", "127.0.0.1:5000/a", "."],
-                v2_no_old,
-                P {
-                    route: Route::Legacy,
-                    argv: &[NEW, "build", "-t", "127.0.0.1:5000/a", "."],
-                    env: &[("DOCKER_BUILDKIT", "0")],
-                    unset: &[],
-                    builder: Some(LEG),
-                    then: 1,
-                    reroute: true,
-                    notice: Some("--push emulated"),
-                },
-            ),
-            row(
-                &["build", "--secret", "id=x", "."],
-                v2_no_old,
-                Refused("--secret"),
-            ),
-            row(
-                &["build", "--ssh", "default", "."],
-                v2_no_old,
-                Refused("--ssh"),
-            ),
+            row(&["-D", "build", "--progress", "plain", "--load", "-t", "a", "."], v2_no_old, P { route: Route::Legacy, argv: &[NEW, "-D", "build", "-t", "a", "."], env: &[("DOCKER_BUILDKIT", "0")], unset: &[], builder: Some(LEG), then: 0, reroute: true, notice: Some("--progress") }),
+            row(&["build", "--push", "-t", "127.0.0.1:5000/a", "."], v2_no_old, P { route: Route::Legacy, argv: &[NEW, "build", "-t", "127.0.0.1:5000/a", "."], env: &[("DOCKER_BUILDKIT", "0")], unset: &[], builder: Some(LEG), then: 1, reroute: true, notice: Some("--push emulated") }),
+            row(&["build", "--secret", "id=x", "."], v2_no_old, Refused("--secret")),
+            row(&["build", "--ssh", "default", "."], v2_no_old, Refused("--ssh")),
             row(&["build", "-o", "out", "."], v2_no_old, Refused("--output")),
-            row(
-                &["build", "--cache-to", "type=inline", "."],
-                v2_no_old,
-                Refused("--cache-to"),
-            ),
-            row(
-                &["build", "."],
-                v2_no_old_scan,
-                Refused("Dockerfile:3: RUN --mount needs BuildKit"),
-            ),
+            row(&["build", "--cache-to", "type=inline", "."], v2_no_old, Refused("--cache-to")),
+            row(&["build", "."], v2_no_old_scan, Refused("Dockerfile:3: RUN --mount needs BuildKit")),
             // buildx commands that would boot a privileged builder are refused up front.
-            row(
-                &["buildx", "bake"],
-                v2,
-                Refused("privileged BuildKit container"),
-            ),
-            row(
-                &["buildx", "inspect", "--bootstrap"],
-                v2,
-                Refused("buildx inspect"),
-            ),
-            row(
-                &["buildx", "create", "--bootstrap", "--use"],
-                v2,
-                Refused("buildx create"),
-            ),
-            row(
-                &["buildx", "bake"],
-                v3,
-                P {
-                    route: Route::Pass,
-                    argv: &[NEW, "buildx", "bake"],
-                    env: &[],
-                    unset: &[],
-                    builder: None,
-                    then: 0,
-                    reroute: false,
-                    notice: None,
-                },
-            ),
-            row(
-                &["buildx", "ls"],
-                v2,
-                P {
-                    route: Route::Pass,
-                    argv: &[NEW, "buildx", "ls"],
-                    env: &[],
-                    unset: &[],
-                    builder: None,
-                    then: 0,
-                    reroute: false,
-                    notice: None,
-                },
-            ),
+            row(&["buildx", "bake"], v2, Refused("privileged BuildKit container")),
+            row(&["buildx", "inspect", "--bootstrap"], v2, Refused("buildx inspect")),
+            row(&["buildx", "create", "--bootstrap", "--use"], v2, Refused("buildx create")),
+            row(&["buildx", "bake"], v3, P { route: Route::Pass, argv: &[NEW, "buildx", "bake"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
+            row(&["buildx", "ls"], v2, P { route: Route::Pass, argv: &[NEW, "buildx", "ls"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             // Compose on a restricted runtime: the classic build API.
-            row(
-                &["compose", "up", "--build"],
-                v2,
-                P {
-                    route: Route::Legacy,
-                    argv: &[NEW, "compose", "up", "--build"],
-                    env: &[("DOCKER_BUILDKIT", "0"), ("COMPOSE_BAKE", "false")],
-                    unset: &[],
-                    builder: None,
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
+            row(&["compose", "up", "--build"], v2, P { route: Route::Legacy, argv: &[NEW, "compose", "up", "--build"], env: &[("DOCKER_BUILDKIT", "0"), ("COMPOSE_BAKE", "false")], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
             // Runtime v3: buildx with --load, an inherited DOCKER_BUILDKIT=0 removed.
-            row(
-                &["build", "-t", "x", "."],
-                v3_buildkit_off,
-                P {
-                    route: Route::Buildx,
-                    argv: &[NEW, "buildx", "build", "--load", "-t", "x", "."],
-                    env: &[],
-                    unset: &["DOCKER_BUILDKIT"],
-                    builder: Some(BX),
-                    then: 0,
-                    reroute: true,
-                    notice: Some("DOCKER_BUILDKIT=0"),
-                },
-            ),
-            row(
-                &["build", "--push", "-t", "x", "."],
-                v3,
-                P {
-                    route: Route::Buildx,
-                    argv: &[NEW, "buildx", "build", "--push", "-t", "x", "."],
-                    env: &[],
-                    unset: &[],
-                    builder: Some(BX),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "--load", "."],
-                v3,
-                P {
-                    route: Route::Buildx,
-                    argv: &[NEW, "buildx", "build", "--load", "."],
-                    env: &[],
-                    unset: &[],
-                    builder: Some(BX),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "-o", "type=local,dest=o", "."],
-                v3,
-                P {
-                    route: Route::Buildx,
-                    argv: &[NEW, "buildx", "build", "-o", "type=local,dest=o", "."],
-                    env: &[],
-                    unset: &[],
-                    builder: Some(BX),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "--platform", "linux/amd64,linux/arm64", "."],
-                v3,
-                P {
-                    route: Route::Buildx,
-                    argv: &[
-                        NEW,
-                        "buildx",
-                        "build",
-                        "--platform",
-                        "linux/amd64,linux/arm64",
-                        ".",
-                    ],
-                    env: &[],
-                    unset: &[],
-                    builder: Some(BX),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "."],
-                v3_second_has_buildx,
-                P {
-                    route: Route::Buildx,
-                    argv: &["/opt/docker", "buildx", "build", "--load", "."],
-                    env: &[],
-                    unset: &[],
-                    builder: Some(BX),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "."],
-                v3_no_buildx,
-                P {
-                    route: Route::Pass,
-                    argv: &[NEW, "build", "."],
-                    env: &[],
-                    unset: &[],
-                    builder: Some(LEG),
-                    then: 0,
-                    reroute: false,
-                    notice: Some("buildx"),
-                },
-            ),
-            row(
-                &["compose", "build"],
-                v3,
-                P {
-                    route: Route::Pass,
-                    argv: &[NEW, "compose", "build"],
-                    env: &[],
-                    unset: &[],
-                    builder: None,
-                    then: 0,
-                    reroute: false,
-                    notice: None,
-                },
-            ),
-            row(
-                &["compose", "build"],
-                v3_buildkit_off,
-                P {
-                    route: Route::Buildx,
-                    argv: &[NEW, "compose", "build"],
-                    env: &[],
-                    unset: &["DOCKER_BUILDKIT"],
-                    builder: None,
-                    then: 0,
-                    reroute: true,
-                    notice: Some("DOCKER_BUILDKIT=0"),
-                },
-            ),
+            row(&["build", "-t", "x", "."], v3_buildkit_off, P { route: Route::Buildx, argv: &[NEW, "buildx", "build", "--load", "-t", "x", "."], env: &[], unset: &["DOCKER_BUILDKIT"], builder: Some(BX), then: 0, reroute: true, notice: Some("DOCKER_BUILDKIT=0") }),
+            row(&["build", "--push", "-t", "x", "."], v3, P { route: Route::Buildx, argv: &[NEW, "buildx", "build", "--push", "-t", "x", "."], env: &[], unset: &[], builder: Some(BX), then: 0, reroute: true, notice: None }),
+            row(&["build", "--load", "."], v3, P { route: Route::Buildx, argv: &[NEW, "buildx", "build", "--load", "."], env: &[], unset: &[], builder: Some(BX), then: 0, reroute: true, notice: None }),
+            row(&["build", "-o", "type=local,dest=o", "."], v3, P { route: Route::Buildx, argv: &[NEW, "buildx", "build", "-o", "type=local,dest=o", "."], env: &[], unset: &[], builder: Some(BX), then: 0, reroute: true, notice: None }),
+            row(&["build", "--platform", "linux/amd64,linux/arm64", "."], v3, P { route: Route::Buildx, argv: &[NEW, "buildx", "build", "--platform", "linux/amd64,linux/arm64", "."], env: &[], unset: &[], builder: Some(BX), then: 0, reroute: true, notice: None }),
+            row(&["build", "."], v3_second_has_buildx, P { route: Route::Buildx, argv: &["/opt/docker", "buildx", "build", "--load", "."], env: &[], unset: &[], builder: Some(BX), then: 0, reroute: true, notice: None }),
+            row(&["build", "."], v3_no_buildx, P { route: Route::Pass, argv: &[NEW, "build", "."], env: &[], unset: &[], builder: Some(LEG), then: 0, reroute: false, notice: Some("buildx") }),
+            row(&["compose", "build"], v3, P { route: Route::Pass, argv: &[NEW, "compose", "build"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
+            row(&["compose", "build"], v3_buildkit_off, P { route: Route::Buildx, argv: &[NEW, "compose", "build"], env: &[], unset: &["DOCKER_BUILDKIT"], builder: None, then: 0, reroute: true, notice: Some("DOCKER_BUILDKIT=0") }),
             // Open, unknown, and no daemon without BuildKit: unchanged.
-            row(
-                &["build", "."],
-                open,
-                P {
-                    route: Route::Pass,
-                    argv: &[NEW, "build", "."],
-                    env: &[],
-                    unset: &[],
-                    builder: Some(LEG),
-                    then: 0,
-                    reroute: false,
-                    notice: None,
-                },
-            ),
-            row(
-                &["compose", "up"],
-                open,
-                P {
-                    route: Route::Pass,
-                    argv: &[NEW, "compose", "up"],
-                    env: &[],
-                    unset: &[],
-                    builder: None,
-                    then: 0,
-                    reroute: false,
-                    notice: None,
-                },
-            ),
-            row(
-                &["buildx", "build", "."],
-                unknown,
-                P {
-                    route: Route::Pass,
-                    argv: &[NEW, "buildx", "build", "."],
-                    env: &[],
-                    unset: &[],
-                    builder: Some(LEG),
-                    then: 0,
-                    reroute: false,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "."],
-                no_daemon,
-                P {
-                    route: Route::Pass,
-                    argv: &[NEW, "build", "."],
-                    env: &[],
-                    unset: &[],
-                    builder: Some(LEG),
-                    then: 0,
-                    reroute: false,
-                    notice: Some("BUILDKIT_HOST"),
-                },
-            ),
+            row(&["build", "."], open, P { route: Route::Pass, argv: &[NEW, "build", "."], env: &[], unset: &[], builder: Some(LEG), then: 0, reroute: false, notice: None }),
+            row(&["compose", "up"], open, P { route: Route::Pass, argv: &[NEW, "compose", "up"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
+            row(&["buildx", "build", "."], unknown, P { route: Route::Pass, argv: &[NEW, "buildx", "build", "."], env: &[], unset: &[], builder: Some(LEG), then: 0, reroute: false, notice: None }),
+            row(&["build", "."], no_daemon, P { route: Route::Pass, argv: &[NEW, "build", "."], env: &[], unset: &[], builder: Some(LEG), then: 0, reroute: false, notice: Some("BUILDKIT_HOST") }),
             // No daemon, BuildKit at hand: buildctl against BUILDKIT_HOST, else the
             // daemonless script (no docker client needed), supervised.
-            row(
-                &["build", "-t", "r/a:1", "--push", "."],
-                no_daemon_buildkit_host,
-                Bk {
-                    route: Route::Daemonless,
-                    argv_starts: &[
-                        BUILDCTL,
-                        "--addr",
-                        "tcp://bk:1234",
-                        "build",
-                        "--frontend",
-                        "dockerfile.v0",
-                    ],
-                    load: false,
-                    supervised: false,
-                },
-            ),
-            row(
-                &["build", "-t", "r/a:1", "--push", "."],
-                no_daemon_script_no_client,
-                Bk {
-                    route: Route::Daemonless,
-                    argv_starts: &[SCRIPT, "build", "--frontend", "dockerfile.v0"],
-                    load: false,
-                    supervised: true,
-                },
-            ),
-            row(
-                &["build", "."],
-                no_daemon_unreachable,
-                Refused("does not answer"),
-            ),
-            row(
-                &["build", "."],
-                no_daemon_host_without_buildctl,
-                Refused("buildctl"),
-            ),
-            row(
-                &["build", "--load", "."],
-                no_daemon_buildkit_host,
-                Refused("--load"),
-            ),
+            row(&["build", "-t", "r/a:1", "--push", "."], no_daemon_buildkit_host, Bk { route: Route::Daemonless, argv_starts: &[BUILDCTL, "--addr", "tcp://bk:1234", "build", "--frontend", "dockerfile.v0"], load: false, supervised: false }),
+            row(&["build", "-t", "r/a:1", "--push", "."], no_daemon_script_no_client, Bk { route: Route::Daemonless, argv_starts: &[SCRIPT, "build", "--frontend", "dockerfile.v0"], load: false, supervised: true }),
+            row(&["build", "."], no_daemon_unreachable, Refused("does not answer")),
+            row(&["build", "."], no_daemon_host_without_buildctl, Refused("buildctl")),
+            row(&["build", "--load", "."], no_daemon_buildkit_host, Refused("--load")),
             // A shared BuildKit, on any runtime: built there, loaded into the daemon.
-            row(
-                &["build", "-t", "x", "."],
-                remote_on_v2,
-                Bk {
-                    route: Route::Remote,
-                    argv_starts: &[
-                        BUILDCTL,
-                        "--addr",
-                        "tcp://bk:1234",
-                        "--tlsdir",
-                        "/certs",
-                        "build",
-                    ],
-                    load: true,
-                    supervised: false,
-                },
-            ),
-            row(
-                &["build", "-t", "r/x:1", "--push", "."],
-                remote_on_v2,
-                Bk {
-                    route: Route::Remote,
-                    argv_starts: &[BUILDCTL, "--addr", "tcp://bk:1234"],
-                    load: false,
-                    supervised: false,
-                },
-            ),
-            row(
-                &["build", "--squash", "."],
-                remote_on_v2,
-                Refused("--squash"),
-            ),
+            row(&["build", "-t", "x", "."], remote_on_v2, Bk { route: Route::Remote, argv_starts: &[BUILDCTL, "--addr", "tcp://bk:1234", "--tlsdir", "/certs", "build"], load: true, supervised: false }),
+            row(&["build", "-t", "r/x:1", "--push", "."], remote_on_v2, Bk { route: Route::Remote, argv_starts: &[BUILDCTL, "--addr", "tcp://bk:1234"], load: false, supervised: false }),
+            row(&["build", "--squash", "."], remote_on_v2, Refused("--squash")),
             // Forced modes.
-            row(
-                &["build", "."],
-                pass_mode,
-                P {
-                    route: Route::Pass,
-                    argv: &[NEW, "build", "."],
-                    env: &[],
-                    unset: &[],
-                    builder: Some(LEG),
-                    then: 0,
-                    reroute: false,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "."],
-                mounted_mode_v3,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "."],
-                legacy_mode_v3,
-                P {
-                    route: Route::Legacy,
-                    argv: &[NEW, "build", "."],
-                    env: &[("DOCKER_BUILDKIT", "0")],
-                    unset: &[],
-                    builder: Some(LEG),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "."],
-                buildx_mode_v2,
-                P {
-                    route: Route::Buildx,
-                    argv: &[NEW, "buildx", "build", "--load", "."],
-                    env: &[],
-                    unset: &[],
-                    builder: Some(BX),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "."],
-                buildx_mode_without_buildx,
-                Refused("DOCKROUTE_MODE=buildx"),
-            ),
-            row(
-                &["build", "."],
-                mounted_mode_without_old,
-                Refused("DOCKROUTE_MODE=mounted"),
-            ),
-            row(
-                &["build", "."],
-                daemonless_mode_without_buildkit,
-                Refused("DOCKROUTE_MODE=daemonless"),
-            ),
-            row(
-                &["build", "."],
-                remote_mode_without_host,
-                Refused("DOCKROUTE_BUILDKIT_HOST"),
-            ),
+            row(&["build", "."], pass_mode, P { route: Route::Pass, argv: &[NEW, "build", "."], env: &[], unset: &[], builder: Some(LEG), then: 0, reroute: false, notice: None }),
+            row(&["build", "."], mounted_mode_v3, P { route: Route::Mounted, argv: &[OLD, "build", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
+            row(&["build", "."], legacy_mode_v3, P { route: Route::Legacy, argv: &[NEW, "build", "."], env: &[("DOCKER_BUILDKIT", "0")], unset: &[], builder: Some(LEG), then: 0, reroute: true, notice: None }),
+            row(&["build", "."], buildx_mode_v2, P { route: Route::Buildx, argv: &[NEW, "buildx", "build", "--load", "."], env: &[], unset: &[], builder: Some(BX), then: 0, reroute: true, notice: None }),
+            row(&["build", "."], buildx_mode_without_buildx, Refused("DOCKROUTE_MODE=buildx")),
+            row(&["build", "."], mounted_mode_without_old, Refused("DOCKROUTE_MODE=mounted")),
+            row(&["build", "."], daemonless_mode_without_buildkit, Refused("DOCKROUTE_MODE=daemonless")),
+            row(&["build", "."], remote_mode_without_host, Refused("DOCKROUTE_BUILDKIT_HOST")),
             // Secret-looking build args: a warning on every route, a refusal under deny.
-            row(
-                &["build", "--build-arg", "NPM_TOKEN=abc123", "."],
-                v2,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "--build-arg", "NPM_TOKEN=abc123", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: Some("NPM_TOKEN"),
-                },
-            ),
-            row(
-                &["build", "--build-arg", "NPM_TOKEN=abc123", "."],
-                open,
-                P {
-                    route: Route::Pass,
-                    argv: &[NEW, "build", "--build-arg", "NPM_TOKEN=abc123", "."],
-                    env: &[],
-                    unset: &[],
-                    builder: Some(LEG),
-                    then: 0,
-                    reroute: false,
-                    notice: Some("NPM_TOKEN"),
-                },
-            ),
-            row(
-                &["build", "--build-arg", "NPM_TOKEN=abc123", "."],
-                secrets_deny,
-                Refused("NPM_TOKEN"),
-            ),
-            row(
-                &["build", "--build-arg", "AUTHOR=me", "."],
-                secrets_deny,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "--build-arg", "AUTHOR=me", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
-            row(
-                &["build", "--build-arg", "NPM_TOKEN=abc123", "."],
-                secrets_off,
-                P {
-                    route: Route::Mounted,
-                    argv: &[OLD, "build", "--build-arg", "NPM_TOKEN=abc123", "."],
-                    env: &[("DOCKER_BUILDKIT", "1")],
-                    unset: &[],
-                    builder: Some(DBK),
-                    then: 0,
-                    reroute: true,
-                    notice: None,
-                },
-            ),
+            row(&["build", "--build-arg", "NPM_TOKEN=abc123", "."], v2, P { route: Route::Mounted, argv: &[OLD, "build", "--build-arg", "NPM_TOKEN=abc123", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: Some("NPM_TOKEN") }),
+            row(&["build", "--build-arg", "NPM_TOKEN=abc123", "."], open, P { route: Route::Pass, argv: &[NEW, "build", "--build-arg", "NPM_TOKEN=abc123", "."], env: &[], unset: &[], builder: Some(LEG), then: 0, reroute: false, notice: Some("NPM_TOKEN") }),
+            row(&["build", "--build-arg", "NPM_TOKEN=abc123", "."], secrets_deny, Refused("NPM_TOKEN")),
+            row(&["build", "--build-arg", "AUTHOR=me", "."], secrets_deny, P { route: Route::Mounted, argv: &[OLD, "build", "--build-arg", "AUTHOR=me", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
+            row(&["build", "--build-arg", "NPM_TOKEN=abc123", "."], secrets_off, P { route: Route::Mounted, argv: &[OLD, "build", "--build-arg", "NPM_TOKEN=abc123", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
         ]
     }
 

@@ -5,6 +5,8 @@
 //! [`crate::error`].
 
 pub mod buildctl;
+mod buildkit_routes;
+mod daemon_routes;
 pub mod decide;
 pub mod facts;
 pub mod plan;

@@ -30,7 +30,7 @@ use report::{Env, Report, Resolution};
 /// None today; gathering never fails.
 pub fn run(as_json: bool) -> Result<u8> {
     let guard = SelfGuard::from_env();
-    crate::output::redact::register_environment();
+    crate::output::redact::register_environment(&|k| crate::route::secrets::looks_secret(k, &[]));
     let inv = Invocation::parse(vec!["build".into(), ".".into()]);
     let g = gather::gather(&inv, &guard, true)?;
     let config_dir = config::config_dir(None);

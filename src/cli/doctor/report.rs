@@ -6,6 +6,9 @@
 //!
 //! The builder answer is read from the plan `decide` makes for `docker build .`, never
 //! re-derived here.
+//!
+//! Size: the report's value types (each serialised as `doctor --json` prints it) and the
+//! one constructor that fills them; the table lives in `text.rs`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

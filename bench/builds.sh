@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Build wall times through dockroute against the best route by hand, on the real test bed
+# (scripts/testbed.sh: the Bitbucket-like `v2` dockerd, real BuildKit daemons, a
+# registry). Every case runs once per round, cases in shuffled order, and the medians of
+# all rounds are compared side by side:
+#   1. restricted daemon, a two-stage Dockerfile whose stages are independent, --no-cache:
+#      `docker build` through dockroute (the mounted 20.10 client with the daemon's
+#      BuildKit) vs `DOCKER_BUILDKIT=1 /usr/bin/docker build` by hand vs the legacy
+#      builder by hand. Target: dockroute <= 1.1x by hand.
+#   2. the Dockerfile scan on a 300-line Dockerfile (examples/scan_bench). Target < 0.2 ms.
+#   3. no daemon, BUILDKIT_HOST: `docker build -o type=local` through dockroute vs the
+#      equivalent `buildctl build` by hand. Target: < 5 ms more (only the decision).
+#   4. a shared BuildKit with the image loaded into the restricted daemon: through
+#      dockroute (buildctl | docker load) vs a buildx `remote` builder with --load by hand.
+#      Target <= 1.05x.
+#
+# Usage (as root, from anywhere): bench/builds.sh [ROUNDS]   default 7
+#   Needs what scripts/test.sh installs (docker.io, runc, docker-registry …) and the
+#   BuildKit binaries in ../shared/buildkit/bin (DOCKROUTE_BUILDKIT_BIN overrides).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds="${1:-7}"
+results=bench/builds-results.txt
+[ "$(id -u)" = 0 ] || { echo "bench/builds.sh: run as root (it starts dockerds)" >&2; exit 1; }
+
+cargo build --quiet --example authz_plugin
+cargo build --quiet --release --example scan_bench
+cargo build --quiet --release
+target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+export DOCKROUTE_AUTHZ_PLUGIN=$target/debug/examples/authz_plugin
+bin=$target/release/dockroute
+
+w=$(mktemp -d /tmp/dockroute-bbench.XXXXXX)
+cleanup() { scripts/testbed.sh stop "$w/bed" >/dev/null 2>&1 || true; rm -rf --one-file-system "$w"; }
+trap cleanup EXIT
+mkdir -p "$w/bed" "$w/shim" "$w/home"
+scripts/testbed.sh start "$w/bed" >"$w/bed.log" 2>&1 || { cat "$w/bed.log" >&2; exit 1; }
+# shellcheck disable=SC1091
+. "$w/bed/env"
+ln -s "$bin" "$w/shim/docker"
+bk=$DOCKROUTE_TEST_BUILDKIT_BIN
+V2=$DOCKROUTE_TEST_V2_HOST
+
+# --- the contexts ---------------------------------------------------------------------
+mkdir -p "$w/two" "$w/small"
+cat >"$w/two/Dockerfile" <<EOF
+FROM $DOCKROUTE_TEST_IMAGE AS a
+RUN sleep 3 && echo a > /a
+FROM $DOCKROUTE_TEST_IMAGE AS b
+RUN sleep 3 && echo b > /b
+FROM $DOCKROUTE_TEST_IMAGE
+COPY --from=a /a /a
+COPY --from=b /b /b
+EOF
+printf 'FROM scratch\nCOPY f /f\n' >"$w/small/Dockerfile"
+head -c 4096 /dev/urandom >"$w/small/f"
+
+# A shell command per case; each prints nothing and must exit 0.
+declare -A case_cmd
+shim_env="env -i HOME=$w/home DOCKROUTE_CACHE_DIR=$w/cache DOCKROUTE_QUIET=1"
+case_cmd[v2-dockroute]="$shim_env PATH=$w/shim:/usr/local/bin:/usr/bin DOCKER_HOST=$V2 docker build --no-cache --network none -t bench-two $w/two"
+case_cmd[v2-by-hand]="env -i HOME=$w/home PATH=/usr/bin DOCKER_HOST=$V2 DOCKER_BUILDKIT=1 /usr/bin/docker build --no-cache --network none -t bench-two $w/two"
+case_cmd[v2-legacy]="env -i HOME=$w/home PATH=/usr/bin DOCKER_HOST=$V2 DOCKER_BUILDKIT=0 /usr/bin/docker build --no-cache -t bench-two $w/two"
+case_cmd[nodaemon-dockroute]="$shim_env PATH=$w/shim:$bk:/usr/local/bin:/usr/bin DOCKER_HOST=unix:///nonexistent.sock BUILDKIT_HOST=$DOCKROUTE_TEST_BUILDKIT_UNIX docker build -o type=local,dest=$w/out1 $w/small"
+case_cmd[nodaemon-buildctl]="env -i HOME=$w/home PATH=$bk:/usr/bin $bk/buildctl --addr $DOCKROUTE_TEST_BUILDKIT_UNIX build --frontend dockerfile.v0 --local context=$w/small --local dockerfile=$w/small --output type=local,dest=$w/out2"
+case_cmd[remote-dockroute]="$shim_env PATH=$w/shim:$bk:/usr/local/bin:/usr/bin DOCKER_HOST=$V2 DOCKROUTE_BUILDKIT_HOST=$DOCKROUTE_TEST_BUILDKIT_UNIX docker build -t bench-remote $w/small"
+mkdir -p "$w/dc/cli-plugins"
+ln -s "$bk/docker-buildx" "$w/dc/cli-plugins/docker-buildx"
+env -i HOME="$w/home" DOCKER_CONFIG="$w/dc" DOCKER_HOST="$V2" /usr/local/bin/docker buildx create --name bench-remote --driver remote "$DOCKROUTE_TEST_BUILDKIT_UNIX" >/dev/null
+case_cmd[remote-buildx]="env -i HOME=$w/home DOCKER_CONFIG=$w/dc DOCKER_HOST=$V2 /usr/local/bin/docker buildx build --builder bench-remote --load -t bench-remote-buildx $w/small"
+
+ms_now() { date +%s%N; }
+run_case() {
+  local name=$1 start end
+  start=$(ms_now)
+  if ! bash -c "${case_cmd[$name]}" >"$w/$name.out" 2>&1; then
+    echo "bench/builds.sh: case $name failed:" >&2
+    tail -20 "$w/$name.out" >&2
+    exit 1
+  fi
+  end=$(ms_now)
+  echo "$name $(((end - start) / 1000))" >>"$w/times"
+}
+
+echo "warming up (each case once) ..." >&2
+for name in "${!case_cmd[@]}"; do run_case "$name"; done
+: >"$w/times"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for r in $(seq "$rounds"); do
+  echo "round $r of $rounds ..." >&2
+  for name in $(printf '%s\n' "${!case_cmd[@]}" | shuf); do run_case "$name"; done
+done
+scan=$("$target/release/examples/scan_bench")
+
+{
+  echo "dockroute build bench ($(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
+  echo "machine: $(nproc) cores, $(uname -sr); load average $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after"
+  echo "rounds: $rounds, cases shuffled in each round; times in ms (wall clock of the whole command)"
+  echo
+  awk -v scan="$scan" '
+    { t[$1] = t[$1] " " $2 }
+    function median(list,   a, n, i, j, x) {
+      n = split(list, a, " ")
+      for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    END {
+      for (k in t) m[k] = median(t[k]) / 1000
+      printf "%-64s %10s\n", "case", "median ms"
+      printf "%-64s %10.1f\n", "restricted: two-stage, through dockroute (mounted, BuildKit)", m["v2-dockroute"]
+      printf "%-64s %10.1f\n", "restricted: two-stage, DOCKER_BUILDKIT=1 20.10 client by hand", m["v2-by-hand"]
+      printf "%-64s %10.1f\n", "restricted: two-stage, legacy builder by hand", m["v2-legacy"]
+      printf "%-64s %10.1f\n", "no daemon: docker build -o through dockroute (BUILDKIT_HOST)", m["nodaemon-dockroute"]
+      printf "%-64s %10.1f\n", "no daemon: the same buildctl build by hand", m["nodaemon-buildctl"]
+      printf "%-64s %10.1f\n", "shared BuildKit, loaded into v2: through dockroute", m["remote-dockroute"]
+      printf "%-64s %10.1f\n", "shared BuildKit, loaded into v2: buildx remote builder --load", m["remote-buildx"]
+      print ""
+      printf "restricted build: dockroute / by hand = %.2f (target <= 1.1); legacy / by hand = %.2f\n", m["v2-dockroute"] / m["v2-by-hand"], m["v2-legacy"] / m["v2-by-hand"]
+      printf "daemonless: dockroute adds %+.1f ms over buildctl by hand (target < 5 ms)\n", m["nodaemon-dockroute"] - m["nodaemon-buildctl"]
+      printf "remote: dockroute / buildx --load = %.2f (target <= 1.05)\n", m["remote-dockroute"] / m["remote-buildx"]
+      printf "Dockerfile scan: %s (target < 0.2 ms)\n", scan
+    }' "$w/times"
+} | tee "$results"

@@ -1,0 +1,165 @@
+//! The routes that build on BuildKit itself, through its own client `buildctl`:
+//! `daemonless` (no daemon: `BUILDKIT_HOST`, or a private BuildKit that
+//! `buildctl-daemonless.sh` starts) and `remote` (a shared BuildKit,
+//! `DOCKROUTE_BUILDKIT_HOST`, the image loaded into the daemon with `docker load`). The
+//! call itself is translated by [`crate::route::buildctl`]; this module picks the program,
+//! the address and what happens around the build. Pure.
+
+use std::ffi::OsStr;
+
+use crate::docker::args::{BuildCall, Invocation};
+use crate::error::{Error, Result};
+use crate::route::buildctl::{self, Sink};
+use crate::route::facts::{Facts, Runtime};
+use crate::route::plan::{Builder, BuilderChoice, ImageId, Plan, Route, Step};
+
+/// The daemonless and remote routes: the call translated for `buildctl`.
+pub(super) fn buildkit(
+    inv: &Invocation,
+    call: &BuildCall,
+    facts: &Facts,
+    route: Route,
+    reason: Option<String>,
+) -> Result<Plan> {
+    let bk = &facts.buildkit;
+    let no_buildctl = |what: &str| {
+        Error::Refused {
+        flag: what.to_string(),
+        why: "`buildctl` is not on PATH".into(),
+        fix: "install BuildKit's client (the `buildctl` binary of a moby/buildkit release) into a directory on PATH".into(),
+    }
+    };
+    // Where the build runs, and how buildctl is started.
+    let (program, mut argv, supervised, address) = if route == Route::Remote {
+        let addr = bk.remote.clone().ok_or_else(|| Error::Refused {
+            flag: "DOCKROUTE_MODE=remote".into(),
+            why: "DOCKROUTE_BUILDKIT_HOST is not set".into(),
+            fix: "set DOCKROUTE_BUILDKIT_HOST to the shared BuildKit's address (tcp://…, unix://…, kube-pod://…)".into(),
+        })?;
+        let program = bk
+            .buildctl
+            .clone()
+            .ok_or_else(|| no_buildctl("DOCKROUTE_BUILDKIT_HOST"))?;
+        let mut argv = vec![
+            program.clone().into_os_string(),
+            "--addr".into(),
+            addr.clone().into(),
+        ];
+        if let Some(dir) = &bk.tls_dir {
+            argv.push("--tlsdir".into());
+            argv.push(dir.clone().into_os_string());
+        }
+        (program, argv, false, Some(addr))
+    } else if let Some(host) = &bk.host {
+        let program = bk
+            .buildctl
+            .clone()
+            .ok_or_else(|| no_buildctl("BUILDKIT_HOST"))?;
+        let mut argv = vec![
+            program.clone().into_os_string(),
+            "--addr".into(),
+            host.clone().into(),
+        ];
+        if let Some(dir) = &bk.tls_dir {
+            argv.push("--tlsdir".into());
+            argv.push(dir.clone().into_os_string());
+        }
+        (program, argv, false, Some(host.clone()))
+    } else if let Some(script) = &bk.daemonless {
+        (
+            script.clone(),
+            vec![script.clone().into_os_string()],
+            true,
+            None,
+        )
+    } else {
+        return Err(Error::Refused {
+            flag: "DOCKROUTE_MODE=daemonless".into(),
+            why: "neither BUILDKIT_HOST nor buildctl-daemonless.sh is there".into(),
+            fix: "set BUILDKIT_HOST to a BuildKit address, or put buildctl-daemonless.sh (with buildctl and buildkitd) on PATH, as the moby/buildkit images do".into(),
+        });
+    };
+    if let (Some(addr), Some(why)) = (&address, &bk.unreachable) {
+        return Err(Error::Refused {
+            flag: format!("--addr {addr}"),
+            why: format!("the BuildKit at {addr} does not answer: {why}"),
+            fix: "check that buildkitd runs there and that this step can reach it (address, port, TLS files)".into(),
+        });
+    }
+    let daemon = route == Route::Remote && !matches!(facts.runtime, Some(Runtime::NoDaemon { .. }));
+    let lookup = |name: &OsStr| {
+        facts
+            .env
+            .build_args
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let t = buildctl::translate(&buildctl::Request {
+        inv,
+        call,
+        env: &lookup,
+        daemon,
+        scratch: &facts.scratch,
+    })?;
+    argv.extend(t.args);
+    let notices = t.notices;
+    let load = match &t.sink {
+        Sink::Load { .. } => {
+            let client = facts.clients.first().ok_or_else(|| Error::Refused {
+                flag: "DOCKROUTE_BUILDKIT_HOST".into(),
+                why: "the image should be loaded into the daemon, but no docker client is on PATH to run `docker load`".into(),
+                fix: "put a Docker CLI on PATH, or add `--push` or `-o` to the build".into(),
+            })?;
+            let mut argv = vec![client.path.clone().into_os_string()];
+            argv.extend(inv.global_args().iter().cloned());
+            argv.push("load".into());
+            Some(Step {
+                program: client.path.clone(),
+                argv,
+            })
+        }
+        _ => None,
+    };
+    let image_id = match (t.iidfile, t.print_id) {
+        (None, None) => None,
+        (iid, print) => Some(ImageId {
+            metadata: iid
+                .as_ref()
+                .map(|i| i.metadata.clone())
+                .or_else(|| print.as_ref().map(|p| p.metadata.clone()))
+                .unwrap_or_default(),
+            metadata_is_ours: iid.as_ref().map_or_else(
+                || print.as_ref().is_some_and(|p| p.metadata_is_ours),
+                |i| i.metadata_is_ours,
+            ),
+            write_to: iid.map(|i| i.path),
+            print: print.is_some(),
+        }),
+    };
+    Ok(Plan {
+        route,
+        command: "build".into(),
+        program,
+        argv,
+        env_set: Vec::new(),
+        env_unset: Vec::new(),
+        client: None,
+        reason,
+        builder: Some(BuilderChoice {
+            builder: Some(Builder::BuildKit),
+            why: match &address {
+                Some(a) => format!("the BuildKit at {a}"),
+                None => {
+                    "a private BuildKit started for this build by buildctl-daemonless.sh".into()
+                }
+            },
+            set_by_route: false,
+        }),
+        notices,
+        load,
+        then: Vec::new(),
+        image_id,
+        supervised,
+    })
+}

@@ -1,0 +1,388 @@
+//! The routes that build with a Docker client: `mounted` (a client < 23 with the daemon's
+//! own builder, BuildKit on when the user's own client would use it), `legacy` (the first
+//! client's legacy builder) and `buildx`. Pure, like [`super::decide`], which picks among
+//! them; every argument reaches the client unchanged except the flags named in a notice
+//! or a refusal.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use crate::docker::args::{BuildCall, Invocation};
+use crate::error::{Error, Result};
+use crate::route::facts::{Client, Facts, BUILDX_DEFAULT_MAJOR};
+use crate::route::plan::{Builder, BuilderChoice, Plan, Route, Step};
+
+/// Flags only buildx has, which no v20.10 `docker build` nor the legacy builder can do.
+const BUILDX_ONLY: &[(&str, &str)] = &[
+    ("cache-to", "exporting a build cache needs buildx"),
+    ("build-context", "named build contexts need buildx"),
+    ("attest", "attestations need buildx"),
+    ("sbom", "SBOM attestations need buildx"),
+    ("provenance", "provenance attestations need buildx"),
+    ("annotation", "annotations need buildx"),
+    ("call", "build checks (`--call`) need buildx"),
+    ("check", "build checks (`--check`) need buildx"),
+    ("allow", "entitlements (`--allow`) need buildx"),
+    ("no-cache-filter", "`--no-cache-filter` needs buildx"),
+    ("metadata-file", "`--metadata-file` needs buildx"),
+];
+
+/// Flags that need BuildKit: with a v20.10 client they turn on `DOCKER_BUILDKIT=1`; with
+/// the legacy builder they are refused.
+const NEEDS_BUILDKIT: &[(&str, &str)] = &[
+    (
+        "secret",
+        "build secrets (`RUN --mount=type=secret`) need BuildKit",
+    ),
+    ("ssh", "SSH agent forwarding needs BuildKit"),
+    ("output", "custom outputs need BuildKit"),
+];
+
+pub(super) const V3_FIX: &str =
+    "run the step on Bitbucket runtime v3 (`runtime: cloud: version: \"3\"`), where buildx works";
+const MOUNTED_FIX: &str = "put a Docker CLI v20.10 on PATH (Pipelines mounts one at /usr/bin/docker when the step has the docker service) so dockroute can build with the daemon's BuildKit";
+
+fn refuse(flag: &str, why: &str, fix: String) -> Error {
+    Error::Refused {
+        flag: format!("--{flag}"),
+        why: why.to_string(),
+        fix,
+    }
+}
+
+/// Refuses a build bound for the legacy builder whose Dockerfile uses BuildKit-only
+/// syntax: the legacy builder would run the steps before it and then fail.
+fn refuse_buildkit_syntax(facts: &Facts, why: &str, fix: String) -> Result<()> {
+    match &facts.dockerfile {
+        Some(scan) if !scan.findings.is_empty() => Err(Error::NeedsBuildKit {
+            findings: crate::docker::dockerfile::refusal_lines(&scan.path, &scan.findings),
+            why: why.to_string(),
+            fix,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Argument editing shared by the mounted and legacy routes.
+struct Edit<'a> {
+    inv: &'a Invocation,
+    drop: Vec<std::ops::Range<usize>>,
+    notices: Vec<String>,
+}
+
+impl<'a> Edit<'a> {
+    fn new(inv: &'a Invocation) -> Self {
+        Edit {
+            inv,
+            drop: Vec::new(),
+            notices: Vec::new(),
+        }
+    }
+
+    fn drop_flag(&mut self, call: &BuildCall, flag: &str, why: &str) {
+        let uses: Vec<_> = call.all(flag).collect();
+        if uses.is_empty() {
+            return;
+        }
+        self.drop.extend(uses.iter().map(|u| u.span.clone()));
+        self.notices.push(format!("dropped --{flag}: {why}"));
+    }
+
+    /// `[program, globals…, words…, rest without dropped spans]`.
+    fn argv(&self, program: &Path, words: &[&str]) -> Vec<OsString> {
+        let mut argv = vec![program.as_os_str().to_owned()];
+        argv.extend(self.inv.global_args().iter().cloned());
+        argv.extend(words.iter().map(OsString::from));
+        argv.extend(
+            (self.inv.rest_at..self.inv.args.len())
+                .filter(|i| !self.drop.iter().any(|r| r.contains(i)))
+                .map(|i| self.inv.args[i].clone()),
+        );
+        argv
+    }
+}
+
+/// `docker push TAG` with the call's global flags, by `program`.
+fn push_step(inv: &Invocation, program: &Path, tag: OsString) -> Step {
+    let mut argv = vec![program.as_os_str().to_owned()];
+    argv.extend(inv.global_args().iter().cloned());
+    argv.push("push".into());
+    argv.push(tag);
+    Step {
+        program: program.to_path_buf(),
+        argv,
+    }
+}
+
+/// `--push` emulated: build, then `docker push` each tag with the same global flags.
+fn push_emulation(
+    inv: &Invocation,
+    call: &BuildCall,
+    edit: &mut Edit<'_>,
+    program: &Path,
+) -> Result<Vec<Step>> {
+    if !call.has("push") {
+        return Ok(Vec::new());
+    }
+    let tags: Vec<OsString> = call.all("tag").filter_map(|f| f.value.clone()).collect();
+    if tags.is_empty() {
+        return Err(refuse(
+            "push",
+            "there is no `-t/--tag` to push",
+            "add `-t registry/name:tag`".into(),
+        ));
+    }
+    edit.drop.extend(call.all("push").map(|u| u.span.clone()));
+    edit.notices.push(format!(
+        "--push emulated: build, then `docker push` {}",
+        tags.iter()
+            .map(|t| t.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(tags
+        .into_iter()
+        .map(|t| push_step(inv, program, t))
+        .collect())
+}
+
+fn refuse_buildx_only(call: &BuildCall, fix: &str) -> Result<()> {
+    for (flag, why) in BUILDX_ONLY {
+        if call.has(flag) {
+            return Err(refuse(flag, why, fix.to_string()));
+        }
+    }
+    if call.platform_count() > 1 {
+        return Err(refuse(
+            "platform",
+            "several platforms in one build need buildx",
+            fix.to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// The builder on the mounted route, and the `DOCKER_BUILDKIT` value to set for it.
+///
+/// The daemon's BuildKit works through a client < 23, so the build gets it whenever the
+/// call needs it (`--secret` …) or the user's own first client would have built with
+/// BuildKit (CLI ≥ 23) — unless the user turned BuildKit off, which is kept.
+fn mounted_builder(call: &BuildCall, facts: &Facts) -> (BuilderChoice, Option<&'static str>) {
+    let needs = NEEDS_BUILDKIT
+        .iter()
+        .map(|(f, _)| *f)
+        .chain(["progress"])
+        .find(|f| call.has(f));
+    let own = facts.clients.first().filter(|c| {
+        c.version
+            .as_ref()
+            .is_some_and(|v| v.major >= BUILDX_DEFAULT_MAJOR)
+    });
+    let choice = |builder, why: String, set_by_route| BuilderChoice {
+        builder: Some(builder),
+        why,
+        set_by_route,
+    };
+    match (facts.env.buildkit(), needs, own) {
+        (Some(true), _, _) => (
+            choice(Builder::DaemonBuildKit, "DOCKER_BUILDKIT=1 is set".into(), false),
+            None,
+        ),
+        (Some(false), _, _) => (
+            choice(
+                Builder::Legacy,
+                "DOCKER_BUILDKIT=0 is set, and kept as your choice".into(),
+                false,
+            ),
+            None,
+        ),
+        (None, Some(flag), _) => (
+            choice(
+                Builder::DaemonBuildKit,
+                format!("`--{flag}` needs BuildKit"),
+                true,
+            ),
+            Some("1"),
+        ),
+        (None, None, Some(own)) => (
+            choice(
+                Builder::DaemonBuildKit,
+                format!(
+                    "the first `docker` on PATH ({}, {}) builds with BuildKit by default",
+                    own.path.display(),
+                    own.describe()
+                ),
+                true,
+            ),
+            Some("1"),
+        ),
+        (None, None, None) => (
+            choice(
+                Builder::Legacy,
+                "the first `docker` on PATH is older than 23 and builds with the legacy builder by default".into(),
+                false,
+            ),
+            None,
+        ),
+    }
+}
+
+pub(super) fn mounted(
+    inv: &Invocation,
+    call: &BuildCall,
+    facts: &Facts,
+    client: &Client,
+    reason: Option<String>,
+) -> Result<Plan> {
+    refuse_buildx_only(call, V3_FIX)?;
+    let (builder, set) = mounted_builder(call, facts);
+    if builder.builder == Some(Builder::Legacy) {
+        let fix = if facts.env.buildkit() == Some(false) {
+            "unset DOCKER_BUILDKIT: dockroute then builds with the daemon's BuildKit through this client".to_string()
+        } else {
+            "set DOCKER_BUILDKIT=1 to build with the daemon's BuildKit through this client"
+                .to_string()
+        };
+        refuse_buildkit_syntax(
+            facts,
+            &format!(
+                "the build would run on the legacy builder ({})",
+                builder.why
+            ),
+            fix,
+        )?;
+    }
+    let mut edit = Edit::new(inv);
+    edit.drop_flag(
+        call,
+        "load",
+        "the v20.10 client loads the built image into the daemon anyway",
+    );
+    edit.drop_flag(
+        call,
+        "builder",
+        "the v20.10 client builds with the daemon's own builder",
+    );
+    let then = push_emulation(inv, call, &mut edit, &client.path)?;
+    if facts.env.buildkit() == Some(false) {
+        if let Some((flag, _)) = NEEDS_BUILDKIT.iter().find(|(f, _)| call.has(f)) {
+            edit.notices.push(format!(
+                "--{flag} needs BuildKit, but DOCKER_BUILDKIT=0 is set in the environment and was kept; unset it to use the daemon's BuildKit"
+            ));
+        }
+    }
+    Ok(Plan {
+        route: Route::Mounted,
+        command: "build".into(),
+        argv: edit.argv(&client.path, &["build"]),
+        program: client.path.clone(),
+        env_set: set
+            .map(|v| vec![("DOCKER_BUILDKIT".to_string(), v.to_string())])
+            .unwrap_or_default(),
+        env_unset: Vec::new(),
+        client: Some(client.clone()),
+        reason,
+        builder: Some(builder),
+        notices: edit.notices,
+        load: None,
+        then,
+        image_id: None,
+        supervised: false,
+    })
+}
+
+pub(super) fn legacy(
+    inv: &Invocation,
+    call: &BuildCall,
+    facts: &Facts,
+    first: &Client,
+    reason: Option<String>,
+) -> Result<Plan> {
+    let fix = format!("{MOUNTED_FIX}, or {V3_FIX}");
+    let only = "the only builder this runtime allows here is the legacy one";
+    for (flag, why) in NEEDS_BUILDKIT {
+        if call.has(flag) {
+            return Err(refuse(flag, &format!("{why}, and {only}"), fix));
+        }
+    }
+    refuse_buildx_only(call, &fix)?;
+    refuse_buildkit_syntax(facts, only, fix)?;
+    let mut edit = Edit::new(inv);
+    edit.drop_flag(call, "progress", "the legacy builder has no progress modes");
+    edit.drop_flag(
+        call,
+        "load",
+        "the legacy builder always loads the image into the daemon",
+    );
+    edit.drop_flag(call, "builder", "the legacy builder is the daemon's own");
+    let then = push_emulation(inv, call, &mut edit, &first.path)?;
+    Ok(Plan {
+        route: Route::Legacy,
+        command: "build".into(),
+        argv: edit.argv(&first.path, &["build"]),
+        program: first.path.clone(),
+        env_set: vec![("DOCKER_BUILDKIT".into(), "0".into())],
+        env_unset: Vec::new(),
+        client: Some(first.clone()),
+        reason,
+        builder: Some(BuilderChoice {
+            builder: Some(Builder::Legacy),
+            why: "no Docker CLI < 23 on PATH to reach the daemon's BuildKit, and buildx cannot run here".into(),
+            set_by_route: true,
+        }),
+        notices: edit.notices,
+        load: None,
+        then,
+        image_id: None,
+        supervised: false,
+    })
+}
+
+pub(super) fn unset_inherited_off(facts: &Facts, notices: &mut Vec<String>) -> Vec<String> {
+    if facts.env.buildkit() == Some(false) {
+        notices.push(
+            "removed the inherited DOCKER_BUILDKIT=0 (a leftover from runtime v2?): this runtime allows BuildKit"
+                .into(),
+        );
+        vec!["DOCKER_BUILDKIT".into()]
+    } else {
+        Vec::new()
+    }
+}
+
+pub(super) fn buildx(
+    inv: &Invocation,
+    call: &BuildCall,
+    facts: &Facts,
+    client: &Client,
+    reason: Option<String>,
+) -> Plan {
+    let mut notices = Vec::new();
+    let env_unset = unset_inherited_off(facts, &mut notices);
+    let chose_output = call.has("load") || call.has("push") || call.has("output");
+    let mut words = vec!["buildx", "build"];
+    if !chose_output && call.platform_count() <= 1 {
+        words.push("--load");
+    }
+    let edit = Edit::new(inv);
+    Plan {
+        route: Route::Buildx,
+        command: words.join(" "),
+        argv: edit.argv(&client.path, &words),
+        program: client.path.clone(),
+        env_set: Vec::new(),
+        env_unset,
+        client: Some(client.clone()),
+        reason,
+        builder: Some(BuilderChoice {
+            builder: Some(Builder::Buildx),
+            why: "this runtime allows buildx's privileged BuildKit".into(),
+            set_by_route: false,
+        }),
+        notices,
+        load: None,
+        then: Vec::new(),
+        image_id: None,
+        supervised: false,
+    }
+}
