@@ -1,5 +1,6 @@
-//! The docker argument grammar and the routing decision on arbitrary argument lists:
-//! never panics, and every argument of a pass-through plan is the input's, byte for byte.
+//! The docker argument grammar, the routing decision and the buildctl translation on
+//! arbitrary argument lists: never panics, and every argument of a pass-through plan is
+//! the input's, byte for byte.
 #![no_main]
 
 use std::ffi::OsString;
@@ -7,7 +8,8 @@ use std::os::unix::ffi::OsStringExt;
 
 use dockroute::docker::args::Invocation;
 use dockroute::route::decide::decide;
-use dockroute::route::facts::{Client, Facts, Mode, Runtime};
+use dockroute::route::facts::{BuildKitFacts, Client, Facts, Mode, Runtime};
+use dockroute::route::plan::Route;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -30,21 +32,30 @@ fuzz_target!(|data: &[u8]| {
         3 => Runtime::NoDaemon { why: "n".into() },
         _ => Runtime::Unknown { why: "u".into() },
     };
-    let mode = match (selector / 5) % 5 {
+    let mode = match (selector / 5) % 7 {
         0 => Mode::Auto,
         1 => Mode::Pass,
         2 => Mode::Mounted,
         3 => Mode::Legacy,
-        _ => Mode::Buildx,
+        4 => Mode::Buildx,
+        5 => Mode::Daemonless,
+        _ => Mode::Remote,
+    };
+    let buildkit = BuildKitFacts {
+        remote: (selector & 0x40 != 0).then(|| "tcp://bk:1234".to_string()),
+        host: Some("unix:///run/buildkit/buildkitd.sock".into()),
+        buildctl: Some("/bin/buildctl".into()),
+        daemonless: Some("/bin/buildctl-daemonless.sh".into()),
+        ..BuildKitFacts::default()
     };
     let clients = if selector & 0x80 == 0 {
         vec![client("/a/docker", 28, false, true), client("/b/docker", 20, true, false)]
     } else {
         vec![client("/a/docker", 28, false, false)]
     };
-    let facts = Facts { clients, runtime: Some(runtime), mode, ..Facts::default() };
+    let facts = Facts { clients, runtime: Some(runtime), mode, buildkit, ..Facts::default() };
     if let Ok(plan) = decide(&inv, &facts) {
-        if plan.route == dockroute::route::decide::Route::Pass {
+        if plan.route == Route::Pass {
             assert_eq!(&plan.argv[1..], &args[..]);
         }
     }

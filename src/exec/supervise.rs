@@ -11,9 +11,11 @@
 //! - While a run is active, SIGINT, SIGTERM, SIGHUP and SIGQUIT are blocked in the calling
 //!   thread (and in the threads it starts); a relay thread, started once and alive for the
 //!   rest of the process, takes them with `sigwait` and forwards each to the running
-//!   stage's group. With no run active it gives the signal its default action. Any other
-//!   thread of the process that leaves these signals unblocked may receive them instead
-//!   and die of them, so threads alive during a run must block them too.
+//!   stage's group. Only signals that would act on the process are taken over: one it
+//!   ignores or the caller blocks stays without effect, as without a supervisor. With no
+//!   run active the relay gives a signal its default action. Any other thread of the
+//!   process that leaves these signals unblocked may receive them instead and die of
+//!   them, so threads alive during a run must block them too.
 //! - Children start with the caller's signal mask, not the run's: std passes the spawning
 //!   thread's mask on to the child (it only resets SIGPIPE's disposition), so the caller's
 //!   mask is put back for the instant of the spawn. A signal that arrives in that instant
@@ -36,9 +38,6 @@
 //! Not covered: a descendant that leaves the group (`setsid`, `setpgid`) is out of reach;
 //! a stage is not the terminal's foreground group, so a child reading the terminal is
 //! stopped by SIGTTIN, and Ctrl-Z stops dockroute alone.
-//!
-//! Size: signal forwarding, process groups, reaping and the exit-code rules depend on
-//! each other and are kept together; the tests that need real processes sit beside them.
 
 use std::ffi::OsString;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -101,40 +100,33 @@ pub enum Stage {
 /// Fails with [`Error::Exec`] when a program cannot be started; processes the stage had
 /// already started are stopped first.
 pub fn run(stages: &[Stage], guard: &SelfGuard) -> Result<u8> {
-    let program = stages
-        .first()
-        .map(|s| first_step(s).program.clone())
-        .unwrap_or_default();
+    let program = match stages.first() {
+        Some(Stage::One(s) | Stage::Pipe(s, _)) => s.program.clone(),
+        None => PathBuf::new(),
+    };
     let exec_err = |source: std::io::Error| Error::Exec {
         program: program.clone(),
         source,
     };
-    let caller = forwarded_set()
+    let set = forwarded_set();
+    let caller = set
         .thread_swap_mask(SigmaskHow::SIG_BLOCK)
         .map_err(|e| exec_err(e.into()))?;
     // Best effort: without it, orphans are reparented to init and only signalled.
     let _ = nix::sys::prctl::set_child_subreaper(true);
-    let result = SigSet::thread_get_mask()
-        .map_err(|e| exec_err(e.into()))
-        .and_then(|blocked| Ok((blocked, Listener::register().map_err(exec_err)?)))
-        .and_then(|(blocked, events)| {
+    let result = Listener::register(taken_over(&set, &caller))
+        .map_err(exec_err)
+        .and_then(|events| {
             let mut run = Run {
                 guard,
                 events,
                 caller,
-                blocked,
                 received: None,
             };
             run.stages(stages)
         });
     let _ = caller.thread_set_mask();
     result
-}
-
-fn first_step(stage: &Stage) -> &Step {
-    match stage {
-        Stage::One(s) | Stage::Pipe(s, _) => s,
-    }
 }
 
 fn forwarded_set() -> SigSet {
@@ -145,14 +137,34 @@ fn forwarded_set() -> SigSet {
     set
 }
 
+/// The forwarded signals that would act on this process without a supervisor: neither
+/// ignored (a background job of a script starts with SIGINT and SIGQUIT ignored, `nohup`
+/// ignores SIGHUP) nor blocked by the caller. Only those are forwarded; children inherit
+/// the ignored ones anyway.
+fn taken_over(set: &SigSet, caller: &SigSet) -> SigSet {
+    let ignored = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(0);
+    let mut wanted = SigSet::empty();
+    for sig in set.iter() {
+        if ignored & (1 << (sig as i32 - 1)) == 0 && !caller.contains(sig) {
+            wanted.add(sig);
+        }
+    }
+    wanted
+}
+
 /// One run in progress.
 struct Run<'a> {
     guard: &'a SelfGuard,
     events: Listener,
     /// The caller's signal mask: what children start with.
     caller: SigSet,
-    /// The caller's mask plus the forwarded signals: this thread's mask during the run.
-    blocked: SigSet,
     /// The last forwarded signal, once one came.
     received: Option<Signal>,
 }
@@ -198,7 +210,7 @@ impl Run<'_> {
         // arriving in that window has its default effect on this process.
         let _ = self.caller.thread_set_mask();
         let spawned = spawn(first, second, self.guard);
-        let _ = self.blocked.thread_set_mask();
+        let _ = forwarded_set().thread_block();
         let (children, pgid) = match spawned {
             Ok(started) => started,
             Err((e, started)) => {
@@ -211,7 +223,6 @@ impl Run<'_> {
             }
         };
 
-        let pids: Vec<u32> = children.iter().map(Child::id).collect();
         let tx = self.events.tx.clone();
         let waiter = std::thread::Builder::new()
             .name("supervise-wait".into())
@@ -221,11 +232,8 @@ impl Run<'_> {
                 let _ = tx.send(Event::Exited(statuses));
             });
         if let Err(source) = waiter {
-            // The children went with the closure: reap them by pid.
+            // The children went with the closure; they are reaped with their group.
             let _ = killpg(pgid, Signal::SIGKILL);
-            for pid in pids {
-                let _ = waitpid(Pid::from_raw(i32::try_from(pid).unwrap_or(-1)), None);
-            }
             self.clear_group(pgid);
             return Err(Error::Exec {
                 program: first.program.clone(),
@@ -251,9 +259,6 @@ impl Run<'_> {
     /// Makes sure nothing of the group is left: SIGTERM, up to [`GRACE`] to go, then
     /// SIGKILL. Signals received meanwhile are still forwarded.
     fn clear_group(&mut self, pgid: Pid) {
-        if std::env::var_os("NOCLEAR").is_some() {
-            return;
-        }
         if !group_alive(pgid) {
             return;
         }
@@ -405,7 +410,8 @@ enum Event {
 struct Registry {
     relay_started: bool,
     next_id: u64,
-    listeners: Vec<(u64, Sender<Event>)>,
+    /// Each run's id, the signals it takes over, and where to send them.
+    listeners: Vec<(u64, SigSet, Sender<Event>)>,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
@@ -428,7 +434,7 @@ struct Listener {
 impl Listener {
     /// Registers a run, starting the relay thread the first time. The calling thread must
     /// already block the forwarded signals, so the relay inherits that mask.
-    fn register() -> std::io::Result<Listener> {
+    fn register(wanted: SigSet) -> std::io::Result<Listener> {
         let mut reg = registry();
         if !reg.relay_started {
             std::thread::Builder::new()
@@ -439,29 +445,32 @@ impl Listener {
         let (tx, rx) = channel();
         let id = reg.next_id;
         reg.next_id += 1;
-        reg.listeners.push((id, tx.clone()));
+        reg.listeners.push((id, wanted, tx.clone()));
         Ok(Listener { id, tx, rx })
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        registry().listeners.retain(|(id, _)| *id != self.id);
+        registry().listeners.retain(|(id, ..)| *id != self.id);
     }
 }
 
-/// The relay thread: takes each forwarded signal and hands it to every run in progress;
-/// with none, lets the signal do what it would have done to the process.
+/// The relay thread: takes each forwarded signal and hands it to every run in progress
+/// that takes it over; with none, lets the signal do what it would have done.
 fn relay() {
     let set = forwarded_set();
     let _ = set.thread_block();
     while let Ok(sig) = set.wait() {
-        let delivered = {
-            let mut reg = registry();
-            reg.listeners
-                .retain(|(_, tx)| tx.send(Event::Signal(sig)).is_ok());
-            !reg.listeners.is_empty()
-        };
+        let mut delivered = false;
+        registry().listeners.retain(|(_, wanted, tx)| {
+            if !wanted.contains(sig) {
+                return true;
+            }
+            let sent = tx.send(Event::Signal(sig)).is_ok();
+            delivered |= sent;
+            sent
+        });
         if !delivered {
             let mut one = SigSet::empty();
             one.add(sig);
@@ -559,7 +568,7 @@ mod tests {
             hops: 4,
         };
         let mut printenv = sh(&format!("/usr/bin/env > {}", env_out.display()));
-        printenv.env_set = vec![("DOCKROUTE_SUPERVISE_TEST".into(), "set=yes".into())];
+        printenv.env_set = vec![("SUPERVISE_TEST_VAR".into(), "set=yes".into())];
         printenv.env_unset = vec!["PATH".into()];
         let mut argv0 = sh(&format!(
             "tr '\\0' '\\n' < /proc/$$/cmdline > {}",
@@ -570,7 +579,7 @@ mod tests {
         assert_eq!(code, 0);
         let env = read(&env_out);
         assert!(
-            env.lines().any(|l| l == "DOCKROUTE_SUPERVISE_TEST=set=yes"),
+            env.lines().any(|l| l == "SUPERVISE_TEST_VAR=set=yes"),
             "{env}"
         );
         assert!(env.lines().any(|l| l == "DOCKROUTE_GUARD=1.2"), "{env}");

@@ -70,6 +70,9 @@ pub fn spawn(
     let pgid = i32::try_from(child.id()).ok();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
+        // Signals for dockroute must not land on this helper thread (it may outlive the
+        // probe): a supervised route relays them from the thread that blocks them.
+        let _ = supervise_signals().thread_block();
         let mut stream: Option<Box<dyn Read + Send>> = match capture {
             Capture::Stdout => child
                 .stdout
@@ -122,6 +125,21 @@ impl Running {
             }
         }
     }
+}
+
+/// The signals the supervisor relays to a route's processes.
+fn supervise_signals() -> nix::sys::signal::SigSet {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        set.add(s);
+    }
+    set
 }
 
 /// Kills a whole process group; one that is already gone is no error.

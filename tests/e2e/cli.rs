@@ -170,7 +170,8 @@ fn explain_prints_the_route_program_argv_and_environment() {
                 "`docker build -t x .` would run as \
                  `{DOCKER28} buildx build --load -t x .` (route buildx, client {v28})."
             ),
-            "  builder: BuildKit through buildx — this runtime allows buildx's privileged BuildKit".into(),
+            "  builder: BuildKit through buildx — this runtime allows buildx's privileged BuildKit"
+                .into(),
             "  environment: DOCKER_BUILDKIT removed".into(),
             "  because: DOCKROUTE_RUNTIME=v3".into(),
         ],

@@ -16,3 +16,4 @@ mod packaging;
 mod passthrough;
 mod routing;
 mod security;
+mod supervise;

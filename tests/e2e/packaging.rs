@@ -651,3 +651,126 @@ fn the_debian_package_installs_its_run_step_link_and_removal_restores() {
         std::fs::read(DOCKER20).unwrap()
     );
 }
+
+/// The one-file image of `packaging/image/Dockerfile`, built as the README says (a context
+/// holding only the static binary) with the legacy builder on the plain test daemon: it
+/// holds exactly `/dockroute`, runs it as its entry point, and a second image made
+/// `FROM` busybox takes it with the documented `COPY --from` line. There dockroute runs
+/// by both names, and `docker --version` reaches the image's real client through it.
+#[test]
+fn the_one_file_image_is_copied_from_into_a_ci_image() {
+    let host = daemon("plain");
+    let bin = testbed("DOCKROUTE_TEST_STATIC_BIN");
+    let s = Sandbox::bare();
+    let docker = |args: &[&str]| {
+        Command::new(DOCKER28)
+            .args(["-H", &host])
+            .args(args)
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .unwrap()
+    };
+
+    // The image of one file, from a context holding only the binary.
+    let only = s.p("only-the-binary");
+    std::fs::create_dir_all(&only).unwrap();
+    std::fs::copy(&bin, only.join("dockroute")).unwrap();
+    let dockerfile = repo().join("packaging/image/Dockerfile");
+    let carrier = unique("dr-one-file");
+    ok(&docker(&[
+        "build",
+        "-q",
+        "-f",
+        dockerfile.to_str().unwrap(),
+        "-t",
+        &carrier,
+        only.to_str().unwrap(),
+    ]));
+
+    // Exactly one layer holding exactly one file: `docker save`'s manifest names the
+    // layers; the only one lists `dockroute` and nothing else.
+    let saved = s.p("saved");
+    std::fs::create_dir_all(&saved).unwrap();
+    let tarball = s.p("carrier.tar");
+    ok(&docker(&[
+        "save",
+        "-o",
+        tarball.to_str().unwrap(),
+        &carrier,
+    ]));
+    ok(&Command::new("tar")
+        .arg("-xf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&saved)
+        .output()
+        .unwrap());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(saved.join("manifest.json")).unwrap())
+            .expect("docker save writes manifest.json");
+    let layers = manifest[0]["Layers"].as_array().expect("a Layers list");
+    assert_eq!(layers.len(), 1, "one layer: {manifest}");
+    let listing = Command::new("tar")
+        .arg("-tf")
+        .arg(saved.join(layers[0].as_str().unwrap()))
+        .output()
+        .unwrap();
+    ok(&listing);
+    assert_eq!(stdout(&listing), "dockroute\n", "only the binary");
+
+    // Its entry point is dockroute's own CLI: `docker run IMAGE` prints the version.
+    let o = docker(&["run", "--rm", "--network", "none", &carrier]);
+    ok(&o);
+    assert_eq!(
+        stdout(&o),
+        format!("dockroute {}\n", env!("CARGO_PKG_VERSION"))
+    );
+
+    // A CI image on busybox (no libc) with the real 28.x client, taking dockroute with
+    // the README's three lines.
+    let ci = s.p("ci-image");
+    std::fs::create_dir_all(&ci).unwrap();
+    std::fs::copy(DOCKER28, ci.join("docker-cli")).unwrap();
+    std::fs::write(
+        ci.join("Dockerfile"),
+        format!(
+            "FROM {}\n\
+             COPY docker-cli /usr/local/bin/docker\n\
+             COPY --from={carrier} /dockroute /usr/local/sbin/dockroute\n\
+             RUN ln -s dockroute /usr/local/sbin/docker\n\
+             ENV PATH=/usr/local/sbin:$PATH\n",
+            image()
+        ),
+    )
+    .unwrap();
+    let tag = unique("dr-copied");
+    let built = docker(&["build", "-q", "-t", &tag, ci.to_str().unwrap()]);
+    let o = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &tag,
+        "sh",
+        "-c",
+        "command -v docker; dockroute --version; docker --version",
+    ]);
+    let _ = docker(&["rmi", "-f", &tag, &carrier]);
+    ok(&built);
+    ok(&o);
+    let real = Command::new(DOCKER28)
+        .arg("--version")
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "/usr/local/sbin/docker\ndockroute {}\n{}",
+            env!("CARGO_PKG_VERSION"),
+            String::from_utf8_lossy(&real)
+        ),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -757,6 +757,79 @@ mod tests {
         assert!(d.problems.iter().any(|p| p.fix.contains("services")));
     }
 
+    fn no_daemon() -> Gathered {
+        gathered(
+            vec![client("/usr/local/bin/docker", 28, false, false)],
+            Runtime::NoDaemon {
+                why: "no daemon answered: connection refused".into(),
+            },
+            false,
+        )
+    }
+
+    #[test]
+    fn no_daemon_and_no_buildkit_says_what_is_missing() {
+        let d = Report::new(&no_daemon(), &env(), ours());
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.problem.contains("no BUILDKIT_HOST")
+                    && n.fix.contains("buildctl-daemonless.sh")),
+            "{:?}",
+            d.notes
+        );
+        assert_eq!(d.buildkit.route_now, "pass — build");
+        let text = crate::cli::doctor::text::render(&d, &crate::cli::doctor::text::Paint(false));
+        assert!(
+            text.contains("BuildKit\n") && text.contains("buildctl                 not on PATH"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_buildkit_section_shows_the_address_its_reachability_and_the_route() {
+        let mut g = no_daemon();
+        g.facts.buildkit = crate::route::facts::BuildKitFacts {
+            host: Some("unix:///run/buildkit/buildkitd.sock".into()),
+            buildctl: Some("/usr/bin/buildctl".into()),
+            unreachable: Some("No such file or directory".into()),
+            ..crate::route::facts::BuildKitFacts::default()
+        };
+        let d = Report::new(&g, &env(), ours());
+        assert_eq!(
+            d.buildkit.checked.as_deref(),
+            Some("unix:///run/buildkit/buildkitd.sock")
+        );
+        assert!(d.problems.iter().any(|p| p
+            .problem
+            .contains("unix:///run/buildkit/buildkitd.sock does not answer")));
+        assert!(
+            d.buildkit.route_now.starts_with("refused"),
+            "{}",
+            d.buildkit.route_now
+        );
+        g.facts.buildkit.unreachable = None;
+        let d = Report::new(&g, &env(), ours());
+        assert_eq!(d.buildkit.route_now, "daemonless — build");
+        assert_eq!(
+            d.build.as_ref().map(|b| b.builder),
+            Some(Some(Builder::BuildKit))
+        );
+        assert_eq!(d.answers.buildkit_on, Some(true));
+        let v = serde_json::to_value(&d).unwrap();
+        assert_eq!(v["buildkit"]["host"], "unix:///run/buildkit/buildkitd.sock");
+        assert_eq!(v["buildkit"]["buildctl"], "/usr/bin/buildctl");
+        let text = crate::cli::doctor::text::render(&d, &crate::cli::doctor::text::Paint(false));
+        assert!(
+            text.contains("unix:///run/buildkit/buildkitd.sock answers"),
+            "{text}"
+        );
+        assert!(
+            text.contains("a build now              daemonless — build"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn colour_only_when_asked() {
         let d = Report::new(&v2(), &env(), ours());
