@@ -263,7 +263,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let d = t.path().join("theirs");
         DirBuilder::new().mode(0o700).create(&d).unwrap();
-        nix::unistd::chown(&d, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+        std::os::unix::fs::chown(&d, Some(65534), None).unwrap();
         assert!(Cache::open_at(&d).is_none());
     }
 
