@@ -87,10 +87,27 @@ const VALUE_FLAGS: &[&str] = &["--build-arg", "-e", "--env"];
 pub fn argv(args: &[String]) -> Vec<String> {
     let mut out = Vec::with_capacity(args.len());
     let mut mask_next = false;
+    let mut after_opt = false;
     for a in args {
         if mask_next {
             out.push(mask_pair(a));
             mask_next = false;
+            continue;
+        }
+        // buildctl's form of a build argument: `--opt build-arg:K=V`.
+        let opt_value = if after_opt {
+            Some(a.as_str())
+        } else {
+            a.strip_prefix("--opt=")
+        };
+        after_opt = a == "--opt";
+        if let Some(v) = opt_value.filter(|v| v.starts_with("build-arg:")) {
+            let masked = mask_pair(v);
+            out.push(if a.starts_with("--opt=") {
+                format!("--opt={masked}")
+            } else {
+                masked
+            });
             continue;
         }
         if VALUE_FLAGS.contains(&a.as_str()) {
@@ -135,6 +152,35 @@ mod tests {
             &|_| false,
         );
         assert_eq!(text("a zzz-build-value b yyy-other"), "a *** b ***");
+    }
+
+    #[test]
+    fn build_arg_values_are_masked_in_docker_and_buildctl_forms_whatever_their_length() {
+        let shown = argv(&[
+            "build".into(),
+            "--build-arg".into(),
+            "A=b".into(),
+            "--build-arg=C=d".into(),
+            "--opt".into(),
+            "build-arg:E=f".into(),
+            "--opt=build-arg:G=h".into(),
+            "--opt".into(),
+            "target=final".into(),
+        ]);
+        assert_eq!(
+            shown,
+            [
+                "build",
+                "--build-arg",
+                "A=***",
+                "--build-arg=C=***",
+                "--opt",
+                "build-arg:E=***",
+                "--opt=build-arg:G=***",
+                "--opt",
+                "target=final"
+            ]
+        );
     }
 
     #[test]

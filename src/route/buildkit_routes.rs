@@ -29,6 +29,7 @@ pub(super) fn buildkit(
         fix: "install BuildKit's client (the `buildctl` binary of a moby/buildkit release) into a directory on PATH".into(),
     }
     };
+    let mut early_notices = Vec::new();
     // Where the build runs, and how buildctl is started.
     let (program, mut argv, supervised, address) = if route == Route::Remote {
         let addr = bk.remote.clone().ok_or_else(|| Error::Refused {
@@ -50,7 +51,11 @@ pub(super) fn buildkit(
             argv.push(dir.clone().into_os_string());
         }
         (program, argv, false, Some(addr))
-    } else if let Some(host) = &bk.host {
+    } else if let Some(host) = bk
+        .host
+        .as_ref()
+        .filter(|_| bk.unreachable.is_none() || bk.daemonless.is_none())
+    {
         let program = bk
             .buildctl
             .clone()
@@ -66,6 +71,14 @@ pub(super) fn buildkit(
         }
         (program, argv, false, Some(host.clone()))
     } else if let Some(script) = &bk.daemonless {
+        if let (Some(host), Some(why)) = (&bk.host, &bk.unreachable) {
+            // Images such as moby/buildkit:rootless preset BUILDKIT_HOST to the socket
+            // their own buildkitd would listen on; in a pod with no such daemon the
+            // script is what the image is for.
+            early_notices.push(format!(
+                "BUILDKIT_HOST={host} does not answer ({why}): building on a private BuildKit started by buildctl-daemonless.sh instead"
+            ));
+        }
         (
             script.clone(),
             vec![script.clone().into_os_string()],
@@ -103,7 +116,8 @@ pub(super) fn buildkit(
         scratch: &facts.scratch,
     })?;
     argv.extend(t.args);
-    let notices = t.notices;
+    let mut notices = early_notices;
+    notices.extend(t.notices);
     let load = match &t.sink {
         Sink::Load { .. } => {
             let client = facts.clients.first().ok_or_else(|| Error::Refused {

@@ -282,6 +282,11 @@ fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Option<Plan> {
             ("DOCKER_BUILDKIT".into(), "0".into()),
             ("COMPOSE_BAKE".into(), "false".into()),
         ];
+        plan.builder = Some(BuilderChoice {
+            builder: Some(Builder::Legacy),
+            why: "compose builds with BuildKit only through buildx's /grpc or a privileged builder, both denied here; the classic build API is the best compose can reach (plain `docker build` gets BuildKit)".into(),
+            set_by_route: true,
+        });
     } else {
         plan.env_unset = unset_inherited_off(facts, &mut plan.notices);
         if plan.env_unset.is_empty() {
@@ -492,7 +497,13 @@ mod tests {
     }
     fn no_daemon_unreachable() -> Facts {
         let mut f = no_daemon_buildkit_host();
+        f.buildkit.daemonless = None;
         f.buildkit.unreachable = Some("connection refused".into());
+        f
+    }
+    fn no_daemon_preset_host_with_script() -> Facts {
+        let mut f = no_daemon_unreachable();
+        f.buildkit.daemonless = Some(SCRIPT.into());
         f
     }
     fn no_daemon_host_without_buildctl() -> Facts {
@@ -655,7 +666,7 @@ mod tests {
             row(&["buildx", "bake"], v3, P { route: Route::Pass, argv: &[NEW, "buildx", "bake"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             row(&["buildx", "ls"], v2, P { route: Route::Pass, argv: &[NEW, "buildx", "ls"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             // Compose on a restricted runtime: the classic build API.
-            row(&["compose", "up", "--build"], v2, P { route: Route::Legacy, argv: &[NEW, "compose", "up", "--build"], env: &[("DOCKER_BUILDKIT", "0"), ("COMPOSE_BAKE", "false")], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
+            row(&["compose", "up", "--build"], v2, P { route: Route::Legacy, argv: &[NEW, "compose", "up", "--build"], env: &[("DOCKER_BUILDKIT", "0"), ("COMPOSE_BAKE", "false")], unset: &[], builder: Some(LEG), then: 0, reroute: true, notice: None }),
             // Runtime v3: buildx with --load, an inherited DOCKER_BUILDKIT=0 removed.
             row(&["build", "-t", "x", "."], v3_buildkit_off, P { route: Route::Buildx, argv: &[NEW, "buildx", "build", "--load", "-t", "x", "."], env: &[], unset: &["DOCKER_BUILDKIT"], builder: Some(BX), then: 0, reroute: true, notice: Some("DOCKER_BUILDKIT=0") }),
             row(&["build", "--push", "-t", "x", "."], v3, P { route: Route::Buildx, argv: &[NEW, "buildx", "build", "--push", "-t", "x", "."], env: &[], unset: &[], builder: Some(BX), then: 0, reroute: true, notice: None }),
@@ -676,6 +687,8 @@ mod tests {
             row(&["build", "-t", "r/a:1", "--push", "."], no_daemon_buildkit_host, Bk { route: Route::Daemonless, argv_starts: &[BUILDCTL, "--addr", "tcp://bk:1234", "build", "--frontend", "dockerfile.v0"], load: false, supervised: false }),
             row(&["build", "-t", "r/a:1", "--push", "."], no_daemon_script_no_client, Bk { route: Route::Daemonless, argv_starts: &[SCRIPT, "build", "--frontend", "dockerfile.v0"], load: false, supervised: true }),
             row(&["build", "."], no_daemon_unreachable, Refused("does not answer")),
+            // ... unless the image brings the daemonless script (its BUILDKIT_HOST preset).
+            row(&["build", "-t", "r/a:1", "--push", "."], no_daemon_preset_host_with_script, Bk { route: Route::Daemonless, argv_starts: &[SCRIPT, "build"], load: false, supervised: true }),
             row(&["build", "."], no_daemon_host_without_buildctl, Refused("buildctl")),
             row(&["build", "--load", "."], no_daemon_buildkit_host, Refused("--load")),
             // A shared BuildKit, on any runtime: built there, loaded into the daemon.

@@ -141,8 +141,24 @@ fn no_daemon_outputs_files_with_the_file_target_build_args_and_dockerignore_hono
 }
 
 #[test]
-fn an_unreachable_buildkit_host_is_a_clear_error_naming_it() {
-    let s = buildkit_layout(Sandbox::new())
+fn an_unreachable_buildkit_host_is_a_clear_error_naming_it_unless_the_script_can_build() {
+    // buildctl alone on PATH, no buildctl-daemonless.sh: nothing else can build.
+    let s = Sandbox::new();
+    let only_buildctl = s.p("only-buildctl");
+    std::fs::create_dir_all(&only_buildctl).unwrap();
+    std::os::unix::fs::symlink(
+        buildkit_bin().join("buildctl"),
+        only_buildctl.join("buildctl"),
+    )
+    .unwrap();
+    let shim = s.shim_dir();
+    let s = s
+        .with_path(&[
+            shim,
+            only_buildctl,
+            "/usr/local/bin".into(),
+            "/usr/bin".into(),
+        ])
         .env("DOCKER_HOST", NO_DAEMON)
         .env("BUILDKIT_HOST", "unix:///nonexistent/buildkitd.sock");
     let ctx = context(&s.p("ctx"), "FROM scratch\nCOPY Dockerfile /\n");
@@ -156,6 +172,27 @@ fn an_unreachable_buildkit_host_is_a_clear_error_naming_it() {
         stderr(&o)
     );
     assert!(took < Duration::from_secs(5), "{took:?}");
+
+    // With the script at hand (as in the rootless moby/buildkit image, which presets
+    // BUILDKIT_HOST), the build goes to a private BuildKit instead, and says why.
+    let s = buildkit_layout(Sandbox::new())
+        .env("DOCKER_HOST", NO_DAEMON)
+        .env("BUILDKIT_HOST", "unix:///nonexistent/buildkitd.sock");
+    let mut c = s.dockroute();
+    c.args(["explain", "--json", "--", "build", "-t", "x"])
+        .arg(&ctx);
+    let o = run(c);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["route"], "daemonless", "{v}");
+    assert!(
+        v["program"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("buildctl-daemonless.sh"),
+        "{v}"
+    );
+    assert!(v["notices"].to_string().contains("does not answer"), "{v}");
 }
 
 /// Runs the shim inside a private mount namespace with a tmpfs on /run, as the script's

@@ -568,9 +568,7 @@ fn runtime_answer(rt: &RuntimeReport, endpoint: &str) -> String {
         Runtime::Open { .. } => format!(
             "neither — not a Bitbucket step; the daemon allows privileged containers{pinned}"
         ),
-        Runtime::NoDaemon { .. } => {
-            format!("cannot tell — no daemon answers at {endpoint}; builds pass through unchanged")
-        }
+        Runtime::NoDaemon { .. } => format!("cannot tell — no daemon answers at {endpoint}"),
         Runtime::Unknown { .. } => {
             format!("cannot tell — {why}; builds pass through unchanged")
         }
