@@ -61,14 +61,6 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
     }
     crate::output::redact::register_call(&inv, &|k| crate::route::secrets::looks_secret(k, &[]));
     let g = gather::gather(&inv, &guard, false)?;
-    // A bare `--build-arg NAME` takes its value from the environment: never print it.
-    crate::output::redact::register(
-        g.facts
-            .env
-            .build_args
-            .iter()
-            .map(|(_, v)| v.to_string_lossy().into_owned()),
-    );
     for bad in &g.settings.bad {
         output::notice(&bad.to_string());
     }

@@ -34,12 +34,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let mode = match (selector / 5) % 7 {
         0 => Mode::Auto,
-        1 => Mode::Pass,
-        2 => Mode::Mounted,
-        3 => Mode::Legacy,
-        4 => Mode::Buildx,
-        5 => Mode::Daemonless,
-        _ => Mode::Remote,
+        1 => Mode::Force(Route::Pass),
+        2 => Mode::Force(Route::Mounted),
+        3 => Mode::Force(Route::Legacy),
+        4 => Mode::Force(Route::Buildx),
+        5 => Mode::Force(Route::Daemonless),
+        _ => Mode::Force(Route::Remote),
     };
     let buildkit = BuildKitFacts {
         remote: (selector & 0x40 != 0).then(|| "tcp://bk:1234".to_string()),

@@ -74,14 +74,6 @@ pub fn run(args: Vec<OsString>, as_json: bool) -> Result<u8> {
     let inv = Invocation::parse(args);
     redact::register_call(&inv, &|k| crate::route::secrets::looks_secret(k, &[]));
     let g = gather::gather(&inv, &guard, false)?;
-    // A bare `--build-arg NAME` takes its value from the environment: never print it.
-    crate::output::redact::register(
-        g.facts
-            .env
-            .build_args
-            .iter()
-            .map(|(_, v)| v.to_string_lossy().into_owned()),
-    );
     let decision = match decide::decide(&inv, &g.facts) {
         Err(Error::NoClient { .. }) => Err(g.search.clone().into_error()),
         other => other,

@@ -23,6 +23,7 @@ use crate::probe::mounts::MountPoints;
 use crate::probe::runtime::{self, RuntimeReport};
 use crate::probe::settings::Settings;
 use crate::route::facts::{BuildEnv, DockerfileScan, Facts, Mode, Runtime};
+use crate::route::plan::Route;
 
 /// The facts, plus what was learnt on the way (for `doctor` and `explain`).
 #[derive(Debug, Clone)]
@@ -68,8 +69,9 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
         CommandKind::Build(_) | CommandKind::Compose | CommandKind::BuilderBoot(_)
     );
     let is_build = matches!(inv.kind, CommandKind::Build(_));
-    let needs_runtime =
-        with_runtime || (routed && mode == Mode::Auto) || (is_build && mode == Mode::Remote);
+    let needs_runtime = with_runtime
+        || (routed && mode == Mode::Auto)
+        || (is_build && mode == Mode::Force(Route::Remote));
     let runtime =
         needs_runtime.then(|| runtime::learn(inv, &clients, cache.as_ref(), &settings, guard));
     let mut bk = buildkit::facts(&settings, path.as_deref());
@@ -78,9 +80,11 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
         let no_daemon = matches!(
             runtime.as_ref().map(|r| &r.runtime),
             Some(Runtime::NoDaemon { .. })
-        ) || mode == Mode::Daemonless;
+        ) || mode == Mode::Force(Route::Daemonless);
         let addr = match (&bk.remote, &bk.host) {
-            (Some(r), _) if mode == Mode::Auto || mode == Mode::Remote => Some(r.clone()),
+            (Some(r), _) if mode == Mode::Auto || mode == Mode::Force(Route::Remote) => {
+                Some(r.clone())
+            }
             (_, Some(h)) if no_daemon => Some(h.clone()),
             _ => None,
         };
@@ -88,7 +92,7 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
     }
     let call = inv.build_call();
     let dockerfile = call.as_ref().and_then(|call| scan_dockerfile(inv, call));
-    let build_args = call
+    let build_args: Vec<(OsString, OsString)> = call
         .as_ref()
         .map(|call| {
             call.all("build-arg")
@@ -98,6 +102,12 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
                 .collect()
         })
         .unwrap_or_default();
+    // A bare `--build-arg NAME` takes its value from the environment: never print it.
+    crate::output::redact::register(
+        build_args
+            .iter()
+            .map(|(_, v)| v.to_string_lossy().into_owned()),
+    );
     Ok(Gathered {
         facts: Facts {
             clients,

@@ -284,7 +284,7 @@ mod tests {
             ("DOCKROUTE_SECRET_WORDS", "npmrc, pin"),
             ("DOCKROUTE_BUILDKIT_HOST", "tcp://bk:1234"),
         ]);
-        assert_eq!(s.mode, Mode::Remote);
+        assert_eq!(s.mode, Mode::Force(crate::route::plan::Route::Remote));
         assert!(matches!(s.runtime, Some(Runtime::Restricted { .. })));
         assert_eq!(s.probe_timeout, Duration::from_millis(700));
         assert_eq!(s.daemon_ttl, Duration::ZERO);

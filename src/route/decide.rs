@@ -78,12 +78,8 @@ fn choose(inv: &Invocation, facts: &Facts) -> Result<Plan> {
 /// The route a build-like call takes, before looking at the call itself.
 fn build_route(facts: &Facts) -> Option<Route> {
     match facts.mode {
-        Mode::Pass => None,
-        Mode::Mounted => Some(Route::Mounted),
-        Mode::Legacy => Some(Route::Legacy),
-        Mode::Buildx => Some(Route::Buildx),
-        Mode::Daemonless => Some(Route::Daemonless),
-        Mode::Remote => Some(Route::Remote),
+        Mode::Force(Route::Pass) => None,
+        Mode::Force(route) => Some(route),
         Mode::Auto if facts.buildkit.remote.is_some() => Some(Route::Remote),
         Mode::Auto => match &facts.runtime {
             Some(Runtime::Restricted { .. }) => {
@@ -132,7 +128,7 @@ fn build(inv: &Invocation, facts: &Facts) -> Result<Plan> {
         Route::Legacy => legacy(inv, &call, facts, first.ok_or_else(no_client)?, reason),
         Route::Buildx => match facts.clients.iter().find(|c| c.buildx) {
             Some(client) => Ok(buildx(inv, &call, facts, client, reason)),
-            None if facts.mode == Mode::Buildx => Err(Error::Refused {
+            None if facts.mode == Mode::Force(Route::Buildx) => Err(Error::Refused {
                 flag: "DOCKROUTE_MODE=buildx".into(),
                 why: "no client on PATH has the buildx plugin".into(),
                 fix: "install docker-buildx into a CLI plugin directory (e.g. /usr/local/lib/docker/cli-plugins) or unset DOCKROUTE_MODE".into(),
@@ -239,7 +235,7 @@ fn default_builder(client: Option<&Client>, facts: &Facts) -> BuilderChoice {
 /// pulling an image, so they are refused up front.
 fn refuse_privileged_builder(inv: &Invocation, facts: &Facts, form: BootForm) -> Result<()> {
     let restricted = match facts.mode {
-        Mode::Mounted | Mode::Legacy => true,
+        Mode::Force(Route::Mounted) | Mode::Force(Route::Legacy) => true,
         Mode::Auto => matches!(facts.runtime, Some(Runtime::Restricted { .. })),
         _ => false,
     };
@@ -265,9 +261,11 @@ fn refuse_privileged_builder(inv: &Invocation, facts: &Facts, form: BootForm) ->
 
 fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Option<Plan> {
     let restricted = match facts.mode {
-        Mode::Pass | Mode::Daemonless | Mode::Remote => return None,
-        Mode::Mounted | Mode::Legacy => true,
-        Mode::Buildx => false,
+        Mode::Force(Route::Pass) | Mode::Force(Route::Daemonless) | Mode::Force(Route::Remote) => {
+            return None
+        }
+        Mode::Force(Route::Mounted) | Mode::Force(Route::Legacy) => true,
+        Mode::Force(Route::Buildx) => false,
         Mode::Auto => match facts.runtime.as_ref()? {
             Runtime::Restricted { .. } => true,
             Runtime::V3 { .. } => false,
@@ -527,32 +525,32 @@ mod tests {
         f
     }
     fn pass_mode() -> Facts {
-        mode(Mode::Pass, v2)
+        mode(Mode::Force(Route::Pass), v2)
     }
     fn mounted_mode_v3() -> Facts {
-        let mut f = mode(Mode::Mounted, v3);
+        let mut f = mode(Mode::Force(Route::Mounted), v3);
         f.clients.push(client(OLD, 20, true, false));
         f
     }
     fn legacy_mode_v3() -> Facts {
-        mode(Mode::Legacy, v3)
+        mode(Mode::Force(Route::Legacy), v3)
     }
     fn buildx_mode_v2() -> Facts {
-        let mut f = mode(Mode::Buildx, v2);
+        let mut f = mode(Mode::Force(Route::Buildx), v2);
         f.clients[0].buildx = true;
         f
     }
     fn buildx_mode_without_buildx() -> Facts {
-        mode(Mode::Buildx, v2)
+        mode(Mode::Force(Route::Buildx), v2)
     }
     fn mounted_mode_without_old() -> Facts {
-        mode(Mode::Mounted, v3_no_buildx)
+        mode(Mode::Force(Route::Mounted), v3_no_buildx)
     }
     fn daemonless_mode_without_buildkit() -> Facts {
-        mode(Mode::Daemonless, open)
+        mode(Mode::Force(Route::Daemonless), open)
     }
     fn remote_mode_without_host() -> Facts {
-        mode(Mode::Remote, open)
+        mode(Mode::Force(Route::Remote), open)
     }
     fn secrets_deny() -> Facts {
         let mut f = v2();

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use semver::Version;
 
+use crate::route::plan::Route;
+
 /// A real docker client found on PATH, with what was learnt about it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Client {
@@ -165,26 +167,15 @@ impl Runtime {
     }
 }
 
-/// A forced route (`DOCKROUTE_MODE`).
+/// `DOCKROUTE_MODE`: decide from the runtime, or force a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Decide from the runtime.
     #[default]
     Auto,
-    /// Never reroute.
-    Pass,
-    /// Build with a legacy-era (< 23) client.
-    Mounted,
-    /// Build with the first client's legacy builder (`DOCKER_BUILDKIT=0`).
-    Legacy,
-    /// Build with buildx.
-    Buildx,
-    /// Build with BuildKit's own client against `BUILDKIT_HOST` or a private daemonless
-    /// BuildKit.
-    Daemonless,
-    /// Build on the shared BuildKit of `DOCKROUTE_BUILDKIT_HOST`.
-    Remote,
+    /// Always this route for builds (`pass` turns routing off).
+    Force(Route),
 }
 
 impl Mode {
@@ -193,28 +184,30 @@ impl Mode {
     pub fn name(self) -> &'static str {
         match self {
             Mode::Auto => "auto",
-            Mode::Pass => "pass",
-            Mode::Mounted => "mounted",
-            Mode::Legacy => "legacy",
-            Mode::Buildx => "buildx",
-            Mode::Daemonless => "daemonless",
-            Mode::Remote => "remote",
+            Mode::Force(route) => route.name(),
         }
     }
 
-    /// Parses a `DOCKROUTE_MODE` value.
+    /// Whether this mode forces `route`.
+    #[must_use]
+    pub fn forces(self, route: Route) -> bool {
+        self == Mode::Force(route)
+    }
+
+    /// Parses a `DOCKROUTE_MODE` value (`off` is `pass`).
     #[must_use]
     pub fn parse(s: &str) -> Option<Mode> {
-        Some(match s.trim().to_ascii_lowercase().as_str() {
-            "" | "auto" => Mode::Auto,
-            "pass" | "off" => Mode::Pass,
-            "mounted" => Mode::Mounted,
-            "legacy" => Mode::Legacy,
-            "buildx" => Mode::Buildx,
-            "daemonless" => Mode::Daemonless,
-            "remote" => Mode::Remote,
+        let route = match s.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => return Some(Mode::Auto),
+            "pass" | "off" => Route::Pass,
+            "mounted" => Route::Mounted,
+            "legacy" => Route::Legacy,
+            "buildx" => Route::Buildx,
+            "daemonless" => Route::Daemonless,
+            "remote" => Route::Remote,
             _ => return None,
-        })
+        };
+        Some(Mode::Force(route))
     }
 }
 
