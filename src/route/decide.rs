@@ -317,7 +317,6 @@ mod tests {
 
     use crate::docker::dockerfile::Finding;
     use crate::route::facts::{BuildEnv, BuildKitFacts, DockerfileScan};
-    use semver::Version;
 
     const NEW: &str = "/usr/local/bin/docker";
     const OLD: &str = "/usr/bin/docker";
@@ -327,13 +326,7 @@ mod tests {
         "authorization denied by plugin pipelines: --privileged=true is not allowed";
 
     fn client(path: &str, major: u64, mounted: bool, buildx: bool) -> Client {
-        Client {
-            path: path.into(),
-            version: Some(Version::new(major, 10, 24)),
-            problem: None,
-            mounted,
-            buildx,
-        }
+        Client::fixture(path, major, mounted, buildx)
     }
 
     fn with(clients: Vec<Client>, runtime: Runtime) -> Facts {

@@ -110,6 +110,19 @@ impl Client {
             .is_some_and(|v| v.major < BUILDX_DEFAULT_MAJOR)
     }
 
+    /// A client as tests describe one: version `MAJOR.10.24`, no probe problem.
+    #[cfg(test)]
+    #[must_use]
+    pub(crate) fn fixture(path: &str, major: u64, mounted: bool, buildx: bool) -> Client {
+        Client {
+            path: path.into(),
+            version: Some(Version::new(major, 10, 24)),
+            problem: None,
+            mounted,
+            buildx,
+        }
+    }
+
     /// "20.10.24, bind-mounted" — for notices.
     #[must_use]
     pub fn describe(&self) -> String {

@@ -166,13 +166,7 @@ fn without_a_20_10_client_a_buildkit_only_dockerfile_is_refused_and_a_plain_one_
 fn buildx_bake_on_the_restricted_daemon_is_refused_before_any_builder_boots() {
     let host = daemon("v2");
     let s = pipelines_layout(Sandbox::new()).env("DOCKER_HOST", &host);
-    let config = s.p("docker-config");
-    std::fs::create_dir_all(config.join("cli-plugins")).unwrap();
-    std::os::unix::fs::symlink(
-        buildkit_bin().join("docker-buildx"),
-        config.join("cli-plugins/docker-buildx"),
-    )
-    .unwrap();
+    let config = config_with_real_buildx(&s);
     let s = s.env("DOCKER_CONFIG", &config);
     let ctx = context(&s.p("ctx"), "FROM scratch\nCOPY Dockerfile /\n");
     std::fs::write(

@@ -200,13 +200,7 @@ fn real_buildx_on_the_strict_daemon_fails_with_the_privileged_denial() {
     // The modern client alone, with the real buildx plugin in a DOCKER_CONFIG of its own
     // (builder state stays in the sandbox).
     let s = Sandbox::bare().with_path(&["/usr/local/bin".into(), "/usr/bin".into(), "/bin".into()]);
-    let config = s.p("docker-config");
-    std::fs::create_dir_all(config.join("cli-plugins")).unwrap();
-    std::os::unix::fs::symlink(
-        buildkit_bin().join("docker-buildx"),
-        config.join("cli-plugins/docker-buildx"),
-    )
-    .unwrap();
+    let config = config_with_real_buildx(&s);
     let s = s.env("DOCKER_CONFIG", &config).env("DOCKER_HOST", &host);
     let ctx = context(
         &s.p("ctx"),

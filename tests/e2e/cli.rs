@@ -150,13 +150,7 @@ fn explain_prints_the_route_program_argv_and_environment() {
     );
 
     // Runtime v3 with buildx: `buildx build --load`, the inherited off switch removed.
-    let config = s.p("docker-config");
-    std::fs::create_dir_all(config.join("cli-plugins")).unwrap();
-    std::os::unix::fs::symlink(
-        buildkit_bin().join("docker-buildx"),
-        config.join("cli-plugins/docker-buildx"),
-    )
-    .unwrap();
+    let config = config_with_real_buildx(&s);
     let v3 = Sandbox::new()
         .env("DOCKROUTE_RUNTIME", "v3")
         .env("BITBUCKET_BUILD_NUMBER", "42")

@@ -321,13 +321,7 @@ fn stand_in_plugin(config: &Path, name: &str, record: &Path) {
 fn runtime_v3_sends_builds_to_the_real_buildx_with_load_and_drops_an_inherited_off_switch() {
     let host = daemon("plain");
     let s = pipelines_layout(Sandbox::new());
-    let config = s.p("docker-config");
-    std::fs::create_dir_all(config.join("cli-plugins")).unwrap();
-    std::os::unix::fs::symlink(
-        buildkit_bin().join("docker-buildx"),
-        config.join("cli-plugins/docker-buildx"),
-    )
-    .unwrap();
+    let config = config_with_real_buildx(&s);
     let s = s
         .env("DOCKER_HOST", &host)
         .env("DOCKER_CONFIG", &config)

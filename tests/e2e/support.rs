@@ -441,3 +441,16 @@ pub fn authz_uris(path: &str, needle: &str) -> Vec<AuthzRequest> {
         .filter(|r| r.uri.contains(needle))
         .collect()
 }
+
+/// A `DOCKER_CONFIG` directory in the sandbox whose `cli-plugins` holds the real buildx
+/// plugin of the test bed (so builder state stays in the sandbox too).
+pub fn config_with_real_buildx(s: &Sandbox) -> PathBuf {
+    let config = s.p("docker-config");
+    std::fs::create_dir_all(config.join("cli-plugins")).unwrap();
+    std::os::unix::fs::symlink(
+        buildkit_bin().join("docker-buildx"),
+        config.join("cli-plugins/docker-buildx"),
+    )
+    .unwrap();
+    config
+}

@@ -580,16 +580,9 @@ mod tests {
     use super::*;
     use crate::probe::discovery::SearchReport;
     use crate::route::facts::{Facts, Mode};
-    use semver::Version;
 
     fn client(path: &str, major: u64, mounted: bool, buildx: bool) -> Client {
-        Client {
-            path: path.into(),
-            version: Some(Version::new(major, 10, 24)),
-            problem: None,
-            mounted,
-            buildx,
-        }
+        Client::fixture(path, major, mounted, buildx)
     }
 
     fn gathered(clients: Vec<Client>, runtime: Runtime, bitbucket: bool) -> Gathered {
