@@ -123,9 +123,6 @@ pub fn run(args: Vec<OsString>) -> u8 {
     }
 }
 
-/// Shorthand for the CLI's fallible commands.
-pub type CliResult = Result<u8, Error>;
-
 /// dockroute's own exit codes (otherwise the real client's).
 pub const EXIT_CODES: &[(&str, &str)] = &[
     ("127", "No real docker client on PATH; the message says where it looked."),
