@@ -52,15 +52,30 @@ fn refuse(flag: &str, why: &str, fix: String) -> Error {
 
 /// Refuses a build bound for the legacy builder whose Dockerfile uses BuildKit-only
 /// syntax: the legacy builder would run the steps before it and then fail.
-fn refuse_buildkit_syntax(facts: &Facts, why: &str, fix: String) -> Result<()> {
-    match &facts.dockerfile {
-        Some(scan) if !scan.findings.is_empty() => Err(Error::NeedsBuildKit {
-            findings: crate::docker::dockerfile::refusal_lines(&scan.path, &scan.findings),
-            why: why.to_string(),
-            fix,
-        }),
-        _ => Ok(()),
+fn refuse_buildkit_syntax(facts: &Facts, why: &str, fix: String) -> Result<Option<String>> {
+    use crate::docker::dockerfile::{refusal_lines, SYNTAX_DIRECTIVE};
+    let Some(scan) = facts.dockerfile.as_ref().filter(|s| !s.findings.is_empty()) else {
+        return Ok(None);
+    };
+    // A `# syntax=` line alone is a comment to the legacy builder, and the rest of the
+    // file means the same there: say so, but build. With any other finding it is listed
+    // with them.
+    if scan
+        .findings
+        .iter()
+        .all(|f| f.construct == SYNTAX_DIRECTIVE)
+    {
+        return Ok(Some(format!(
+            "{}:{}: the `# syntax=` directive is ignored by the legacy builder ({why}); the rest of the Dockerfile needs nothing BuildKit-only",
+            scan.path.display(),
+            scan.findings[0].line
+        )));
     }
+    Err(Error::NeedsBuildKit {
+        findings: refusal_lines(&scan.path, &scan.findings),
+        why: why.to_string(),
+        fix,
+    })
 }
 
 /// Argument editing shared by the mounted and legacy routes.
@@ -236,6 +251,7 @@ pub(super) fn mounted(
 ) -> Result<Plan> {
     refuse_buildx_only(call, V3_FIX)?;
     let (builder, set) = mounted_builder(call, facts);
+    let mut syntax_notice = None;
     if builder.builder == Some(Builder::Legacy) {
         let fix = if facts.env.buildkit() == Some(false) {
             "unset DOCKER_BUILDKIT: dockroute then builds with the daemon's BuildKit through this client".to_string()
@@ -243,7 +259,7 @@ pub(super) fn mounted(
             "set DOCKER_BUILDKIT=1 to build with the daemon's BuildKit through this client"
                 .to_string()
         };
-        refuse_buildkit_syntax(
+        syntax_notice = refuse_buildkit_syntax(
             facts,
             &format!(
                 "the build would run on the legacy builder ({})",
@@ -253,6 +269,7 @@ pub(super) fn mounted(
         )?;
     }
     let mut edit = Edit::new(inv);
+    edit.notices.extend(syntax_notice);
     edit.drop_flag(
         call,
         "load",
@@ -306,8 +323,9 @@ pub(super) fn legacy(
         }
     }
     refuse_buildx_only(call, &fix)?;
-    refuse_buildkit_syntax(facts, only, fix)?;
+    let syntax_notice = refuse_buildkit_syntax(facts, only, fix)?;
     let mut edit = Edit::new(inv);
+    edit.notices.extend(syntax_notice);
     edit.drop_flag(call, "progress", "the legacy builder has no progress modes");
     edit.drop_flag(
         call,

@@ -351,6 +351,16 @@ mod tests {
         })
     }
 
+    fn syntax_only() -> Option<DockerfileScan> {
+        Some(DockerfileScan {
+            path: "Dockerfile".into(),
+            findings: vec![Finding {
+                line: 1,
+                construct: crate::docker::dockerfile::SYNTAX_DIRECTIVE.into(),
+            }],
+        })
+    }
+
     // --- the facts of each row ------------------------------------------------------
     /// Pipelines v2: CLI 28 first, the 20.10 client bind-mounted.
     fn v2() -> Facts {
@@ -411,6 +421,11 @@ mod tests {
     /// Restricted, and no client < 23: the legacy builder.
     fn v2_no_old() -> Facts {
         with(vec![client(NEW, 28, false, false)], restricted())
+    }
+    fn v2_no_old_syntax_only() -> Facts {
+        let mut f = v2_no_old();
+        f.dockerfile = syntax_only();
+        f
     }
     fn v2_no_old_scan() -> Facts {
         let mut f = v2_no_old();
@@ -650,6 +665,8 @@ mod tests {
             row(&["build", "-o", "out", "."], v2_no_old, Refused("--output")),
             row(&["build", "--cache-to", "type=inline", "."], v2_no_old, Refused("--cache-to")),
             row(&["build", "."], v2_no_old_scan, Refused("Dockerfile:3: RUN --mount needs BuildKit")),
+            // A `# syntax=` line alone is a comment to the legacy builder: a notice, no refusal.
+            row(&["build", "."], v2_no_old_syntax_only, P { route: Route::Legacy, argv: &[NEW, "build", "."], env: &[("DOCKER_BUILDKIT", "0")], unset: &[], builder: Some(LEG), then: 0, reroute: true, notice: Some("Dockerfile:1: the `# syntax=` directive is ignored") }),
             // buildx commands that would boot a privileged builder are refused up front.
             row(&["buildx", "bake"], v2, Refused("privileged BuildKit container")),
             row(&["buildx", "inspect", "--bootstrap"], v2, Refused("buildx inspect")),
