@@ -93,7 +93,9 @@ esac
 say "clients: $DOCKER28 $v28, $DOCKER20 $v20"
 
 # --- the test bed -----------------------------------------------------------------------
-cargo build --example authz_plugin
+# The authorization plugin runs in the test bed; the supervisor example is what the
+# supervisor's signal tests drive (`cargo test` builds examples only under hashed names).
+cargo build --example authz_plugin --example supervise
 target=$(cargo metadata --format-version 1 --no-deps |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 export DOCKROUTE_AUTHZ_PLUGIN=${target:-$PWD/target}/debug/examples/authz_plugin
