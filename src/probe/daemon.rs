@@ -294,7 +294,9 @@ mod tests {
     /// A fake daemon on a unix socket: `answer` gets each request's bytes and returns the
     /// whole response, so one fake can answer the privileged and the control create
     /// differently, as an authorization plugin does.
-    fn serve_with(answer: fn(&[u8]) -> Vec<u8>) -> (tempfile::TempDir, Endpoint) {
+    fn serve_with(
+        answer: impl Fn(&[u8]) -> Vec<u8> + Send + 'static,
+    ) -> (tempfile::TempDir, Endpoint) {
         use std::io::{Read, Write};
         let t = tempfile::tempdir().unwrap();
         let sock = t.path().join("d.sock");
@@ -311,18 +313,7 @@ mod tests {
 
     /// The same answer to every request.
     fn serve(answer: &'static [u8]) -> (tempfile::TempDir, Endpoint) {
-        use std::io::{Read, Write};
-        let t = tempfile::tempdir().unwrap();
-        let sock = t.path().join("d.sock");
-        let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-        std::thread::spawn(move || {
-            for mut c in l.incoming().flatten() {
-                let mut buf = [0u8; 4096];
-                let _ = c.read(&mut buf);
-                let _ = c.write_all(answer);
-            }
-        });
-        (t, Endpoint::Unix(sock))
+        serve_with(move |_| answer.to_vec())
     }
 
     fn json_answer(status: &str, message: &str) -> Vec<u8> {

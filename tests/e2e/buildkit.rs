@@ -131,23 +131,12 @@ fn buildctl_daemonless_builds_in_a_private_run_and_leaves_no_buildkitd() {
     let (ctx, content) = scratch_context(&s, "ctx");
     let out = s.p("out");
     let root = s.p("buildkitd-root");
-    let config = s.p("buildkitd.toml");
-    std::fs::write(&config, "").unwrap();
-    // As root the script starts buildkitd on /run/buildkit/buildkitd.sock: a tmpfs on
-    // /run in a private mount namespace keeps that socket to this test. Its own --root
-    // and an empty config keep /var/lib/buildkit and /etc/buildkit out of it.
-    let mut c = s.command("unshare");
-    c.args(["-m", "--propagation", "private", "sh", "-c"])
-        .arg("mount -t tmpfs tmpfs /run && exec buildctl-daemonless.sh \"$@\"")
-        .arg("sh")
-        .args(build_args(
-            &ctx,
-            &format!("type=local,dest={}", out.display()),
-        ))
-        .env(
-            "BUILDKITD_FLAGS",
-            format!("--root {} --config {}", root.display(), config.display()),
-        );
+    let mut script = s.command("buildctl-daemonless.sh");
+    script.args(build_args(
+        &ctx,
+        &format!("type=local,dest={}", out.display()),
+    ));
+    let c = in_private_run(&s, &script);
     let o = run(c);
     ok(&o);
     assert_eq!(

@@ -195,28 +195,6 @@ fn an_unreachable_buildkit_host_is_a_clear_error_naming_it_unless_the_script_can
     assert!(v["notices"].to_string().contains("does not answer"), "{v}");
 }
 
-/// Runs the shim inside a private mount namespace with a tmpfs on /run, as the script's
-/// private buildkitd needs as root; its state goes under the sandbox.
-fn in_private_run(s: &Sandbox, docker: &Command) -> Command {
-    let root = s.p("buildkitd-root");
-    let config = s.p("buildkitd.toml");
-    std::fs::write(&config, "").unwrap();
-    let mut c = s.command("unshare");
-    c.args(["-m", "--propagation", "private", "sh", "-c"])
-        .arg("mount -t tmpfs tmpfs /run && exec \"$@\"")
-        .arg("sh")
-        .arg(docker.get_program())
-        .args(docker.get_args())
-        .env(
-            "BUILDKITD_FLAGS",
-            format!("--root {} --config {}", root.display(), config.display()),
-        );
-    if let Some(d) = docker.get_current_dir() {
-        c.current_dir(d);
-    }
-    c
-}
-
 /// buildkitd processes started for this sandbox (their --root names it).
 fn sandbox_buildkitds(s: &Sandbox) -> String {
     pgrep(&format!("buildkitd.*{}", s.dir.path().display()))

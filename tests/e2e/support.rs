@@ -454,3 +454,28 @@ pub fn config_with_real_buildx(s: &Sandbox) -> PathBuf {
     .unwrap();
     config
 }
+
+/// Runs `cmd` inside a private mount namespace with a tmpfs on /run: as root,
+/// `buildctl-daemonless.sh` starts its buildkitd on /run/buildkit/buildkitd.sock, and this
+/// keeps that socket to the one test. `BUILDKITD_FLAGS` gives that buildkitd its own
+/// `--root` and an empty config under the sandbox, keeping /var/lib/buildkit and
+/// /etc/buildkit out of it.
+pub fn in_private_run(s: &Sandbox, cmd: &Command) -> Command {
+    let root = s.p("buildkitd-root");
+    let config = s.p("buildkitd.toml");
+    std::fs::write(&config, "").unwrap();
+    let mut c = s.command("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount -t tmpfs tmpfs /run && exec \"$@\"")
+        .arg("sh")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env(
+            "BUILDKITD_FLAGS",
+            format!("--root {} --config {}", root.display(), config.display()),
+        );
+    if let Some(d) = cmd.get_current_dir() {
+        c.current_dir(d);
+    }
+    c
+}
