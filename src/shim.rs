@@ -69,6 +69,22 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
         Err(crate::error::Error::NoClient { .. }) => return Err(g.search.into_error()),
         other => other?,
     };
+    tracing::debug!(
+        route = plan.route.name(),
+        program = %plan.program.display(),
+        argv = ?crate::output::redact::argv(
+            &plan
+                .argv
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        ),
+        env_set = ?plan.env_set,
+        env_unset = ?plan.env_unset,
+        builder = ?plan.builder.as_ref().and_then(|b| b.builder),
+        reason = plan.reason.as_deref().unwrap_or("none"),
+        "decided"
+    );
     announce(
         &plan,
         &inv,

@@ -87,6 +87,7 @@ pub fn run(args: Vec<OsString>, as_json: bool) -> Result<u8> {
         if let Some(rt) = &g.runtime {
             v["runtime"] = serde_json::to_value(rt).unwrap_or(Value::Null);
         }
+        v["settings_not_understood"] = serde_json::to_value(&g.settings.bad).unwrap_or(Value::Null);
         output::report(&format!("{v}\n"));
         return Ok(0);
     }
@@ -160,6 +161,9 @@ fn text(inv: &Invocation, g: &Gathered, decision: &Result<Plan>) -> String {
     }
     for n in &plan.notices {
         s.push_str(&format!("  note: {n}\n"));
+    }
+    for bad in &g.settings.bad {
+        s.push_str(&format!("  note: {bad}\n"));
     }
     s
 }

@@ -115,6 +115,25 @@ pub fn build_flag_names() -> impl Iterator<Item = (&'static str, bool)> {
         .map(|f| (f.long, f.arity == Arity::Value))
 }
 
+/// `docker compose`'s own flags before its subcommand (docker/compose `cmd/compose`),
+/// sorted by long name: only the arity matters, to find the subcommand.
+static COMPOSE_FLAGS: &[FlagInfo] = &[
+    flag("all-resources", None, Arity::Bool),
+    flag("ansi", None, Arity::Value),
+    flag("compatibility", None, Arity::Bool),
+    flag("dry-run", None, Arity::Bool),
+    flag("env-file", None, Arity::Value),
+    flag("file", Some(b'f'), Arity::Value),
+    flag("parallel", None, Arity::Value),
+    flag("profile", None, Arity::Value),
+    flag("progress", None, Arity::Value),
+    flag("project-directory", None, Arity::Value),
+    flag("project-name", Some(b'p'), Arity::Value),
+];
+
+/// The compose subcommands that may build images (`up` and `run` build missing ones).
+const COMPOSE_BUILDING: &[&[u8]] = &[b"build", b"create", b"run", b"up", b"watch"];
+
 /// One flag occurrence found in an argument list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlagUse {
@@ -287,6 +306,19 @@ impl Invocation {
     #[must_use]
     pub fn global_args(&self) -> &[OsString] {
         &self.args[..self.command_at.min(self.args.len())]
+    }
+
+    /// Whether a `docker compose` call may build: its subcommand (after compose's own
+    /// flags) is `build`, `up`, `run`, `create` or `watch`. `false` for other calls.
+    #[must_use]
+    pub fn compose_builds(&self) -> bool {
+        if self.kind != CommandKind::Compose {
+            return false;
+        }
+        let (_, at) = scan_flags(&self.args, self.rest_at, COMPOSE_FLAGS, true);
+        self.args
+            .get(at)
+            .is_some_and(|w| COMPOSE_BUILDING.contains(&w.as_bytes()))
     }
 
     /// The values this call assigns that must never be printed: each `--build-arg K=V`'s
@@ -548,8 +580,28 @@ mod tests {
     }
 
     #[test]
+    fn compose_calls_that_may_build() {
+        for (args, builds) in [
+            (&["compose", "build"][..], true),
+            (&["compose", "up", "-d"], true),
+            (&["compose", "-f", "ci.yml", "-p", "x", "run", "app"], true),
+            (
+                &["compose", "--file=ci.yml", "--profile", "up", "create"],
+                true,
+            ),
+            (&["compose", "ps"], false),
+            (&["compose", "--profile", "build", "logs"], false),
+            (&["compose", "version"], false),
+            (&["compose"], false),
+            (&["build", "."], false),
+        ] {
+            assert_eq!(inv(args).compose_builds(), builds, "{args:?}");
+        }
+    }
+
+    #[test]
     fn tables_are_sorted_for_binary_search() {
-        for table in [GLOBAL_FLAGS, BUILD_FLAGS] {
+        for table in [GLOBAL_FLAGS, BUILD_FLAGS, COMPOSE_FLAGS] {
             assert!(table.windows(2).all(|w| w[0].long < w[1].long));
         }
     }

@@ -89,6 +89,10 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
         // call with a reused pid is simply reused).
         let _ = std::fs::DirBuilder::new().mode(0o700).create(dir);
     }
+    if let Some(path) = plan.image_id.as_ref().and_then(|i| i.write_to.as_ref()) {
+        // As the docker clients do: no ID from an earlier build survives a failed one.
+        let _ = std::fs::remove_file(path);
+    }
     let mut code = supervise::run(&stages, guard)?;
     if code == 0 {
         if let Some(id) = &plan.image_id {

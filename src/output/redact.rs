@@ -49,7 +49,11 @@ pub fn register_call(inv: &crate::docker::args::Invocation, is_secret: &dyn Fn(&
 pub fn register_environment(is_secret: &dyn Fn(&str) -> bool) {
     register(
         std::env::vars_os()
-            .filter(|(k, _)| is_secret(&k.to_string_lossy()))
+            .filter(|(k, _)| {
+                let k = k.to_string_lossy();
+                // dockroute's own settings (DOCKROUTE_SECRETS=deny …) are never secrets.
+                !k.starts_with("DOCKROUTE_") && is_secret(&k)
+            })
             .map(|(_, v)| v.to_string_lossy().into_owned()),
     );
 }

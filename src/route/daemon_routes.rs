@@ -39,7 +39,7 @@ const NEEDS_BUILDKIT: &[(&str, &str)] = &[
 ];
 
 pub(super) const V3_FIX: &str =
-    "run the step on Bitbucket runtime v3 (`runtime: cloud: version: \"3\"`), where buildx works";
+    "run the step on Bitbucket runtime v3 (`runtime: cloud: version: \"3\"`), where buildx works, or build on a shared BuildKit (DOCKROUTE_BUILDKIT_HOST)";
 const MOUNTED_FIX: &str = "put a Docker CLI v20.10 on PATH (Pipelines mounts one at /usr/bin/docker when the step has the docker service) so dockroute can build with the daemon's BuildKit";
 
 fn refuse(flag: &str, why: &str, fix: String) -> Error {
@@ -223,7 +223,7 @@ fn mounted_builder(call: &BuildCall, facts: &Facts) -> (BuilderChoice, Option<&'
             choice(
                 Builder::DaemonBuildKit,
                 format!(
-                    "the first `docker` on PATH ({}, {}) builds with BuildKit by default",
+                    "the first `docker` on PATH ({}, {}) is a CLI ≥ 23, whose default builder is BuildKit",
                     own.path.display(),
                     own.describe()
                 ),

@@ -156,12 +156,19 @@ pub(super) fn legacy_era_client(clients: &[Client]) -> Option<&Client> {
         .or_else(|| clients.iter().find(|c| c.legacy_era()))
 }
 
+/// Why a build goes where it goes: a forced mode, the shared BuildKit, or the runtime.
 pub(super) fn reason_for(facts: &Facts) -> Option<String> {
+    match &facts.buildkit.remote {
+        Some(addr) if facts.mode == Mode::Auto => Some(format!("DOCKROUTE_BUILDKIT_HOST={addr}")),
+        _ => runtime_reason(facts),
+    }
+}
+
+/// Why a call that is not a build (compose, buildx's builder commands) goes where it
+/// goes: a forced mode or the runtime (the shared BuildKit only takes builds).
+fn runtime_reason(facts: &Facts) -> Option<String> {
     if facts.mode != Mode::Auto {
         return Some(format!("DOCKROUTE_MODE={}", facts.mode.name()));
-    }
-    if let Some(addr) = &facts.buildkit.remote {
-        return Some(format!("DOCKROUTE_BUILDKIT_HOST={addr}"));
     }
     facts.runtime.as_ref().map(|r| r.why().to_string())
 }
@@ -251,7 +258,7 @@ fn refuse_privileged_builder(inv: &Invocation, facts: &Facts, form: BootForm) ->
         flag: command_words(inv),
         why: format!(
             "{what}, which here means a privileged BuildKit container, and {}",
-            reason_for(facts).unwrap_or_else(|| "this runtime forbids privileged containers".into())
+            runtime_reason(facts).unwrap_or_else(|| "this runtime forbids privileged containers".into())
         ),
         fix: format!(
             "build with plain `docker build` (dockroute routes it to a builder this runtime allows) or `docker compose build`, or {V3_FIX}"
@@ -260,6 +267,10 @@ fn refuse_privileged_builder(inv: &Invocation, facts: &Facts, form: BootForm) ->
 }
 
 fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Option<Plan> {
+    // `docker compose ps`, `logs`, `down` … build nothing: nothing to route, nothing to say.
+    if !inv.compose_builds() {
+        return None;
+    }
     let restricted = match facts.mode {
         Mode::Force(Route::Pass) | Mode::Force(Route::Daemonless) | Mode::Force(Route::Remote) => {
             return None
@@ -273,7 +284,7 @@ fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Option<Plan> {
         },
     };
     let mut plan = pass_plan(inv, first);
-    plan.reason = reason_for(facts);
+    plan.reason = runtime_reason(facts);
     if restricted {
         plan.route = Route::Legacy;
         plan.env_set = vec![
@@ -674,6 +685,7 @@ mod tests {
             row(&["buildx", "bake"], v3, P { route: Route::Pass, argv: &[NEW, "buildx", "bake"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             row(&["buildx", "ls"], v2, P { route: Route::Pass, argv: &[NEW, "buildx", "ls"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             // Compose on a restricted runtime: the classic build API.
+            row(&["compose", "ps"], v2, P { route: Route::Pass, argv: &[NEW, "compose", "ps"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             row(&["compose", "up", "--build"], v2, P { route: Route::Legacy, argv: &[NEW, "compose", "up", "--build"], env: &[("DOCKER_BUILDKIT", "0"), ("COMPOSE_BAKE", "false")], unset: &[], builder: Some(LEG), then: 0, reroute: true, notice: None }),
             // Runtime v3: buildx with --load, an inherited DOCKER_BUILDKIT=0 removed.
             row(&["build", "-t", "x", "."], v3_buildkit_off, P { route: Route::Buildx, argv: &[NEW, "buildx", "build", "--load", "-t", "x", "."], env: &[], unset: &["DOCKER_BUILDKIT"], builder: Some(BX), then: 0, reroute: true, notice: Some("DOCKER_BUILDKIT=0") }),

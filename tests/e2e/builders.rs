@@ -50,7 +50,7 @@ fn a_buildkit_only_dockerfile_builds_with_the_daemons_buildkit_through_the_mount
         err.contains("routed (mounted) to /usr/bin/docker")
             && err.contains("DOCKER_BUILDKIT=1")
             && err.contains("the daemon's embedded BuildKit")
-            && err.contains("builds with BuildKit by default"),
+            && err.contains("is a CLI ≥ 23, whose default builder is BuildKit"),
         "the reroute line names the builder and why: {err}"
     );
     assert!(image_exists(&host, &tag), "nothing built: {err}");

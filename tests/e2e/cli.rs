@@ -189,7 +189,7 @@ fn explain_prints_the_route_program_argv_and_environment() {
                 .to_string(),
             format!(
                 "  builder: the daemon's embedded BuildKit — the first `docker` on PATH \
-                 ({DOCKER28}, {v28}) builds with BuildKit by default"
+                 ({DOCKER28}, {v28}) is a CLI ≥ 23, whose default builder is BuildKit"
             ),
             "  environment: DOCKER_BUILDKIT=1".into(),
             "  because: authorization denied by plugin pipelines: --privileged=true is not allowed"

@@ -123,7 +123,7 @@ pub struct RouteEntry {
     /// The table's line: route, program, client, environment changes.
     #[serde(skip)]
     pub line: String,
-    /// The table's "because" (the reason of a reroute, or a refusal's fix).
+    /// The table's second line: "because: …" for a reroute, "fix: …" for a refusal.
     #[serde(skip)]
     pub because: Option<String>,
 }
@@ -309,7 +309,12 @@ impl Report {
             let inv = Invocation::parse(sample.iter().map(OsString::from).collect());
             let call = format!("docker {}", sample.join(" "));
             let first = g.facts.clients.first().map(|c| c.path.as_path());
-            match decide::decide(&inv, &g.facts) {
+            let decision = match decide::decide(&inv, &g.facts) {
+                // The searched directories are discovery's to tell.
+                Err(crate::error::Error::NoClient { .. }) => Err(g.search.clone().into_error()),
+                other => other,
+            };
+            match decision {
                 Ok(plan) => {
                     let changes = env_changes(&plan);
                     let line = format!(
@@ -326,7 +331,8 @@ impl Report {
                     let because = plan
                         .is_reroute(&inv, first)
                         .then(|| plan.reason.clone())
-                        .flatten();
+                        .flatten()
+                        .map(|r| format!("because: {r}"));
                     if sample[0] == "build" {
                         let why = plan.reason.clone().unwrap_or_else(|| {
                             "nothing to work around here, so the call passes through unchanged"
@@ -341,7 +347,10 @@ impl Report {
                         let (answer, on) = builder_answer(&plan, g, &mut problems, &mut notes);
                         answers.buildkit.clone_from(&answer);
                         answers.buildkit_on = on;
-                        route_now = format!("{} — {}", plan.route.name(), plan.command);
+                        route_now = match plan.builder.as_ref().and_then(|b| b.builder) {
+                            Some(b) => format!("route {}, on {}", plan.route.name(), b.describe()),
+                            None => format!("route {}", plan.route.name()),
+                        };
                         build = Some(BuildAnswer {
                             program: plan.program.display().to_string(),
                             client: plan.runner(),
@@ -361,16 +370,28 @@ impl Report {
                     });
                 }
                 Err(e) => {
+                    // One line for the answers; the whole refusal (one line per
+                    // Dockerfile finding) stays in the problem and the JSON.
+                    let first = e.to_string().lines().next().unwrap_or_default().to_string();
                     if sample[0] == "build" {
-                        answers.which_docker_builds = format!("none: the build is refused: {e}");
-                        route_now = format!("refused: {e}");
+                        answers.which_docker_builds = format!("none: {first}");
+                        answers.buildkit = "no build runs: it is refused".into();
+                        answers.buildkit_on = Some(false);
+                        route_now = format!("refused: {first}");
+                        problems.push(Finding {
+                            problem: format!(
+                                "`docker build .` here is refused: {}",
+                                e.to_string().replace('\n', "; ")
+                            ),
+                            fix: e.hint().unwrap_or_default(),
+                        });
                     }
                     routes.push(RouteEntry {
                         call,
                         plan: None,
                         refused: Some(e.to_string()),
-                        line: format!("refused: {e}"),
-                        because: e.hint(),
+                        line: format!("refused: {first}"),
+                        because: e.hint().map(|h| format!("fix: {h}")),
                     });
                 }
             }
@@ -654,7 +675,7 @@ mod tests {
         assert!(d.answers.which_docker_builds.contains(DENIED));
         assert!(d.answers.runtime.starts_with("v2 — Bitbucket runtime v2"));
         assert!(
-            d.answers.buildkit.starts_with("yes — the daemon's embedded BuildKit, DOCKER_BUILDKIT=1 set by dockroute: the first `docker` on PATH (/usr/local/bin/docker, 28.10.24) builds with BuildKit by default"),
+            d.answers.buildkit.starts_with("yes — the daemon's embedded BuildKit, DOCKER_BUILDKIT=1 set by dockroute: the first `docker` on PATH (/usr/local/bin/docker, 28.10.24) is a CLI ≥ 23, whose default builder is BuildKit"),
             "{}",
             d.answers.buildkit
         );
@@ -769,7 +790,7 @@ mod tests {
             "{:?}",
             d.notes
         );
-        assert_eq!(d.buildkit.route_now, "pass — build");
+        assert_eq!(d.buildkit.route_now, "route pass, on the legacy builder");
         let text = crate::cli::doctor::text::render(&d, &crate::cli::doctor::text::Paint(false));
         assert!(
             text.contains("BuildKit\n") && text.contains("buildctl                 not on PATH"),
@@ -801,7 +822,7 @@ mod tests {
         );
         g.facts.buildkit.unreachable = None;
         let d = Report::new(&g, &env(), ours());
-        assert_eq!(d.buildkit.route_now, "daemonless — build");
+        assert_eq!(d.buildkit.route_now, "route daemonless, on BuildKit");
         assert_eq!(
             d.build.as_ref().map(|b| b.builder),
             Some(Some(Builder::BuildKit))
@@ -816,7 +837,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("a build now              daemonless — build"),
+            text.contains("a build now              route daemonless, on BuildKit"),
             "{text}"
         );
     }

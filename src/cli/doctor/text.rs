@@ -211,7 +211,7 @@ pub fn render(r: &Report, paint: &Paint) -> String {
         for e in &r.routes {
             line(format!("  {:<w$}  → {}", e.call, e.line));
             if let Some(b) = &e.because {
-                line(format!("  {:<w$}    because: {b}", ""));
+                line(format!("  {:<w$}    {b}", ""));
             }
         }
     }
