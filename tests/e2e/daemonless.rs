@@ -385,3 +385,37 @@ fn explain_shows_the_translated_command_with_secret_values_redacted() {
         "{v}"
     );
 }
+
+#[test]
+fn iidfile_and_quiet_give_the_image_id_and_a_failed_build_leaves_no_old_one() {
+    let s = buildkit_layout(Sandbox::new())
+        .env("DOCKER_HOST", NO_DAEMON)
+        .env("BUILDKIT_HOST", buildkit_addr("unix"));
+    let ctx = context(&s.p("ctx"), "FROM scratch\nCOPY Dockerfile /\n");
+    let id = s.p("id.txt");
+    let mut c = s.docker();
+    c.args(["build", "-q", "-t", "dr-iid", "--iidfile"])
+        .arg(&id)
+        .arg(&ctx);
+    let o = run(c);
+    ok(&o);
+    // -q: the image ID alone on stdout, as `docker build -q` prints it.
+    let printed = stdout(&o);
+    let printed = printed.trim();
+    assert!(
+        printed.starts_with("sha256:") && printed.len() == 71 && !printed.contains('\n'),
+        "{printed:?}"
+    );
+    assert_eq!(read(&id), printed);
+
+    // A failed build leaves no ID behind from the one before, as the clients do.
+    let bad = context(&s.p("bad"), "FROM scratch\nCOPY missing /\n");
+    let mut c = s.docker();
+    c.args(["build", "--iidfile"]).arg(&id).arg(&bad);
+    let o = run(c);
+    assert!(!o.status.success(), "{}", stderr(&o));
+    assert!(
+        !id.exists(),
+        "an ID from the earlier build survived a failed one"
+    );
+}
