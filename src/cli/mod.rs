@@ -76,7 +76,12 @@ pub fn command() -> clap::Command {
 fn environment_help() -> String {
     let mut text = String::from("Environment:\n");
     for s in crate::probe::settings::TABLE.iter().filter(|s| !s.internal) {
-        text.push_str(&format!("  {}\n      {}\n", s.name, s.help));
+        let default = if s.default.is_empty() {
+            String::new()
+        } else {
+            format!(" (default: {})", s.default)
+        };
+        text.push_str(&format!("  {}{default}\n      {}\n", s.name, s.help));
     }
     text
 }
@@ -178,14 +183,16 @@ pub fn man_page() -> std::io::Result<String> {
     ));
     page.push('\n');
     page.push_str(".SH ENVIRONMENT\n");
-    for crate::probe::settings::Setting {
-        name, help: what, ..
-    } in crate::probe::settings::TABLE
-    {
+    for setting in crate::probe::settings::TABLE {
+        let default = if setting.default.is_empty() {
+            String::new()
+        } else {
+            format!(" Default: {}.", setting.default)
+        };
         page.push_str(&format!(
             ".TP\n\\fB{}\\fR\n{}\n",
-            roff_escape(name),
-            roff_escape(what)
+            roff_escape(setting.name),
+            roff_escape(&format!("{}{default}", setting.help))
         ));
     }
     page.push_str(".SH EXIT STATUS\nThe real client's own, except:\n");
