@@ -16,6 +16,15 @@ use std::os::unix::fs::MetadataExt;
 
 use crate::error::{Error, Result};
 
+/// The signals a supervised route relays to its processes (`exec::supervise`); helper
+/// threads block them so that they reach the relay.
+pub const RELAYED_SIGNALS: [nix::sys::signal::Signal; 4] = [
+    nix::sys::signal::Signal::SIGINT,
+    nix::sys::signal::Signal::SIGTERM,
+    nix::sys::signal::Signal::SIGHUP,
+    nix::sys::signal::Signal::SIGQUIT,
+];
+
 /// Set to `1` in the environment of a `--version` probe, so that a copy of dockroute
 /// being probed answers with its marker instead of probing in turn.
 pub const PROBE_VAR: &str = "DOCKROUTE_PROBE";

@@ -166,13 +166,18 @@ impl Globals {
     /// Whether a boolean global flag was given (and not as `=false`).
     #[must_use]
     pub fn is_set(&self, long: &str) -> bool {
-        self.flags.iter().any(|f| {
-            f.name == long
-                && f.value
-                    .as_deref()
-                    .map_or(true, |v| v != OsStr::new("false"))
-        })
+        self.flags
+            .iter()
+            .any(|f| f.name == long && f.value.as_deref().map_or(true, |v| !is_false(v)))
     }
+}
+
+/// Go's `strconv.ParseBool` false values, which the docker CLI's boolean flags accept.
+fn is_false(v: &OsStr) -> bool {
+    matches!(
+        v.as_bytes(),
+        b"0" | b"f" | b"F" | b"false" | b"FALSE" | b"False"
+    )
 }
 
 /// Which of docker's build commands was typed.
@@ -262,17 +267,26 @@ impl Invocation {
                     i - command_at + 1,
                 ),
                 Some((i, b"b")) => (CommandKind::Build(BuildForm::BuildxB), i - command_at + 1),
-                Some((i, b"bake")) => {
+                // A named builder (`--builder`) or a driver other than docker-container
+                // (`create --driver remote …`) starts no privileged container here.
+                Some((i, b"bake")) if option_value(&args[i + 1..], b"builder").is_none() => {
                     (CommandKind::BuilderBoot(BootForm::Bake), i - command_at + 1)
                 }
-                Some((i, word @ (b"inspect" | b"create"))) if has_bootstrap(&args[i + 1..]) => (
-                    CommandKind::BuilderBoot(if word == b"inspect" {
-                        BootForm::InspectBootstrap
-                    } else {
-                        BootForm::CreateBootstrap
-                    }),
-                    i - command_at + 1,
-                ),
+                Some((i, word @ (b"inspect" | b"create")))
+                    if has_bootstrap(&args[i + 1..])
+                        && option_value(&args[i + 1..], b"builder").is_none()
+                        && option_value(&args[i + 1..], b"driver")
+                            .map_or(true, |d| d == b"docker-container") =>
+                {
+                    (
+                        CommandKind::BuilderBoot(if word == b"inspect" {
+                            BootForm::InspectBootstrap
+                        } else {
+                            BootForm::CreateBootstrap
+                        }),
+                        i - command_at + 1,
+                    )
+                }
                 _ => (CommandKind::Other, 0),
             },
             _ => (CommandKind::Other, 0),
@@ -381,14 +395,19 @@ impl BuildCall {
         self.flags.iter().filter(move |f| f.name == long)
     }
 
-    /// Whether the flag occurs at all (booleans given as `=false` do not count).
+    /// Whether the flag is on: it occurs, and not with a value that Go's `ParseBool`
+    /// reads as false (`--push=false`, `--provenance=0`), as the docker CLI reads it.
     #[must_use]
     pub fn has(&self, long: &str) -> bool {
-        self.all(long).any(|f| {
-            f.value
-                .as_deref()
-                .map_or(true, |v| v != OsStr::new("false"))
-        })
+        self.all(long)
+            .any(|f| f.value.as_deref().map_or(true, |v| !is_false(v)))
+    }
+
+    /// Whether the flag occurs only turned off (`--provenance=false`): a client that
+    /// does not know the flag would still reject it.
+    #[must_use]
+    pub fn only_off(&self, long: &str) -> bool {
+        self.all(long).next().is_some() && !self.has(long)
     }
 
     /// The number of target platforms asked for (`--platform a,b` counts two).
@@ -404,6 +423,27 @@ impl BuildCall {
             })
             .sum()
     }
+}
+
+/// The value of `--NAME V` or `--NAME=V` among the arguments (the last one), before any
+/// `--`.
+fn option_value<'a>(args: &'a [OsString], name: &[u8]) -> Option<&'a [u8]> {
+    let mut found = None;
+    let mut words = args
+        .iter()
+        .map(|a| a.as_bytes())
+        .take_while(|a| *a != b"--");
+    while let Some(a) = words.next() {
+        let Some(body) = a.strip_prefix(b"--") else {
+            continue;
+        };
+        if body == name {
+            found = words.next();
+        } else if body.len() > name.len() && body.starts_with(name) && body[name.len()] == b'=' {
+            found = Some(&body[name.len() + 1..]);
+        }
+    }
+    found
 }
 
 /// Whether `--bootstrap` (not `=false`) is among the arguments, before any `--`.
@@ -430,37 +470,13 @@ fn lookup_short(table: &[FlagInfo], c: u8) -> Option<&FlagInfo> {
     table.iter().find(|f| f.short == Some(c))
 }
 
-/// Classifies one flag at `args[i]`; returns the occurrence and the next index.
-/// `None` when `args[i]` is not a flag.
-fn classify(args: &[OsString], i: usize, table: &[FlagInfo]) -> Option<(FlagUse, usize)> {
+/// Classifies the flag argument at `args[i]`; returns its occurrences (several for a
+/// cluster of short flags) and the next index. `None` when `args[i]` is not a flag.
+fn classify(args: &[OsString], i: usize, table: &[FlagInfo]) -> Option<(Vec<FlagUse>, usize)> {
     let a = args[i].as_bytes();
     if a.len() < 2 || a[0] != b'-' || a == b"--" {
         return None;
     }
-    let take_next = |name: String, arity: Arity| -> (FlagUse, usize) {
-        match arity {
-            Arity::Bool => (
-                FlagUse {
-                    name,
-                    value: None,
-                    span: i..i + 1,
-                },
-                i + 1,
-            ),
-            Arity::Value => {
-                let value = args.get(i + 1).cloned();
-                let end = if value.is_some() { i + 2 } else { i + 1 };
-                (
-                    FlagUse {
-                        name,
-                        value,
-                        span: i..end,
-                    },
-                    end,
-                )
-            }
-        }
-    };
     if let Some(body) = a.strip_prefix(b"--") {
         let (name, inline) = match body.iter().position(|b| *b == b'=') {
             Some(p) => (
@@ -470,57 +486,81 @@ fn classify(args: &[OsString], i: usize, table: &[FlagInfo]) -> Option<(FlagUse,
             None => (body, None),
         };
         let info = lookup_long(table, name);
-        let canonical = info.map_or_else(
+        let name = info.map_or_else(
             || String::from_utf8_lossy(name).into_owned(),
             |f| f.long.to_string(),
         );
-        return Some(match (inline, info.map(|f| f.arity)) {
-            (Some(v), _) => (
-                FlagUse {
-                    name: canonical,
-                    value: Some(v),
-                    span: i..i + 1,
-                },
-                i + 1,
-            ),
-            (None, Some(arity)) => take_next(canonical, arity),
-            (None, None) => take_next(canonical, Arity::Bool),
-        });
+        // Unknown long flags are taken as booleans: at worst an argument is misread as
+        // positional, never one taken away from the call.
+        let arity = info.map_or(Arity::Bool, |f| f.arity);
+        let (value, end) = match (inline, arity) {
+            (Some(v), _) => (Some(v), i + 1),
+            (None, Arity::Bool) => (None, i + 1),
+            (None, Arity::Value) => match args.get(i + 1) {
+                Some(v) => (Some(v.clone()), i + 2),
+                None => (None, i + 1),
+            },
+        };
+        return Some((
+            vec![FlagUse {
+                name,
+                value,
+                span: i..end,
+            }],
+            end,
+        ));
     }
-    // Short flag: `-t v`, `-tv`, `-t=v`; unknown shorts are treated as booleans.
-    let c = a[1];
-    match lookup_short(table, c) {
-        Some(info) if info.arity == Arity::Value && a.len() > 2 => {
-            let v = a[2..].strip_prefix(b"=").unwrap_or(&a[2..]);
-            Some((
-                FlagUse {
-                    name: info.long.to_string(),
-                    value: Some(OsStr::from_bytes(v).to_owned()),
-                    span: i..i + 1,
-                },
+    // Short flags, as pflag reads them: `-t v`, `-tv`, `-t=v`, and clusters of booleans
+    // that may end in one value flag (`-qt v`, `-qtv`). An unknown letter ends the cluster
+    // as one unknown boolean (never an argument taken from the next word).
+    let flag_use = |name: String, value: Option<OsString>, end: usize| FlagUse {
+        name,
+        value,
+        span: i..end,
+    };
+    let mut uses = Vec::new();
+    let mut j = 1;
+    while j < a.len() {
+        let Some(info) = lookup_short(table, a[j]) else {
+            uses.push(flag_use(
+                String::from_utf8_lossy(&a[j..]).into_owned(),
+                None,
                 i + 1,
-            ))
+            ));
+            return Some((uses, i + 1));
+        };
+        let rest = &a[j + 1..];
+        match info.arity {
+            Arity::Value if !rest.is_empty() => {
+                let v = rest.strip_prefix(b"=").unwrap_or(rest);
+                uses.push(flag_use(
+                    info.long.to_string(),
+                    Some(OsStr::from_bytes(v).to_owned()),
+                    i + 1,
+                ));
+                return Some((uses, i + 1));
+            }
+            Arity::Value => {
+                let value = args.get(i + 1).cloned();
+                let end = if value.is_some() { i + 2 } else { i + 1 };
+                uses.push(flag_use(info.long.to_string(), value, end));
+                return Some((uses, end));
+            }
+            Arity::Bool => {
+                if let Some(v) = rest.strip_prefix(b"=") {
+                    uses.push(flag_use(
+                        info.long.to_string(),
+                        Some(OsStr::from_bytes(v).to_owned()),
+                        i + 1,
+                    ));
+                    return Some((uses, i + 1));
+                }
+                uses.push(flag_use(info.long.to_string(), None, i + 1));
+                j += 1;
+            }
         }
-        Some(info) if a.len() == 2 => Some(take_next(info.long.to_string(), info.arity)),
-        Some(info) => Some((
-            FlagUse {
-                name: info.long.to_string(),
-                value: a[2..]
-                    .strip_prefix(b"=")
-                    .map(|v| OsStr::from_bytes(v).to_owned()),
-                span: i..i + 1,
-            },
-            i + 1,
-        )),
-        None => Some((
-            FlagUse {
-                name: String::from_utf8_lossy(&a[1..]).into_owned(),
-                value: None,
-                span: i..i + 1,
-            },
-            i + 1,
-        )),
     }
+    Some((uses, i + 1))
 }
 
 /// Scans flags from `from` until the first non-flag word (or `--`).
@@ -536,7 +576,7 @@ fn scan_flags(
     while i < args.len() {
         match classify(args, i, table) {
             Some((f, next)) => {
-                flags.push(f);
+                flags.extend(f);
                 i = next;
             }
             None if stop_at_word => break,
@@ -559,7 +599,7 @@ fn scan_all(args: &[OsString], from: usize, table: &[FlagInfo]) -> (Vec<FlagUse>
         }
         match classify(args, i, table) {
             Some((f, next)) => {
-                flags.push(f);
+                flags.extend(f);
                 i = next;
             }
             None => {
@@ -654,6 +694,34 @@ mod tests {
                 CommandKind::BuilderBoot(BootForm::CreateBootstrap),
             ),
             (&["buildx", "create", "--use"], CommandKind::Other),
+            (
+                &[
+                    "buildx",
+                    "create",
+                    "--driver",
+                    "remote",
+                    "--bootstrap",
+                    "tcp://bk:1234",
+                ],
+                CommandKind::Other,
+            ),
+            (
+                &[
+                    "buildx",
+                    "create",
+                    "--driver=docker-container",
+                    "--bootstrap",
+                ],
+                CommandKind::BuilderBoot(BootForm::CreateBootstrap),
+            ),
+            (
+                &["buildx", "bake", "--builder", "shared"],
+                CommandKind::Other,
+            ),
+            (
+                &["buildx", "inspect", "--bootstrap", "--builder=shared"],
+                CommandKind::Other,
+            ),
             (
                 &["buildx", "create", "--bootstrap=false"],
                 CommandKind::Other,
@@ -797,6 +865,23 @@ mod tests {
             ["one", "two", "three", "four"]
         );
         assert!(values(&["ps", "-a"]).is_empty());
+    }
+
+    #[test]
+    fn short_flag_clusters_read_as_pflag_reads_them() {
+        let i = inv(&["build", "-qt", "img:1", "-qtimg:2", "-q=false", "-f-", "."]);
+        let b = i.build_call().unwrap();
+        let tags: Vec<_> = b.all("tag").map(|f| f.value.clone().unwrap()).collect();
+        assert_eq!(tags, [OsString::from("img:1"), OsString::from("img:2")]);
+        assert_eq!(b.all("quiet").count(), 3);
+        assert_eq!(
+            b.all("file").next().unwrap().value.as_deref(),
+            Some(OsStr::new("-"))
+        );
+        assert_eq!(b.positional, [6], "only the context is positional");
+        // An unknown letter ends the cluster and takes no argument.
+        let b = inv(&["build", "-qZ", "ctx"]).build_call().unwrap();
+        assert_eq!(b.positional, [2]);
     }
 
     #[test]

@@ -163,8 +163,17 @@ pub fn scan(text: &[u8]) -> Vec<Finding> {
 }
 
 /// Reads a Dockerfile (at most [`MAX_FILE_BYTES`]) and scans it. A larger file is an
-/// error of kind [`io::ErrorKind::InvalidData`]: the caller skips the scan.
+/// error of kind [`io::ErrorKind::InvalidData`], anything but a regular file one of kind
+/// [`io::ErrorKind::InvalidInput`] (never opened): the caller skips the scan.
 pub fn scan_file(path: &Path) -> io::Result<Vec<Finding>> {
+    // Only a regular file: a pipe or FIFO (`-f /dev/stdin`, `-f <(…)`) read here would be
+    // drained before the client reads it, or block with no writer.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
     let mut text = Vec::new();
     std::fs::File::open(path)?
         .take(MAX_FILE_BYTES + 1)
@@ -445,6 +454,20 @@ fn heredoc(word: &[u8]) -> Option<(Heredoc, &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_is_never_opened() {
+        let t = tempfile::tempdir().unwrap();
+        let fifo = t.path().join("Dockerfile");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Opening a FIFO with no writer would block this test forever.
+        let e = scan_file(&fifo).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    }
     use crate::docker::args::Invocation;
 
     fn found(text: &[u8]) -> Vec<(usize, String)> {

@@ -74,42 +74,50 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
         Some(load) => supervise::Stage::Pipe(main, step(load, true)),
         None => supervise::Stage::One(main),
     }];
+    // Follow-ups (`docker push` of the --push emulation) report progress, not output.
     stages.extend(
         plan.then
             .iter()
-            .map(|s| supervise::Stage::One(step(s, false))),
+            .map(|s| supervise::Stage::One(step(s, true))),
     );
-    let scratch = plan
-        .image_id
-        .as_ref()
-        .filter(|i| i.metadata_is_ours)
-        .and_then(|i| i.metadata.parent().map(std::path::Path::to_path_buf));
-    if let Some(dir) = &scratch {
-        // Private to this call: created here, removed below (a leftover from a crashed
-        // call with a reused pid is simply reused).
-        let _ = std::fs::DirBuilder::new().mode(0o700).create(dir);
+    let scratch = plan.image_id.as_ref().and_then(|i| i.scratch.as_deref());
+    if let Some(dir) = scratch {
+        // Private to this call, created here and only here: an existing directory of that
+        // name (someone else's, on a shared /tmp) is never used.
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::Refused {
+                flag: "-q".into(),
+                why: format!(
+                    "could not create the private directory {} for the image ID: {e}",
+                    dir.display()
+                ),
+                fix: "use --iidfile FILE, or point TMPDIR at a directory only you can write".into(),
+            })?;
     }
     if let Some(path) = plan.image_id.as_ref().and_then(|i| i.write_to.as_ref()) {
         // As the docker clients do: no ID from an earlier build survives a failed one.
         let _ = std::fs::remove_file(path);
     }
-    let mut code = supervise::run(&stages, guard)?;
-    if code == 0 {
-        if let Some(id) = &plan.image_id {
-            code = image_id(id);
-        }
-    }
+    let ran = supervise::run(&stages, guard);
+    let code = match (&ran, &plan.image_id) {
+        (Ok(0), Some(id)) => image_id(id),
+        (Ok(code), _) => *code,
+        (Err(_), _) => 0,
+    };
     if let Some(id) = plan.image_id.as_ref().filter(|i| i.metadata_is_ours) {
         let _ = std::fs::remove_file(&id.metadata);
     }
-    if let Some(dir) = &scratch {
+    if let Some(dir) = scratch {
         let _ = std::fs::remove_dir(dir);
     }
-    Ok(code)
+    ran.map(|_| code)
 }
 
 /// Writes and/or prints the image ID (the config digest buildctl recorded). Returns the
-/// exit code: 0, or 1 with a notice when there is none to give.
+/// exit code: 0 (an empty --iidfile when the build made no image), or 1 with a notice
+/// when the --iidfile cannot be written.
 fn image_id(id: &ImageId) -> u8 {
     let digest = std::fs::read(&id.metadata)
         .ok()
@@ -120,8 +128,12 @@ fn image_id(id: &ImageId) -> u8 {
                 .map(str::to_string)
         });
     let Some(digest) = digest else {
-        crate::output::notice("buildctl recorded no image ID (the build made no image)");
-        return 1;
+        // `-o type=local` and the like make no image: like buildx, an empty --iidfile.
+        crate::output::notice("the build made no image, so there is no image ID to give");
+        if let Some(path) = &id.write_to {
+            let _ = std::fs::write(path, "");
+        }
+        return 0;
     };
     if let Some(path) = &id.write_to {
         if let Err(e) = std::fs::write(path, &digest) {

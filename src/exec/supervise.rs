@@ -37,7 +37,11 @@
 //!
 //! Not covered: a descendant that leaves the group (`setsid`, `setpgid`) is out of reach;
 //! a stage is not the terminal's foreground group, so a child reading the terminal is
-//! stopped by SIGTTIN, and Ctrl-Z stops dockroute alone.
+//! stopped by SIGTTIN, and Ctrl-Z stops dockroute alone. If dockroute itself is killed
+//! with SIGKILL (which it cannot catch), the running stage's group is left to whoever
+//! killed it: a CI runner that kills the job's whole process tree reaches it, one that
+//! kills only dockroute's pid does not (a parent-death signal would need `unsafe`
+//! `pre_exec`, which this crate does not use).
 
 use std::ffi::OsString;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -61,12 +65,7 @@ pub const GRACE: Duration = Duration::from_secs(2);
 const POLL: Duration = Duration::from_millis(20);
 
 /// The signals forwarded to the running stage.
-const FORWARDED: [Signal; 4] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-];
+const FORWARDED: [Signal; 4] = crate::guard::RELAYED_SIGNALS;
 
 /// One process to start.
 #[derive(Debug, Clone)]

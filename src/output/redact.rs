@@ -125,9 +125,39 @@ pub fn argv(args: &[String]) -> Vec<String> {
                 continue;
             }
         }
-        out.push(text(a).into_owned());
+        out.push(text(&mask_credential_fields(a)).into_owned());
     }
     out
+}
+
+/// Words that make a CSV field's key a credential (cache and secret back-ends take them
+/// as `type=s3,…,secret_access_key=…`, `type=gha,token=…`).
+const CREDENTIAL_KEYS: &[&str] = &["secret", "token", "password", "passwd", "key"];
+
+/// Masks the values of `key=value` fields whose key names a credential, in an argument
+/// of comma-separated fields.
+fn mask_credential_fields(arg: &str) -> Cow<'_, str> {
+    let is_credential = |field: &str| {
+        field.split_once('=').is_some_and(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            CREDENTIAL_KEYS.iter().any(|w| k.contains(w))
+        })
+    };
+    if !arg.split(',').any(is_credential) {
+        return Cow::Borrowed(arg);
+    }
+    Cow::Owned(
+        arg.split(',')
+            .map(|f| {
+                if is_credential(f) {
+                    mask_pair(f)
+                } else {
+                    f.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+    )
 }
 
 fn mask_pair(pair: &str) -> String {
@@ -183,6 +213,29 @@ mod tests {
                 "--opt=build-arg:G=***",
                 "--opt",
                 "target=final"
+            ]
+        );
+    }
+
+    #[test]
+    fn credentials_in_cache_and_output_options_are_masked() {
+        let shown = argv(&[
+            "--export-cache".into(),
+            "type=s3,region=eu,access_key_id=AKIA1,secret_access_key=XYZ,session_token=T".into(),
+            "--import-cache".into(),
+            "type=gha,token=ghs_abc,scope=main".into(),
+            "--output".into(),
+            "type=local,dest=out".into(),
+        ]);
+        assert_eq!(
+            shown,
+            [
+                "--export-cache",
+                "type=s3,region=eu,access_key_id=***,secret_access_key=***,session_token=***",
+                "--import-cache",
+                "type=gha,token=***,scope=main",
+                "--output",
+                "type=local,dest=out"
             ]
         );
     }

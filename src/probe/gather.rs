@@ -5,7 +5,7 @@
 //! path never does.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use std::os::unix::ffi::OsStrExt;
 
@@ -91,7 +91,11 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
         bk.unreachable = addr.and_then(|a| buildkit::unreachable(&a, settings.daemon_timeout));
     }
     let call = inv.build_call();
-    let dockerfile = call.as_ref().and_then(|call| scan_dockerfile(inv, call));
+    // The scan only serves refusals; with routing off nothing is refused.
+    let dockerfile = call
+        .as_ref()
+        .filter(|_| mode != Mode::Force(Route::Pass))
+        .and_then(|call| scan_dockerfile(inv, call));
     let build_args: Vec<(OsString, OsString)> = call
         .as_ref()
         .map(|call| {
@@ -120,13 +124,22 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
             secrets: settings.secrets.clone(),
             buildkit: bk,
             dockerfile,
-            scratch: std::env::temp_dir().join(format!("dockroute-{}", std::process::id())),
+            scratch: scratch_path(),
         },
         search,
         runtime,
         settings,
         buildx_plugin,
     })
+}
+
+/// A directory name private to this call (created, exclusively, only by a route that
+/// needs it): the process id and the time make it unique and hard to guess ahead.
+fn scratch_path() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    std::env::temp_dir().join(format!("dockroute-{}-{nanos:x}", std::process::id()))
 }
 
 /// Reads and scans the Dockerfile the build would use; `None` when it is not a local file

@@ -127,16 +127,10 @@ impl Running {
     }
 }
 
-/// The signals the supervisor relays to a route's processes.
+/// The signals the supervisor relays to a route's processes, as a set to block.
 fn supervise_signals() -> nix::sys::signal::SigSet {
-    use nix::sys::signal::{SigSet, Signal};
-    let mut set = SigSet::empty();
-    for s in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-    ] {
+    let mut set = nix::sys::signal::SigSet::empty();
+    for s in crate::guard::RELAYED_SIGNALS {
         set.add(s);
     }
     set

@@ -5,7 +5,8 @@
 //! call itself is translated by [`crate::route::buildctl`]; this module picks the program,
 //! the address and what happens around the build. Pure.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
 
 use crate::docker::args::{BuildCall, Invocation};
 use crate::error::{Error, Result};
@@ -31,44 +32,34 @@ pub(super) fn buildkit(
     };
     let mut early_notices = Vec::new();
     // Where the build runs, and how buildctl is started.
+    // `buildctl --addr ADDR [--tlsdir DIR]`: a BuildKit at an address.
+    let at = |addr: &str, setting: &str| -> Result<(PathBuf, Vec<OsString>)> {
+        let program = bk.buildctl.clone().ok_or_else(|| no_buildctl(setting))?;
+        let mut argv = vec![
+            program.clone().into_os_string(),
+            "--addr".into(),
+            addr.into(),
+        ];
+        if let Some(dir) = &bk.tls_dir {
+            argv.push("--tlsdir".into());
+            argv.push(dir.clone().into_os_string());
+        }
+        Ok((program, argv))
+    };
     let (program, mut argv, supervised, address) = if route == Route::Remote {
         let addr = bk.remote.clone().ok_or_else(|| Error::Refused {
             flag: "DOCKROUTE_MODE=remote".into(),
             why: "DOCKROUTE_BUILDKIT_HOST is not set".into(),
             fix: "set DOCKROUTE_BUILDKIT_HOST to the shared BuildKit's address (tcp://…, unix://…, kube-pod://…)".into(),
         })?;
-        let program = bk
-            .buildctl
-            .clone()
-            .ok_or_else(|| no_buildctl("DOCKROUTE_BUILDKIT_HOST"))?;
-        let mut argv = vec![
-            program.clone().into_os_string(),
-            "--addr".into(),
-            addr.clone().into(),
-        ];
-        if let Some(dir) = &bk.tls_dir {
-            argv.push("--tlsdir".into());
-            argv.push(dir.clone().into_os_string());
-        }
+        let (program, argv) = at(&addr, "DOCKROUTE_BUILDKIT_HOST")?;
         (program, argv, false, Some(addr))
     } else if let Some(host) = bk
         .host
         .as_ref()
         .filter(|_| bk.unreachable.is_none() || bk.daemonless.is_none())
     {
-        let program = bk
-            .buildctl
-            .clone()
-            .ok_or_else(|| no_buildctl("BUILDKIT_HOST"))?;
-        let mut argv = vec![
-            program.clone().into_os_string(),
-            "--addr".into(),
-            host.clone().into(),
-        ];
-        if let Some(dir) = &bk.tls_dir {
-            argv.push("--tlsdir".into());
-            argv.push(dir.clone().into_os_string());
-        }
+        let (program, argv) = at(host, "BUILDKIT_HOST")?;
         (program, argv, false, Some(host.clone()))
     } else if let Some(script) = &bk.daemonless {
         if let (Some(host), Some(why)) = (&bk.host, &bk.unreachable) {
@@ -137,19 +128,24 @@ pub(super) fn buildkit(
     };
     let image_id = match (t.iidfile, t.print_id) {
         (None, None) => None,
-        (iid, print) => Some(ImageId {
-            metadata: iid
-                .as_ref()
-                .map(|i| i.metadata.clone())
-                .or_else(|| print.as_ref().map(|p| p.metadata.clone()))
-                .unwrap_or_default(),
-            metadata_is_ours: iid.as_ref().map_or_else(
-                || print.as_ref().is_some_and(|p| p.metadata_is_ours),
-                |i| i.metadata_is_ours,
-            ),
-            write_to: iid.map(|i| i.path),
-            print: print.is_some(),
-        }),
+        (iid, print) => {
+            let (metadata, metadata_is_ours) = match (&iid, &print) {
+                (Some(i), _) => (i.metadata.clone(), i.metadata_is_ours),
+                (None, Some(p)) => (p.metadata.clone(), p.metadata_is_ours),
+                (None, None) => (Default::default(), false),
+            };
+            Some(ImageId {
+                // Only a metadata file under the call's own scratch directory means that
+                // directory must be made (and removed); the --iidfile's own directory is
+                // the user's.
+                scratch: (metadata_is_ours && metadata.starts_with(&facts.scratch))
+                    .then(|| facts.scratch.clone()),
+                metadata,
+                metadata_is_ours,
+                write_to: iid.map(|i| i.path),
+                print: print.is_some(),
+            })
+        }
     };
     Ok(Plan {
         route,

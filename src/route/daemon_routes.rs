@@ -7,7 +7,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use crate::docker::args::{BuildCall, Invocation};
+use crate::docker::args::{BuildCall, BuildForm, CommandKind, Invocation};
 use crate::error::{Error, Result};
 use crate::route::facts::{Client, Facts, BUILDX_DEFAULT_MAJOR};
 use crate::route::plan::{Builder, BuilderChoice, Plan, Route, Step};
@@ -26,6 +26,15 @@ const BUILDX_ONLY: &[(&str, &str)] = &[
     ("no-cache-filter", "`--no-cache-filter` needs buildx"),
     ("metadata-file", "`--metadata-file` needs buildx"),
 ];
+
+/// The buildx-only flags plus `--push`, for [`Edit::drop_off_flags`].
+fn off_flags() -> Vec<&'static str> {
+    BUILDX_ONLY
+        .iter()
+        .map(|(f, _)| *f)
+        .chain(["push"])
+        .collect()
+}
 
 /// Flags that need BuildKit: with a v20.10 client they turn on `DOCKER_BUILDKIT=1`; with
 /// the legacy builder they are refused.
@@ -101,6 +110,19 @@ impl<'a> Edit<'a> {
         }
         self.drop.extend(uses.iter().map(|u| u.span.clone()));
         self.notices.push(format!("dropped --{flag}: {why}"));
+    }
+
+    /// Drops flags given only turned off (`--provenance=false`, `--push=false`) that the
+    /// client of this route does not know: off, they ask for nothing it would do anyway.
+    fn drop_off_flags(&mut self, call: &BuildCall, flags: &[&str]) {
+        for flag in flags {
+            if call.only_off(flag) {
+                self.drop.extend(call.all(flag).map(|u| u.span.clone()));
+                self.notices.push(format!(
+                    "dropped --{flag} (turned off): the client of this route does not know it"
+                ));
+            }
+        }
     }
 
     /// `[program, globals…, words…, rest without dropped spans]`.
@@ -182,12 +204,23 @@ fn refuse_buildx_only(call: &BuildCall, fix: &str) -> Result<()> {
 /// The daemon's BuildKit works through a client < 23, so the build gets it whenever the
 /// call needs it (`--secret` …) or the user's own first client would have built with
 /// BuildKit (CLI ≥ 23) — unless the user turned BuildKit off, which is kept.
-fn mounted_builder(call: &BuildCall, facts: &Facts) -> (BuilderChoice, Option<&'static str>) {
+fn mounted_builder(
+    inv: &Invocation,
+    call: &BuildCall,
+    facts: &Facts,
+) -> (BuilderChoice, Option<&'static str>) {
+    // `docker buildx build` asks for BuildKit by its very name.
+    let typed_buildx = matches!(
+        inv.kind,
+        CommandKind::Build(BuildForm::BuildxBuild | BuildForm::BuildxB)
+    );
     let needs = NEEDS_BUILDKIT
         .iter()
         .map(|(f, _)| *f)
         .chain(["progress"])
-        .find(|f| call.has(f));
+        .find(|f| call.has(f))
+        .map(|f| format!("`--{f}` needs BuildKit"))
+        .or_else(|| typed_buildx.then(|| "`docker buildx build` asks for BuildKit".to_string()));
     let own = facts.clients.first().filter(|c| {
         c.version
             .as_ref()
@@ -211,14 +244,7 @@ fn mounted_builder(call: &BuildCall, facts: &Facts) -> (BuilderChoice, Option<&'
             ),
             None,
         ),
-        (None, Some(flag), _) => (
-            choice(
-                Builder::DaemonBuildKit,
-                format!("`--{flag}` needs BuildKit"),
-                true,
-            ),
-            Some("1"),
-        ),
+        (None, Some(why), _) => (choice(Builder::DaemonBuildKit, why, true), Some("1")),
         (None, None, Some(own)) => (
             choice(
                 Builder::DaemonBuildKit,
@@ -250,7 +276,7 @@ pub(super) fn mounted(
     reason: Option<String>,
 ) -> Result<Plan> {
     refuse_buildx_only(call, V3_FIX)?;
-    let (builder, set) = mounted_builder(call, facts);
+    let (builder, set) = mounted_builder(inv, call, facts);
     let mut syntax_notice = None;
     if builder.builder == Some(Builder::Legacy) {
         let fix = if facts.env.buildkit() == Some(false) {
@@ -269,6 +295,7 @@ pub(super) fn mounted(
         )?;
     }
     let mut edit = Edit::new(inv);
+    edit.drop_off_flags(call, &off_flags());
     edit.notices.extend(syntax_notice);
     edit.drop_flag(
         call,
@@ -325,6 +352,7 @@ pub(super) fn legacy(
     refuse_buildx_only(call, &fix)?;
     let syntax_notice = refuse_buildkit_syntax(facts, only, fix)?;
     let mut edit = Edit::new(inv);
+    edit.drop_off_flags(call, &off_flags());
     edit.notices.extend(syntax_notice);
     edit.drop_flag(call, "progress", "the legacy builder has no progress modes");
     edit.drop_flag(

@@ -327,7 +327,7 @@ mod tests {
     use std::ffi::OsString;
 
     use crate::docker::dockerfile::Finding;
-    use crate::route::facts::{BuildEnv, BuildKitFacts, DockerfileScan};
+    use crate::route::facts::{BuildKitFacts, DockerfileScan};
 
     const NEW: &str = "/usr/local/bin/docker";
     const OLD: &str = "/usr/bin/docker";
@@ -647,6 +647,8 @@ mod tests {
             row(&["build", "--progress=plain", "."], v2_old_only, P { route: Route::Mounted, argv: &[OLD, "build", "--progress=plain", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
             // A first client < 23 keeps its default (legacy): nothing changes, nothing said.
             row(&["build", "."], v2_old_only, P { route: Route::Mounted, argv: &[OLD, "build", "."], env: &[], unset: &[], builder: Some(LEG), then: 0, reroute: false, notice: None }),
+            // ... but `docker buildx build` asks for BuildKit by name.
+            row(&["buildx", "build", "."], v2_old_only, P { route: Route::Mounted, argv: &[OLD, "build", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
             // ... and its Dockerfile is checked for BuildKit-only syntax first.
             row(&["build", "."], v2_old_only_scan, Refused("Dockerfile:3: RUN --mount needs BuildKit")),
             // DOCKER_BUILDKIT set by the user is kept: 1 needs nothing more, 0 keeps the
@@ -667,6 +669,9 @@ mod tests {
             row(&["build", "--platform", "linux/amd64,linux/arm64", "."], v2, Refused("--platform")),
             row(&["build", "--platform", "linux/amd64", "."], v2, P { route: Route::Mounted, argv: &[OLD, "build", "--platform", "linux/amd64", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
             row(&["build", "--push", "."], v2, Refused("--push")),
+            // Turned off, a buildx-only flag asks for nothing: dropped, not refused.
+            row(&["build", "--provenance=false", "--sbom=0", "--push=false", "-t", "x", "."], v2, P { route: Route::Mounted, argv: &[OLD, "build", "-t", "x", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: Some("dropped --provenance (turned off)") }),
+            row(&["build", "--provenance=false", "."], v2_no_old, P { route: Route::Legacy, argv: &[NEW, "build", "."], env: &[("DOCKER_BUILDKIT", "0")], unset: &[], builder: Some(LEG), then: 0, reroute: true, notice: Some("dropped --provenance (turned off)") }),
             // Restricted without a client < 23: the legacy builder, flags it lacks dropped,
             // BuildKit-only flags and Dockerfile syntax refused.
             row(&["-D", "build", "--progress", "plain", "--load", "-t", "a", "."], v2_no_old, P { route: Route::Legacy, argv: &[NEW, "-D", "build", "-t", "a", "."], env: &[("DOCKER_BUILDKIT", "0")], unset: &[], builder: Some(LEG), then: 0, reroute: true, notice: Some("--progress") }),
@@ -827,7 +832,5 @@ mod tests {
         let p = decide(&inv, &v2()).unwrap();
         let why = &p.builder.unwrap().why;
         assert!(why.contains(NEW) && why.contains("28.10.24"), "{why}");
-        let e = BuildEnv::default();
-        assert_eq!(e.buildkit(), None);
     }
 }

@@ -106,9 +106,12 @@ pub struct Step {
 pub struct ImageId {
     /// buildctl's `--metadata-file`.
     pub metadata: PathBuf,
-    /// The metadata file is dockroute's own (its directory created before and removed
-    /// after), not one the user asked for.
+    /// The metadata file is dockroute's own (removed after reading), not one the user
+    /// asked for.
     pub metadata_is_ours: bool,
+    /// A directory private to this call that holds it: created (exclusively) before the
+    /// build and removed after. `None` when the metadata file sits elsewhere.
+    pub scratch: Option<PathBuf>,
     /// `--iidfile`.
     pub write_to: Option<PathBuf>,
     /// `-q`: print it on stdout.

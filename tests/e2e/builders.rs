@@ -213,3 +213,46 @@ fn buildx_bake_on_the_restricted_daemon_is_refused_before_any_builder_boots() {
     ok(&o);
     assert!(stdout(&o).contains("v0.36"), "{}", stdout(&o));
 }
+
+#[test]
+fn a_dockerfile_on_a_fifo_is_never_opened() {
+    // The scan reads only regular files: a FIFO (`-f <(…)`, `mkfifo`) stays the client's
+    // to read. With no writer, opening it would block forever.
+    let s = modern_only(Sandbox::new()).env("DOCKROUTE_RUNTIME", "restricted");
+    let ctx = context(&s.p("ctx"), "FROM scratch\n");
+    let fifo = s.p("Dockerfile.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let mut c = s.dockroute();
+    c.args(["explain", "--", "build", "-f"])
+        .arg(&fifo)
+        .arg(&ctx);
+    let (o, took) = run_within(c, std::time::Duration::from_secs(20));
+    ok(&o);
+    assert!(stdout(&o).contains("route legacy"), "{}", stdout(&o));
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
+fn quiet_with_push_prints_only_the_image_id_on_stdout() {
+    let host = daemon("v2");
+    let registry = testbed("DOCKROUTE_TEST_REGISTRY");
+    let s = pipelines_layout(Sandbox::new()).env("DOCKER_HOST", &host);
+    let ctx = context(&s.p("ctx"), "FROM scratch\nCOPY Dockerfile /\n");
+    let repo = unique("dr-quiet-push");
+    let tag = format!("{registry}/{repo}:1");
+    let mut c = s.docker();
+    c.args(["build", "-q", "--push", "-t", &tag]).arg(&ctx);
+    let o = run(with_mounted_client(&c));
+    ok(&o);
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "only the image ID on stdout: {out:?}");
+    assert!(lines[0].starts_with("sha256:"), "{out:?}");
+    assert_eq!(
+        registry_tags(&repo),
+        ["1"],
+        "the push happened: {}",
+        stderr(&o)
+    );
+}

@@ -1242,6 +1242,7 @@ mod tests {
             false,
         )
         .unwrap();
+        assert!(!t.notices.is_empty(), "--builder is dropped with a notice");
         for n in &t.notices {
             assert!(
                 !n.contains("hunter2") && !n.contains("SECRETBUILDER"),
