@@ -58,13 +58,13 @@ const fn internal(name: &'static str, help: &'static str) -> Setting {
 
 /// Every variable dockroute reads, users' first.
 pub const TABLE: &[Setting] = &[
-    user("DOCKROUTE_MODE", "auto", "auto (default), pass, mounted, legacy, buildx, daemonless or remote: force a route for builds and compose; pass turns routing off."),
+    user("DOCKROUTE_MODE", "auto", "auto, pass, mounted, legacy, buildx, daemonless or remote: force a route for builds and compose; pass turns routing off."),
     user("DOCKROUTE_RUNTIME", "probe the daemon", "restricted (or v2), v3 or open: skip the daemon probe and take this runtime as given (pin it in a CI image that only ever runs on one)."),
     user("DOCKROUTE_BUILDKIT_HOST", "", "A BuildKit address (unix://, tcp://, kube-pod://, docker-container:// …): build every build-like call there, on any runtime; with a daemon the image is loaded into it unless the call pushes or exports."),
     user("DOCKROUTE_BUILDKIT_TLS_DIR", "", "Directory holding ca.pem, cert.pem and key.pem for a tcp:// BuildKit with mutual TLS (the layout of DOCKER_CERT_PATH)."),
     user("DOCKROUTE_QUIET", "off", "1: hide the reroute line and notices (errors still print)."),
     user("DOCKROUTE_LOG", "off", "A tracing filter (debug, trace, dockroute=debug ...): diagnostics on stderr, redacted like everything else."),
-    user("DOCKROUTE_SECRETS", "warn", "warn (default), deny or off: what to do about secret-looking --build-arg names."),
+    user("DOCKROUTE_SECRETS", "warn", "warn, deny or off: what to do about secret-looking --build-arg names."),
     user("DOCKROUTE_SECRET_WORDS", "none", "Comma-separated extra words that make a --build-arg name secret-looking."),
     user("DOCKROUTE_PROBE_TIMEOUT_MS", "3000", "Bound on each client's --version probe, in milliseconds."),
     user("DOCKROUTE_DAEMON_TIMEOUT_MS", "1500", "Bound on the daemon probe and on a BuildKit reachability check, in milliseconds."),

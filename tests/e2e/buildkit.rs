@@ -10,18 +10,9 @@ use crate::support::*;
 
 const DENIAL: &str = "authorization denied by plugin pipelines: --privileged=true is not allowed";
 
-/// A sandbox whose PATH is the BuildKit binaries first (so `buildkitd` and `buildctl`
-/// resolve there), then the system directories (runc, mount, unshare).
+/// A sandbox whose PATH is the BuildKit binaries first, no shim.
 fn buildkit_sandbox() -> Sandbox {
-    Sandbox::bare().with_path(&[
-        buildkit_bin(),
-        "/usr/local/sbin".into(),
-        "/usr/local/bin".into(),
-        "/usr/sbin".into(),
-        "/usr/bin".into(),
-        "/sbin".into(),
-        "/bin".into(),
-    ])
+    with_buildkit_path(Sandbox::bare(), false)
 }
 
 /// A `FROM scratch` context that copies one file with content unique to the call.

@@ -11,19 +11,9 @@ use crate::support::*;
 
 const NO_DAEMON: &str = "unix:///nonexistent/docker.sock";
 
-/// The shim first, then BuildKit's programs, then the system (clients, runc, unshare).
+/// The shim first, then BuildKit's programs, then the system.
 fn buildkit_layout(s: Sandbox) -> Sandbox {
-    let shim = s.shim_dir();
-    s.with_path(&[
-        shim,
-        buildkit_bin(),
-        "/usr/local/sbin".into(),
-        "/usr/local/bin".into(),
-        "/usr/sbin".into(),
-        "/usr/bin".into(),
-        "/sbin".into(),
-        "/bin".into(),
-    ])
+    with_buildkit_path(s, true)
 }
 
 /// A context whose Dockerfile, `sub/Other.Dockerfile`, shows in its output which stage,

@@ -479,3 +479,25 @@ pub fn in_private_run(s: &Sandbox, cmd: &Command) -> Command {
     }
     c
 }
+
+/// PATH with BuildKit's programs (so `buildkitd` and `buildctl` resolve there), after the
+/// shim when `shim_first`, then the system directories (clients, runc, mount, unshare).
+pub fn with_buildkit_path(s: Sandbox, shim_first: bool) -> Sandbox {
+    let mut path = Vec::new();
+    if shim_first {
+        path.push(s.shim_dir());
+    }
+    path.push(buildkit_bin());
+    path.extend(
+        [
+            "/usr/local/sbin",
+            "/usr/local/bin",
+            "/usr/sbin",
+            "/usr/bin",
+            "/sbin",
+            "/bin",
+        ]
+        .map(PathBuf::from),
+    );
+    s.with_path(&path)
+}
