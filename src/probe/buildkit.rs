@@ -104,11 +104,7 @@ mod tests {
             ),
             None
         );
+        // (A port just freed is not asserted closed: a parallel test may take it.)
         drop(tcp);
-        assert!(unreachable(
-            &format!("tcp://127.0.0.1:{port}"),
-            Duration::from_millis(300)
-        )
-        .is_some());
     }
 }
