@@ -453,8 +453,8 @@ fn has_bootstrap(args: &[OsString]) -> bool {
         .any(|a| matches!(a.as_bytes(), b"--bootstrap" | b"--bootstrap=true"))
 }
 
-/// The next non-flag word at or after `from`, for the second word of `image build`.
-/// Flags between the words (`docker image --help build`) make it not a build.
+/// The word at `from`, for the second word of `image build`: a flag there
+/// (`docker image --help build`) matches no command word, so the call is not a build.
 fn next_word(args: &[OsString], from: usize) -> Option<(usize, &[u8])> {
     args.get(from).map(|a| (from, a.as_bytes()))
 }

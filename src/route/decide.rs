@@ -12,8 +12,6 @@
 //! - Every build-like plan says which builder it will use and why ([`BuilderChoice`]);
 //!   doctor's answer to "is BuildKit on?" is read from it.
 
-use std::ffi::OsStr;
-
 use crate::docker::args::{BootForm, CommandKind, Invocation};
 use crate::error::{Error, Result};
 use crate::route::buildkit_routes::buildkit;
@@ -304,18 +302,6 @@ fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Option<Plan> {
         plan.route = Route::Buildx;
     }
     Some(plan)
-}
-
-/// The environment value as the CLI would see it after the plan, for `explain`.
-#[must_use]
-pub fn effective_buildkit(plan: &Plan, inherited: Option<&OsStr>) -> Option<String> {
-    if let Some((_, v)) = plan.env_set.iter().find(|(k, _)| k == "DOCKER_BUILDKIT") {
-        return Some(v.clone());
-    }
-    if plan.env_unset.iter().any(|k| k == "DOCKER_BUILDKIT") {
-        return None;
-    }
-    inherited.map(|v| v.to_string_lossy().into_owned())
 }
 
 #[cfg(test)]

@@ -6,14 +6,6 @@ use std::time::Duration;
 
 use crate::support::*;
 
-fn real_version() -> Vec<u8> {
-    std::process::Command::new(DOCKER28)
-        .arg("--version")
-        .output()
-        .unwrap()
-        .stdout
-}
-
 #[test]
 fn skips_itself_as_symlink_hard_link_and_copy() {
     let s = Sandbox::bare();

@@ -392,11 +392,7 @@ fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
     // `docker --version` inside goes through dockroute to the image's real client.
     let o = in_image(&[], &["sh", "-c", "command -v docker; docker --version"]);
     ok(&o);
-    let real = Command::new(DOCKER28)
-        .arg("--version")
-        .output()
-        .unwrap()
-        .stdout;
+    let real = real_version();
     assert_eq!(
         stdout(&o),
         format!("/usr/local/sbin/docker\n{}", String::from_utf8_lossy(&real))
@@ -758,11 +754,7 @@ fn the_one_file_image_is_copied_from_into_a_ci_image() {
     let _ = docker(&["rmi", "-f", &tag, &carrier]);
     ok(&built);
     ok(&o);
-    let real = Command::new(DOCKER28)
-        .arg("--version")
-        .output()
-        .unwrap()
-        .stdout;
+    let real = real_version();
     assert_eq!(
         stdout(&o),
         format!(

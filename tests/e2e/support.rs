@@ -501,3 +501,11 @@ pub fn with_buildkit_path(s: Sandbox, shim_first: bool) -> Sandbox {
     );
     s.with_path(&path)
 }
+
+/// What the real 28.x client prints for `--version`, to compare a call through dockroute
+/// with.
+pub fn real_version() -> Vec<u8> {
+    let o = Command::new(DOCKER28).arg("--version").output().unwrap();
+    ok(&o);
+    o.stdout
+}
