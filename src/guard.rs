@@ -36,6 +36,26 @@ pub const HOPS_VAR: &str = "DOCKROUTE_HOPS";
 /// rustup raised its limit from 5 to 20 because legitimate nesting hit 5.
 pub const HOP_LIMIT: u32 = 20;
 
+/// Every program dockroute starts must be named by an absolute path: a bare name would
+/// make `Command` search PATH itself, relative entries (`.`, empty) included, so a
+/// checked-out repository could supply the program. Spawning code calls this first.
+///
+/// # Errors
+/// `InvalidInput` naming the program when its path is not absolute.
+pub fn require_absolute(program: &std::path::Path) -> std::io::Result<()> {
+    if program.is_absolute() {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{} is not an absolute path: dockroute never runs a program looked up by name",
+                program.display()
+            ),
+        ))
+    }
+}
+
 /// A file's identity: (device, inode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FileId {

@@ -25,6 +25,12 @@ use crate::route::plan::{ImageId, Plan, Step};
 /// Replaces this process with the plan's client. Returns only when that failed.
 #[must_use]
 pub fn exec(plan: &Plan, guard: &SelfGuard) -> Error {
+    if let Err(source) = crate::guard::require_absolute(&plan.program) {
+        return Error::Exec {
+            program: plan.program.clone(),
+            source,
+        };
+    }
     let mut cmd = Command::new(&plan.program);
     cmd.arg0(&plan.program);
     cmd.args(plan.argv.iter().skip(1));
@@ -50,14 +56,23 @@ pub fn exec(plan: &Plan, guard: &SelfGuard) -> Error {
 /// # Errors
 /// When a program cannot be started.
 pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
+    let mut env_set: Vec<(OsString, OsString)> = plan
+        .env_set
+        .iter()
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+        .collect();
+    if plan.supervised {
+        // `buildctl-daemonless.sh` is a shell script that runs `buildctl` and `buildkitd`
+        // by name: its PATH keeps only the absolute entries, so a `./buildctl` in the
+        // working directory never answers for them.
+        if let Some(path) = absolute_path_entries(std::env::var_os("PATH").as_deref()) {
+            env_set.push(("PATH".into(), path));
+        }
+    }
     let step = |s: &Step, stdout_to_stderr: bool| supervise::Step {
         program: s.program.clone(),
         argv: s.argv.clone(),
-        env_set: plan
-            .env_set
-            .iter()
-            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
-            .collect(),
+        env_set: env_set.clone(),
         env_unset: plan.env_unset.iter().map(OsString::from).collect(),
         stdout_to_stderr,
     };
@@ -115,6 +130,22 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
     ran.map(|_| code)
 }
 
+/// PATH without its relative and empty entries, or `None` when it has none of those (then
+/// it is left as it is).
+fn absolute_path_entries(path: Option<&std::ffi::OsStr>) -> Option<OsString> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let path = path?;
+    let entries: Vec<&[u8]> = path.as_bytes().split(|b| *b == b':').collect();
+    if entries.iter().all(|e| e.first() == Some(&b'/')) {
+        return None;
+    }
+    let kept: Vec<&[u8]> = entries
+        .into_iter()
+        .filter(|e| e.first() == Some(&b'/'))
+        .collect();
+    Some(OsString::from_vec(kept.join(&b':')))
+}
+
 /// Writes and/or prints the image ID (the config digest buildctl recorded). Returns the
 /// exit code: 0 (an empty --iidfile when the build made no image), or 1 with a notice
 /// when the --iidfile cannot be written.
@@ -148,4 +179,23 @@ fn image_id(id: &ImageId) -> u8 {
         crate::output::stdout_line(&digest);
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::absolute_path_entries;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn relative_and_empty_path_entries_are_dropped_for_scripts() {
+        assert_eq!(absolute_path_entries(Some(OsStr::new("/a:/b"))), None);
+        assert_eq!(
+            absolute_path_entries(Some(OsStr::new(".:/a::bin:/b:"))),
+            Some("/a:/b".into())
+        );
+        assert_eq!(
+            absolute_path_entries(Some(OsStr::new("."))),
+            Some("".into())
+        );
+    }
 }

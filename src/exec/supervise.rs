@@ -304,6 +304,9 @@ fn spawn(
         program: step.program.clone(),
         source,
     };
+    for step in std::iter::once(first).chain(second) {
+        crate::guard::require_absolute(&step.program).map_err(|e| (exec_err(step, e), None))?;
+    }
     let mut cmd = command(first, guard, 0);
     if second.is_some() {
         cmd.stdout(Stdio::piped());

@@ -21,6 +21,7 @@ use crate::docker::endpoint::Endpoint;
 use crate::guard::SelfGuard;
 use crate::net::http::{self, Address, Failure, Response};
 use crate::probe::spawn::{self, Capture};
+use crate::route::facts::Client;
 
 /// An image reference that cannot exist (`.invalid` is reserved by RFC 2606).
 pub const PROBE_IMAGE: &str = "dockroute-probe.invalid/does-not-exist:never";
@@ -122,13 +123,22 @@ fn classify(endpoint: &Address, r: &Response, deadline: Instant) -> Verdict {
 #[must_use]
 pub fn probe(
     endpoint: &Endpoint,
-    client: &Path,
+    client: Option<&Client>,
     global_args: &[OsString],
     guard: &SelfGuard,
     timeout: Duration,
 ) -> Verdict {
     let Some(address) = endpoint.address() else {
-        return probe_via_client(client, global_args, guard, timeout);
+        // Only a client discovery found (absolute, never through a relative PATH entry)
+        // may answer for an endpoint dockroute cannot speak to itself.
+        return match client.map(|c| c.path.as_path()).filter(|p| p.is_absolute()) {
+            Some(path) => probe_via_client(path, global_args, guard, timeout),
+            None => Verdict::Unknown {
+                detail: format!(
+                    "{endpoint} is reached only through a docker client, and no real client was found on PATH"
+                ),
+            },
+        };
     };
     let deadline = Instant::now() + timeout;
     let ask = |privileged: bool| match http::request(
@@ -373,11 +383,38 @@ mod tests {
     fn run(ep: &Endpoint) -> Verdict {
         probe(
             ep,
-            Path::new("/nonexistent"),
+            None,
             &[],
             &SelfGuard::default(),
             Duration::from_millis(800),
         )
+    }
+
+    /// With no discovered client, an endpoint only a client can reach is `Unknown`, and no
+    /// program is looked up by name (a `./docker` in the working directory never runs).
+    #[test]
+    fn a_client_only_endpoint_without_a_client_runs_nothing() {
+        let ep = Endpoint::ViaClient("ssh://nobody@127.0.0.1".into());
+        assert!(
+            matches!(run(&ep), Verdict::Unknown { detail } if detail.contains("no real client was found"))
+        );
+        let relative = Client {
+            path: "docker".into(),
+            version: None,
+            problem: None,
+            mounted: false,
+            buildx: false,
+        };
+        assert!(matches!(
+            probe(
+                &ep,
+                Some(&relative),
+                &[],
+                &SelfGuard::default(),
+                Duration::from_millis(300)
+            ),
+            Verdict::Unknown { .. }
+        ));
     }
 
     #[test]

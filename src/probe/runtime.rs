@@ -129,7 +129,8 @@ fn remember(cache: &Cache, key: &str, verdict: &Verdict, at: u64) {
     cache.store_entries(CACHE_FILE, CACHE_VERSION, &entries);
 }
 
-/// Learns the runtime for a call. `clients` is never empty here.
+/// Learns the runtime for a call. With no client, endpoints only a client can reach
+/// (TLS, ssh://) are `Unknown`: nothing is ever spawned by bare name.
 #[must_use]
 pub fn learn(
     inv: &Invocation,
@@ -163,13 +164,9 @@ pub fn learn(
     let (verdict, source) = if let Some(v) = cached {
         (v, RuntimeSource::Cached)
     } else {
-        let client = clients
-            .first()
-            .map(|c| c.path.as_path())
-            .unwrap_or(std::path::Path::new("docker"));
         let v = daemon::probe(
             &ep,
-            client,
+            clients.first(),
             inv.global_args(),
             guard,
             settings.daemon_timeout,

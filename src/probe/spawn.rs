@@ -58,6 +58,7 @@ pub fn spawn(
     max: usize,
     enough: fn(&[u8]) -> bool,
 ) -> std::io::Result<Running> {
+    crate::guard::require_absolute(std::path::Path::new(cmd.get_program()))?;
     cmd.stdin(Stdio::null()).process_group(0);
     match capture {
         Capture::Stdout => cmd.stdout(Stdio::piped()).stderr(Stdio::null()),
