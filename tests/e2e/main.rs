@@ -14,6 +14,7 @@ mod daemonless;
 mod discovery;
 mod packaging;
 mod passthrough;
+mod relative_path;
 mod routing;
 mod security;
 mod supervise;
