@@ -370,7 +370,8 @@ fn real_compose_without_dockroute_hits_the_seed_denial_on_the_strict_daemon() {
     c.env("DOCKER_HOST", daemon("v2"))
         .env("DOCKER_CONFIG", &config)
         .current_dir(&project)
-        .args(["compose", "build"]);
+        // Plain progress: bake's own log (with the daemon's denial) reaches stderr.
+        .args(["compose", "--progress", "plain", "build"]);
     let o = run(c);
     assert!(!o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains(DENIAL), "{}", stderr(&o));
