@@ -63,11 +63,13 @@ fn builds_to_a_local_directory(global: &[String]) {
 }
 
 #[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
 fn buildctl_builds_on_the_unix_socket_buildkitd() {
     builds_to_a_local_directory(&["--addr".into(), buildkit_addr("unix")]);
 }
 
 #[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
 fn buildctl_builds_on_the_tcp_buildkitd_with_mutual_tls() {
     let addr = buildkit_addr("tcp");
     let tls = buildkit_tls_dir();
@@ -99,6 +101,7 @@ fn buildctl_builds_on_the_tcp_buildkitd_with_mutual_tls() {
 }
 
 #[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
 fn buildctl_pushes_into_the_plain_http_registry() {
     let registry = testbed("DOCKROUTE_TEST_REGISTRY");
     let s = buildkit_sandbox();
@@ -117,6 +120,7 @@ fn buildctl_pushes_into_the_plain_http_registry() {
 }
 
 #[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
 fn buildctl_daemonless_builds_in_a_private_run_and_leaves_no_buildkitd() {
     let s = buildkit_sandbox();
     let (ctx, content) = scratch_context(&s, "ctx");
@@ -175,6 +179,7 @@ fn buildx_containers(host: &str) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
 fn real_buildx_on_the_strict_daemon_fails_with_the_privileged_denial() {
     let host = daemon("v2");
     // The modern client alone, with the real buildx plugin in a DOCKER_CONFIG of its own

@@ -43,6 +43,7 @@ fn read(p: &Path) -> String {
 }
 
 #[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
 fn no_daemon_with_buildkit_host_pushes_into_the_registry_over_unix_and_mutual_tls_tcp() {
     let registry = testbed("DOCKROUTE_TEST_REGISTRY");
     for (addr, tls) in [
@@ -72,6 +73,7 @@ fn no_daemon_with_buildkit_host_pushes_into_the_registry_over_unix_and_mutual_tl
 }
 
 #[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
 fn no_daemon_outputs_files_with_the_file_target_build_args_and_dockerignore_honoured() {
     let s = buildkit_layout(Sandbox::new())
         .env("DOCKER_HOST", NO_DAEMON)
@@ -131,6 +133,7 @@ fn no_daemon_outputs_files_with_the_file_target_build_args_and_dockerignore_hono
 }
 
 #[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
 fn an_unreachable_buildkit_host_is_a_clear_error_naming_it_unless_the_script_can_build() {
     // buildctl alone on PATH, no buildctl-daemonless.sh: nothing else can build.
     let s = Sandbox::new();
@@ -191,6 +194,7 @@ fn sandbox_buildkitds(s: &Sandbox) -> String {
 }
 
 #[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
 fn no_daemon_and_no_buildkit_host_builds_on_a_private_buildkit_and_leaves_none() {
     let s = buildkit_layout(Sandbox::new()).env("DOCKER_HOST", NO_DAEMON);
     let ctx = telling_context(&s);
@@ -216,6 +220,7 @@ fn no_daemon_and_no_buildkit_host_builds_on_a_private_buildkit_and_leaves_none()
 }
 
 #[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
 fn sigterm_to_the_shim_mid_build_leaves_no_buildkitd() {
     let s = buildkit_layout(Sandbox::new()).env("DOCKER_HOST", NO_DAEMON);
     let ctx = telling_context(&s);
@@ -284,6 +289,7 @@ fn file_in_image(host: &str, tag: &str, path: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
 fn a_shared_buildkit_builds_what_the_restricted_daemon_cannot_and_loads_it_there() {
     let host = daemon("v2");
     let log = testbed("DOCKROUTE_TEST_V2_AUTHZ_LOG");
@@ -332,6 +338,7 @@ fn a_shared_buildkit_builds_what_the_restricted_daemon_cannot_and_loads_it_there
 }
 
 #[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
 fn explain_shows_the_translated_command_with_secret_values_redacted() {
     let s = buildkit_layout(Sandbox::new())
         .env("DOCKER_HOST", daemon("v2"))
@@ -377,6 +384,7 @@ fn explain_shows_the_translated_command_with_secret_values_redacted() {
 }
 
 #[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
 fn iidfile_and_quiet_give_the_image_id_and_a_failed_build_leaves_no_old_one() {
     let s = buildkit_layout(Sandbox::new())
         .env("DOCKER_HOST", NO_DAEMON)

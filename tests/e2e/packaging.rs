@@ -372,6 +372,7 @@ fn bake(s: &Sandbox, host: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
 fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
     let host = daemon("plain");
     let s = Sandbox::bare();
@@ -420,6 +421,7 @@ fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
 /// client is dynamically linked, Pipelines' own is not), BITBUCKET_* set. doctor answers
 /// the three questions, and `docker build` goes to the mounted client and succeeds.
 #[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
 fn the_baked_image_in_a_pipelines_v2_like_step_builds_through_the_mounted_client() {
     let host = daemon("v2");
     let sock = host
@@ -654,6 +656,7 @@ fn the_debian_package_installs_its_run_step_link_and_removal_restores() {
 /// `FROM` busybox takes it with the documented `COPY --from` line. There dockroute runs
 /// by both names, and `docker --version` reaches the image's real client through it.
 #[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
 fn the_one_file_image_is_copied_from_into_a_ci_image() {
     let host = daemon("plain");
     let bin = testbed("DOCKROUTE_TEST_STATIC_BIN");
