@@ -216,6 +216,20 @@ impl Settings {
             DEFAULT_DAEMON_TTL.as_secs(),
         ));
         let path = |name: &str| get(name).map(PathBuf::from);
+        // A relative cache directory would follow the working directory (a checkout):
+        // it is not used, and that is said like any other value not understood.
+        let cache_dir = match path("DOCKROUTE_CACHE_DIR") {
+            Some(d) if !d.is_absolute() => {
+                complain(
+                    "DOCKROUTE_CACHE_DIR",
+                    &d.to_string_lossy(),
+                    "an absolute path",
+                    "the default ($XDG_CACHE_HOME/dockroute or ~/.cache/dockroute)",
+                );
+                None
+            }
+            other => other,
+        };
         let raw = TABLE
             .iter()
             .filter(|s| !s.internal)
@@ -233,7 +247,7 @@ impl Settings {
             probe_timeout,
             daemon_timeout,
             daemon_ttl,
-            cache_dir: path("DOCKROUTE_CACHE_DIR"),
+            cache_dir,
             bad,
             raw,
         }
@@ -271,6 +285,23 @@ mod tests {
         assert_eq!(s.secrets.policy, Policy::Warn);
         assert!(s.bad.is_empty());
         assert!(s.raw.iter().all(|(_, v)| v.is_none()));
+    }
+
+    #[test]
+    fn a_relative_cache_dir_is_not_used_and_is_said() {
+        let s = read(&[("DOCKROUTE_CACHE_DIR", "cache")]);
+        assert_eq!(s.cache_dir, None);
+        assert_eq!(s.bad.len(), 1);
+        let said = s.bad[0].to_string();
+        assert!(
+            said.starts_with(
+                "DOCKROUTE_CACHE_DIR=\"cache\" is not an absolute path; using the default"
+            ),
+            "{said}"
+        );
+        let s = read(&[("DOCKROUTE_CACHE_DIR", "/var/cache/dr")]);
+        assert_eq!(s.cache_dir, Some(PathBuf::from("/var/cache/dr")));
+        assert!(s.bad.is_empty());
     }
 
     #[test]
