@@ -104,6 +104,10 @@ pub fn run(args: Vec<OsString>) -> u8 {
     let result = match cli.command {
         Command::Exec { args } => return crate::shim::run(args),
         Command::Doctor { json } => crate::cli::doctor::run(json),
+        // With nothing to explain, say what to give rather than explain a bare `docker`.
+        Command::Explain { args, .. } if args.is_empty() => Err(Error::Usage(
+            "explain needs the docker arguments to explain, after `--`: for example `dockroute explain -- build .`".into(),
+        )),
         Command::Explain { json, args } => crate::cli::explain::run(args, json),
         Command::Completions { shell } => {
             let mut out = Vec::new();

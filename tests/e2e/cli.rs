@@ -235,3 +235,22 @@ fn force_arg0_selects_the_shim_personality() {
         stdout(&o)
     );
 }
+
+/// `dockroute explain` with nothing after it is a usage error that shows the form to use,
+/// not an explanation of a bare `docker` call.
+#[test]
+fn explain_with_no_arguments_says_what_to_give() {
+    let s = Sandbox::new().env("DOCKROUTE_RUNTIME", "open");
+    for args in [&["explain"][..], &["explain", "--json"], &["explain", "--"]] {
+        let mut c = s.dockroute();
+        c.args(args);
+        let o = run(c);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{args:?}: {}", stdout(&o));
+        assert!(
+            stderr(&o).contains("dockroute explain -- build ."),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+}
