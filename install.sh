@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+#!/bin/sh
 # install.sh — install dockroute so that `docker` means dockroute, then run `dockroute doctor`.
 #
 #   sudo ./install.sh                  build the static binary, install into /usr/local/sbin
@@ -20,7 +20,14 @@
 # Exit codes: 0 installed and `docker` resolves to dockroute; 1 error (nothing changed
 # when the error is a refusal); 2 bad usage; 3 installed, but on this PATH `docker` does
 # not resolve to dockroute yet — the line to add is printed.
-set -euo pipefail
+# POSIX sh (busybox ash, dash, bash): build images with a Docker CLI are often Alpine
+# or busybox ones with no bash. Lists are newline-separated strings, read by
+# here-documents (a pipe into `while` would run the loop in a subshell).
+set -eu
+# shellcheck disable=SC3040
+(set -o pipefail) 2>/dev/null && set -o pipefail
+nl='
+'
 
 usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 say() { printf 'install.sh: %s\n' "$*"; }
@@ -57,11 +64,10 @@ while [ "${#prefix}" -gt 1 ] && [ "${prefix%/}" != "$prefix" ]; do prefix=${pref
 share="${DOCKROUTE_SHARE_DIR:-$(dirname "$prefix")/share}"
 state="$share/dockroute"
 manifest="$state/manifest"
-completions=(
-    "bash:$share/bash-completion/completions/dockroute"
-    "zsh:$share/zsh/site-functions/_dockroute"
-    "fish:$share/fish/vendor_completions.d/dockroute.fish"
-)
+# SHELL:FILE, one a line.
+completions="bash:$share/bash-completion/completions/dockroute
+zsh:$share/zsh/site-functions/_dockroute
+fish:$share/fish/vendor_completions.d/dockroute.fish"
 manpage="$share/man/man1/dockroute.1"
 
 # Is FILE (or what it links to) dockroute? It runs FILE's --version, pointed at no daemon
@@ -82,12 +88,15 @@ if [ "$uninstall" = 1 ]; then
     if [ -f "$prefix/dockroute" ] && is_dockroute "$prefix/dockroute"; then
         rm -f "$prefix/dockroute" && say "removed $prefix/dockroute" && removed=1
     fi
-    for entry in "${completions[@]}" "man:$manpage"; do
+    while IFS= read -r entry; do
         f=${entry#*:}
         if [ -f "$f" ] && grep -q dockroute "$f" 2>/dev/null; then
             rm -f "$f" && say "removed $f" && removed=1
         fi
-    done
+    done <<EOF
+$completions
+man:$manpage
+EOF
     if [ -f "$manifest" ]; then
         # Directories install.sh created, deepest first; only empty ones go.
         dirs=$(sed -n 's/^dir //p' "$manifest" | sort -r)
@@ -95,7 +104,9 @@ if [ "$uninstall" = 1 ]; then
         rmdir "$state" 2>/dev/null || true
         while IFS= read -r d; do
             [ -n "$d" ] && rmdir "$d" 2>/dev/null && say "removed $d/"
-        done <<<"$dirs"
+        done <<EOF
+$dirs
+EOF
         removed=1
     fi
     # The probe cache dockroute (and the doctor run at install) left for this user.
@@ -123,29 +134,37 @@ if [ -z "$from" ]; then
     cd "$(dirname "$0")"
     # Under sudo, build as the owner of the checkout, with their toolchain, so target/
     # stays theirs; only the installation needs root.
-    as_owner=()
+    owner=""
     owner_home=$HOME
     if [ "$root" = 1 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] &&
         [ "$(stat -c %U .)" = "$SUDO_USER" ]; then
         owner_home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
-        as_owner=(runuser -u "$SUDO_USER" -- env HOME="$owner_home" PATH="$owner_home/.cargo/bin:$PATH")
+        owner=$SUDO_USER
     elif ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
         PATH="$HOME/.cargo/bin:$PATH"
     fi
-    "${as_owner[@]}" sh -c 'command -v cargo' >/dev/null ||
+    # Runs a command as the checkout's owner (under sudo) or as is.
+    as_owner() {
+        if [ -n "$owner" ]; then
+            runuser -u "$owner" -- env HOME="$owner_home" PATH="$owner_home/.cargo/bin:$PATH" "$@"
+        else
+            "$@"
+        fi
+    }
+    as_owner sh -c 'command -v cargo' >/dev/null ||
         die "cargo not found: install Rust (https://rustup.rs) or pass --from BINARY"
-    target_dir=$("${as_owner[@]}" cargo metadata --format-version 1 --no-deps |
+    target_dir=$(as_owner cargo metadata --format-version 1 --no-deps |
         sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
     target_dir=${target_dir:-$PWD/target}
     musl=x86_64-unknown-linux-musl
-    if "${as_owner[@]}" rustup target list --installed 2>/dev/null | grep -qx "$musl" ||
-        "${as_owner[@]}" rustup target add "$musl" >/dev/null 2>&1; then
+    if as_owner rustup target list --installed 2>/dev/null | grep -qx "$musl" ||
+        as_owner rustup target add "$musl" >/dev/null 2>&1; then
         say "building the static musl binary"
-        "${as_owner[@]}" cargo build --release --locked --target "$musl"
+        as_owner cargo build --release --locked --target "$musl"
         from="$target_dir/$musl/release/dockroute"
     else
         say "the musl target is unavailable; building a static glibc binary"
-        "${as_owner[@]}" env RUSTFLAGS='-C target-feature=+crt-static' \
+        as_owner env RUSTFLAGS='-C target-feature=+crt-static' \
             cargo build --release --locked --target x86_64-unknown-linux-gnu
         from="$target_dir/x86_64-unknown-linux-gnu/release/dockroute"
     fi
@@ -154,28 +173,26 @@ fi
 is_dockroute "$from" || die "$from does not answer like dockroute (\`$from --version\`)"
 
 # --- install ------------------------------------------------------------------------------
-declare -a created=()
+# The directories install.sh created (this run and earlier ones), one a line.
+created=""
 if [ -f "$manifest" ]; then
-    mapfile -t created < <(sed -n 's/^dir //p' "$manifest")
+    created=$(sed -n 's/^dir //p' "$manifest")
 fi
 # mkdir -p that remembers every directory it had to create, parents first.
 make_dir() {
-    local d=$1 missing=()
-    while [ ! -d "$d" ]; do
-        missing=("$d" "${missing[@]}")
-        d=$(dirname "$d")
-    done
-    for d in "${missing[@]}"; do
-        mkdir "$d"
-        created+=("$d")
-    done
+    [ -d "$1" ] && return 0
+    make_dir "$(dirname "$1")"
+    mkdir "$1"
+    created="$created$nl$1"
 }
 
 make_dir "$prefix"
 if [ -f "$prefix/dockroute" ] && cmp -s "$from" "$prefix/dockroute"; then
     say "$prefix/dockroute is up to date"
 else
-    install -m 0755 "$from" "$prefix/dockroute.new.$$"
+    # cp + chmod rather than install(1), which busybox builds may lack.
+    cp "$from" "$prefix/dockroute.new.$$"
+    chmod 0755 "$prefix/dockroute.new.$$"
     mv -f "$prefix/dockroute.new.$$" "$prefix/dockroute"
     say "installed $prefix/dockroute"
 fi
@@ -186,31 +203,35 @@ if [ ! -L "$prefix/docker" ] || [ "$(readlink "$prefix/docker")" != dockroute ];
 fi
 
 # Write generated content only when it changed (a second run touches nothing).
+# (No `local` in POSIX sh: gen_file and gen_tmp are this function's own names.)
 generate() {
-    local file=$1 tmp
+    gen_file=$1
     shift
-    tmp=$(mktemp)
-    if "$@" >"$tmp" 2>/dev/null && [ -s "$tmp" ]; then
-        if ! cmp -s "$tmp" "$file"; then
-            make_dir "$(dirname "$file")"
-            install -m 0644 "$tmp" "$file"
-            say "wrote $file"
+    gen_tmp=$(mktemp)
+    if "$@" >"$gen_tmp" 2>/dev/null && [ -s "$gen_tmp" ]; then
+        if ! cmp -s "$gen_tmp" "$gen_file"; then
+            make_dir "$(dirname "$gen_file")"
+            cp "$gen_tmp" "$gen_file"
+            chmod 0644 "$gen_file"
+            say "wrote $gen_file"
         fi
     else
-        say "warning: \`$*\` produced nothing; skipped $file"
+        say "warning: \`$*\` produced nothing; skipped $gen_file"
     fi
-    rm -f "$tmp"
+    rm -f "$gen_tmp"
 }
-for entry in "${completions[@]}"; do
+while IFS= read -r entry; do
     generate "${entry#*:}" "$prefix/dockroute" completions "${entry%%:*}"
-done
+done <<EOF
+$completions
+EOF
 generate "$manpage" "$prefix/dockroute" man
 
 make_dir "$state"
 {
     echo "# written by dockroute's install.sh; read by install.sh --uninstall"
     echo "prefix $prefix"
-    [ "${#created[@]}" = 0 ] || printf 'dir %s\n' "${created[@]}" | awk '!seen[$0]++'
+    printf '%s\n' "$created" | sed -n 's/^\(..*\)$/dir \1/p' | awk '!seen[$0]++'
 } >"$manifest.new.$$"
 if cmp -s "$manifest.new.$$" "$manifest"; then rm -f "$manifest.new.$$"; else mv -f "$manifest.new.$$" "$manifest"; fi
 

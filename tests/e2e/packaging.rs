@@ -3,7 +3,7 @@
 //! image on the test daemon, completions and the man page, doctor's two outputs agreeing.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use crate::support::*;
 
@@ -12,7 +12,7 @@ fn repo() -> PathBuf {
 }
 
 fn install(s: &Sandbox, prefix: &Path, extra: &[&str]) -> Output {
-    let mut c = s.command("/bin/bash");
+    let mut c = s.command("/bin/sh");
     c.arg(repo().join("install.sh"))
         .arg("--prefix")
         .arg(prefix)
@@ -767,5 +767,83 @@ fn the_one_file_image_is_copied_from_into_a_ci_image() {
         ),
         "{}",
         stderr(&o)
+    );
+}
+
+/// install.sh is POSIX sh: in a root that has only busybox (the shape of Alpine and
+/// busybox CI images, with no bash and no install(1)), it installs, a second run changes
+/// nothing, and `--uninstall` leaves none of its files behind.
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn install_sh_runs_under_busybox_sh_in_a_busybox_root() {
+    let bin = testbed("DOCKROUTE_TEST_STATIC_BIN");
+    let s = Sandbox::bare();
+    let root = s.p("root");
+    for d in ["bin", "dev", "proc", "tmp", "root"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static is installed");
+    std::fs::copy(repo().join("install.sh"), root.join("install.sh")).unwrap();
+    std::fs::copy(&bin, root.join("dr")).unwrap();
+    let chroot = |args: &[&str]| {
+        let mut c = Command::new("unshare");
+        c.args(["-m", "--propagation", "private", "sh", "-c"])
+            .arg(
+                "mount --bind /dev \"$0/dev\" && mount -t proc proc \"$0/proc\" && \
+                 exec chroot \"$0\" /bin/busybox env -i PATH=/usr/local/sbin:/usr/local/bin:/bin \
+                 HOME=/root /bin/sh \"$@\"",
+            )
+            .arg(&root)
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .stdin(Stdio::null());
+        run(c)
+    };
+    let setup = {
+        let mut c = Command::new("chroot");
+        c.arg(&root)
+            .args(["/bin/busybox", "--install", "-s", "/bin"]);
+        run(c)
+    };
+    ok(&setup);
+    assert!(
+        !root.join("bin/bash").exists(),
+        "the root must have no bash"
+    );
+    let first = chroot(&["/install.sh", "--from", "/dr"]);
+    ok(&first);
+    let out = stdout(&first);
+    assert!(
+        out.contains("linked /usr/local/sbin/docker -> dockroute"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok: `docker` resolves to /usr/local/sbin/docker"),
+        "{out}"
+    );
+    assert!(root.join("usr/local/share/man/man1/dockroute.1").is_file());
+    let manifest =
+        std::fs::read_to_string(root.join("usr/local/share/dockroute/manifest")).unwrap();
+    assert!(manifest.contains("dir /usr/local/sbin\n"), "{manifest}");
+
+    let second = chroot(&["/install.sh", "--from", "/dr"]);
+    ok(&second);
+    let out = stdout(&second);
+    assert!(
+        out.contains("/usr/local/sbin/dockroute is up to date"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("wrote ") && !out.contains("linked "),
+        "second run changed something: {out}"
+    );
+
+    let gone = chroot(&["/install.sh", "--uninstall"]);
+    ok(&gone);
+    assert!(
+        !root.join("usr").exists(),
+        "--uninstall left files: {}",
+        stdout(&gone)
     );
 }
