@@ -252,7 +252,8 @@ impl Report {
                     fix: "add `services: [docker]` to the step (and do not override DOCKER_HOST)"
                         .into(),
                 }),
-                Runtime::NoDaemon { .. } if !daemonless_ready && bk.remote.is_none() => notes.push(Finding {
+                // Builds would fail here: a problem, not a note (doctor exits 1).
+                Runtime::NoDaemon { .. } if !daemonless_ready && bk.remote.is_none() => problems.push(Finding {
                     problem: format!(
                         "no Docker daemon answers at {}, and there is no BuildKit to build with instead (no BUILDKIT_HOST, no buildctl-daemonless.sh on PATH): builds pass through unchanged and fail",
                         env.endpoint
@@ -782,13 +783,14 @@ mod tests {
     #[test]
     fn no_daemon_and_no_buildkit_says_what_is_missing() {
         let d = Report::new(&no_daemon(), &env(), ours());
+        // Builds would fail: a problem (doctor exits 1), never beside "No problems found".
         assert!(
-            d.notes
+            d.problems
                 .iter()
                 .any(|n| n.problem.contains("no BUILDKIT_HOST")
                     && n.fix.contains("buildctl-daemonless.sh")),
             "{:?}",
-            d.notes
+            d.problems
         );
         assert_eq!(d.buildkit.route_now, "route pass, on the legacy builder");
         let text = crate::cli::doctor::text::render(&d, &crate::cli::doctor::text::Paint(false));
@@ -796,6 +798,7 @@ mod tests {
             text.contains("BuildKit\n") && text.contains("buildctl                 not on PATH"),
             "{text}"
         );
+        assert!(!text.contains("No problems found."), "{text}");
     }
 
     #[test]
