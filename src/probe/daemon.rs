@@ -129,10 +129,10 @@ pub fn probe(
     timeout: Duration,
 ) -> Verdict {
     let Some(address) = endpoint.address() else {
-        // Only a client discovery found (absolute, never through a relative PATH entry)
-        // may answer for an endpoint dockroute cannot speak to itself.
-        return match client.map(|c| c.path.as_path()).filter(|p| p.is_absolute()) {
-            Some(path) => probe_via_client(path, global_args, guard, timeout),
+        // Only a client discovery found may answer for an endpoint dockroute cannot speak
+        // to itself (the spawn helper refuses any path that is not absolute).
+        return match client {
+            Some(c) => probe_via_client(&c.path, global_args, guard, timeout),
             None => Verdict::Unknown {
                 detail: format!(
                     "{endpoint} is reached only through a docker client, and no real client was found on PATH"

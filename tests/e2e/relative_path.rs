@@ -139,14 +139,24 @@ const NO_DAEMON_ENDPOINTS: &[(&str, &[&str])] = &[
     ("ssh://nobody@127.0.0.1", &[]),
 ];
 
+/// A sandbox with the planted programs, PATH = `.::bin:SHIM` then `rest`, and the config
+/// naming credential helpers; with the planted working directory and the record.
+fn planted(rest: &[PathBuf]) -> (Sandbox, PathBuf, PathBuf) {
+    let s = Sandbox::bare();
+    let (work, record) = plant(&s);
+    let path = relative_first(&s, rest);
+    let config = s.p("docker-config");
+    (
+        s.env("PATH", path).env("DOCKER_CONFIG", config),
+        work,
+        record,
+    )
+}
+
 /// The report's own reproduction: no real client at all, only `.` on PATH.
 #[test]
 fn with_only_relative_entries_nothing_planted_runs() {
-    let s = Sandbox::bare();
-    let (work, record) = plant(&s);
-    let path = relative_first(&s, &[PathBuf::from("/nonexistent")]);
-    let config = s.p("docker-config");
-    let s = s.env("PATH", path).env("DOCKER_CONFIG", config);
+    let (s, work, record) = planted(&[PathBuf::from("/nonexistent")]);
     for (host, extra) in NO_DAEMON_ENDPOINTS {
         run_all(&s, &work, host, extra, &[]);
     }
@@ -158,17 +168,12 @@ fn with_only_relative_entries_nothing_planted_runs() {
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn with_real_programs_after_relative_entries_nothing_planted_runs() {
-    let s = Sandbox::bare();
-    let (work, record) = plant(&s);
-    let rest = [
+    let (s, work, record) = planted(&[
         buildkit_bin(),
         "/usr/local/bin".into(),
         "/usr/bin".into(),
         "/bin".into(),
-    ];
-    let path = relative_first(&s, &rest);
-    let config = s.p("docker-config");
-    let s = s.env("PATH", path).env("DOCKER_CONFIG", config);
+    ]);
     let strict = daemon("v2");
     let mut endpoints: Vec<(&str, &[&str])> = NO_DAEMON_ENDPOINTS.to_vec();
     endpoints.push((&strict, &[]));
@@ -188,21 +193,14 @@ fn with_real_programs_after_relative_entries_nothing_planted_runs() {
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn the_daemonless_script_finds_no_planted_buildctl() {
-    let s = Sandbox::bare();
-    let (work, record) = plant(&s);
-    let rest = [
+    let (s, work, record) = planted(&[
         buildkit_bin(),
         "/usr/local/sbin".into(),
         "/usr/sbin".into(),
         "/usr/bin".into(),
         "/bin".into(),
-    ];
-    let path = relative_first(&s, &rest);
-    let config = s.p("docker-config");
-    let s = s
-        .env("PATH", path)
-        .env("DOCKER_CONFIG", config)
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    ]);
+    let s = s.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
     let mut c = s.docker();
     c.current_dir(&work)
         .args(["build", "-o", "type=local,dest=out", "."]);
