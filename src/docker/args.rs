@@ -1,4 +1,5 @@
-//! The docker argument grammar: global flags, the command words, and build flags.
+//! The docker argument grammar: global flags, the command words, and the flags of a
+//! build call (read with the arities of [`super::build_flags::BUILD_FLAGS`]).
 //!
 //! Modelled on sccache's argument tables: a static table says which flags take a value,
 //! an iterator classifies each argument, and unknown arguments are kept, never rejected.
@@ -8,35 +9,48 @@
 //! - Global-flag parsing stops at the first word that is not a flag (docker's own rule),
 //!   so `docker run -H x` never reads `-H` as a global flag.
 //!
-//! Size: most of this file is the two static flag tables (global and build flags), one
-//! line per flag, which are easier to check against docker's own lists whole.
+//! The build flags' table, which says far more about each flag than its arity, is
+//! [`super::build_flags`]; this file keeps the small global and compose tables.
 
 use std::ffi::{OsStr, OsString};
 use std::ops::Range;
 use std::os::unix::ffi::OsStrExt;
 
+pub use super::build_flags::BuildCall;
+use super::build_flags::{BuildFlag, BUILD_FLAGS};
+
 /// How a flag consumes its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Arity {
+pub enum Arity {
     /// `--flag` (or `--flag=true|false`).
     Bool,
     /// `--flag v`, `--flag=v`, and for short flags `-fv`.
     Value,
 }
 
-/// One entry of a flag table: long name (without `--`), optional short letter.
-struct FlagInfo {
-    long: &'static str,
-    short: Option<u8>,
-    arity: Arity,
+/// One entry of a flag table: long name (without `--`), optional short letter, arity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlagSpec {
+    /// The long name, without `--`.
+    pub long: &'static str,
+    /// The short letter, if any.
+    pub short: Option<u8>,
+    /// Whether it takes a value.
+    pub arity: Arity,
 }
 
-const fn flag(long: &'static str, short: Option<u8>, arity: Arity) -> FlagInfo {
-    FlagInfo { long, short, arity }
+impl AsRef<FlagSpec> for FlagSpec {
+    fn as_ref(&self) -> &FlagSpec {
+        self
+    }
+}
+
+const fn flag(long: &'static str, short: Option<u8>, arity: Arity) -> FlagSpec {
+    FlagSpec { long, short, arity }
 }
 
 /// docker's global flags (docker/cli `cli/flags/options.go`), sorted by long name.
-static GLOBAL_FLAGS: &[FlagInfo] = &[
+static GLOBAL_FLAGS: &[FlagSpec] = &[
     flag("config", None, Arity::Value),
     flag("context", Some(b'c'), Arity::Value),
     flag("debug", Some(b'D'), Arity::Bool),
@@ -51,73 +65,9 @@ static GLOBAL_FLAGS: &[FlagInfo] = &[
     flag("version", Some(b'v'), Arity::Bool),
 ];
 
-/// The flags of `docker build` (legacy and BuildKit-era) and `docker buildx build`,
-/// sorted by long name. Only the arity matters for parsing; unknown flags are assumed
-/// boolean, which at worst misplaces the build context in `explain`, never an argument.
-static BUILD_FLAGS: &[FlagInfo] = &[
-    flag("add-host", None, Arity::Value),
-    flag("allow", None, Arity::Value),
-    flag("annotation", None, Arity::Value),
-    flag("attest", None, Arity::Value),
-    flag("build-arg", None, Arity::Value),
-    flag("build-context", None, Arity::Value),
-    flag("builder", None, Arity::Value),
-    flag("cache-from", None, Arity::Value),
-    flag("cache-to", None, Arity::Value),
-    flag("call", None, Arity::Value),
-    flag("cgroup-parent", None, Arity::Value),
-    flag("check", None, Arity::Bool),
-    flag("compress", None, Arity::Bool),
-    flag("cpu-period", None, Arity::Value),
-    flag("cpu-quota", None, Arity::Value),
-    flag("cpu-shares", Some(b'c'), Arity::Value),
-    flag("cpuset-cpus", None, Arity::Value),
-    flag("cpuset-mems", None, Arity::Value),
-    flag("debug", Some(b'D'), Arity::Bool),
-    flag("disable-content-trust", None, Arity::Bool),
-    flag("file", Some(b'f'), Arity::Value),
-    flag("force-rm", None, Arity::Bool),
-    flag("help", None, Arity::Bool),
-    flag("iidfile", None, Arity::Value),
-    flag("isolation", None, Arity::Value),
-    flag("label", None, Arity::Value),
-    flag("load", None, Arity::Bool),
-    flag("memory", Some(b'm'), Arity::Value),
-    flag("memory-swap", None, Arity::Value),
-    flag("metadata-file", None, Arity::Value),
-    flag("network", None, Arity::Value),
-    flag("no-cache", None, Arity::Bool),
-    flag("no-cache-filter", None, Arity::Value),
-    flag("output", Some(b'o'), Arity::Value),
-    flag("platform", None, Arity::Value),
-    flag("progress", None, Arity::Value),
-    flag("provenance", None, Arity::Value),
-    flag("pull", None, Arity::Bool),
-    flag("push", None, Arity::Bool),
-    flag("quiet", Some(b'q'), Arity::Bool),
-    flag("rm", None, Arity::Bool),
-    flag("sbom", None, Arity::Value),
-    flag("secret", None, Arity::Value),
-    flag("security-opt", None, Arity::Value),
-    flag("shm-size", None, Arity::Value),
-    flag("squash", None, Arity::Bool),
-    flag("ssh", None, Arity::Value),
-    flag("tag", Some(b't'), Arity::Value),
-    flag("target", None, Arity::Value),
-    flag("ulimit", None, Arity::Value),
-];
-
-/// The long names of every build flag the grammar knows, with whether each takes a
-/// value, so a translation can prove it accounts for all of them.
-pub fn build_flag_names() -> impl Iterator<Item = (&'static str, bool)> {
-    BUILD_FLAGS
-        .iter()
-        .map(|f| (f.long, f.arity == Arity::Value))
-}
-
 /// `docker compose`'s own flags before its subcommand (docker/compose `cmd/compose`),
 /// sorted by long name: only the arity matters, to find the subcommand.
-static COMPOSE_FLAGS: &[FlagInfo] = &[
+static COMPOSE_FLAGS: &[FlagSpec] = &[
     flag("all-resources", None, Arity::Bool),
     flag("ansi", None, Arity::Value),
     flag("compatibility", None, Arity::Bool),
@@ -173,7 +123,7 @@ impl Globals {
 }
 
 /// Go's `strconv.ParseBool` false values, which the docker CLI's boolean flags accept.
-fn is_false(v: &OsStr) -> bool {
+pub(crate) fn is_false(v: &OsStr) -> bool {
     matches!(
         v.as_bytes(),
         b"0" | b"f" | b"F" | b"false" | b"FALSE" | b"False"
@@ -348,7 +298,7 @@ impl Invocation {
         };
         if let Some(call) = self.build_call() {
             return call
-                .all("build-arg")
+                .all(BuildFlag::BuildArg)
                 .filter_map(|f| f.value.as_deref().and_then(value_of))
                 .collect();
         }
@@ -375,53 +325,8 @@ impl Invocation {
     pub fn build_call(&self) -> Option<BuildCall> {
         matches!(self.kind, CommandKind::Build(_)).then(|| {
             let (flags, positional) = scan_all(&self.args, self.rest_at, BUILD_FLAGS);
-            BuildCall { flags, positional }
+            BuildCall::new(flags, positional)
         })
-    }
-}
-
-/// The flags of a build call, with their positions.
-#[derive(Debug, Clone, Default)]
-pub struct BuildCall {
-    /// Every flag occurrence, in order.
-    pub flags: Vec<FlagUse>,
-    /// Indices of positional arguments (normally one: the build context).
-    pub positional: Vec<usize>,
-}
-
-impl BuildCall {
-    /// Every occurrence of a flag, by long name.
-    pub fn all<'a>(&'a self, long: &'a str) -> impl Iterator<Item = &'a FlagUse> + 'a {
-        self.flags.iter().filter(move |f| f.name == long)
-    }
-
-    /// Whether the flag is on: it occurs, and not with a value that Go's `ParseBool`
-    /// reads as false (`--push=false`, `--provenance=0`), as the docker CLI reads it.
-    #[must_use]
-    pub fn has(&self, long: &str) -> bool {
-        self.all(long)
-            .any(|f| f.value.as_deref().map_or(true, |v| !is_false(v)))
-    }
-
-    /// Whether the flag occurs only turned off (`--provenance=false`): a client that
-    /// does not know the flag would still reject it.
-    #[must_use]
-    pub fn only_off(&self, long: &str) -> bool {
-        self.all(long).next().is_some() && !self.has(long)
-    }
-
-    /// The number of target platforms asked for (`--platform a,b` counts two).
-    #[must_use]
-    pub fn platform_count(&self) -> usize {
-        self.all("platform")
-            .filter_map(|f| f.value.as_ref())
-            .map(|v| {
-                v.as_bytes()
-                    .split(|b| *b == b',')
-                    .filter(|p| !p.is_empty())
-                    .count()
-            })
-            .sum()
     }
 }
 
@@ -459,20 +364,24 @@ fn next_word(args: &[OsString], from: usize) -> Option<(usize, &[u8])> {
     args.get(from).map(|a| (from, a.as_bytes()))
 }
 
-fn lookup_long<'t>(table: &'t [FlagInfo], name: &[u8]) -> Option<&'t FlagInfo> {
+fn lookup_long<'t, T: AsRef<FlagSpec>>(table: &'t [T], name: &[u8]) -> Option<&'t FlagSpec> {
     table
-        .binary_search_by(|f| f.long.as_bytes().cmp(name))
+        .binary_search_by(|f| f.as_ref().long.as_bytes().cmp(name))
         .ok()
-        .map(|i| &table[i])
+        .map(|i| table[i].as_ref())
 }
 
-fn lookup_short(table: &[FlagInfo], c: u8) -> Option<&FlagInfo> {
-    table.iter().find(|f| f.short == Some(c))
+fn lookup_short<T: AsRef<FlagSpec>>(table: &[T], c: u8) -> Option<&FlagSpec> {
+    table.iter().map(AsRef::as_ref).find(|f| f.short == Some(c))
 }
 
 /// Classifies the flag argument at `args[i]`; returns its occurrences (several for a
 /// cluster of short flags) and the next index. `None` when `args[i]` is not a flag.
-fn classify(args: &[OsString], i: usize, table: &[FlagInfo]) -> Option<(Vec<FlagUse>, usize)> {
+fn classify<T: AsRef<FlagSpec>>(
+    args: &[OsString],
+    i: usize,
+    table: &[T],
+) -> Option<(Vec<FlagUse>, usize)> {
     let a = args[i].as_bytes();
     if a.len() < 2 || a[0] != b'-' || a == b"--" {
         return None;
@@ -565,10 +474,10 @@ fn classify(args: &[OsString], i: usize, table: &[FlagInfo]) -> Option<(Vec<Flag
 
 /// Scans flags from `from` until the first non-flag word (or `--`).
 /// Returns the flags and the index of that word.
-fn scan_flags(
+fn scan_flags<T: AsRef<FlagSpec>>(
     args: &[OsString],
     from: usize,
-    table: &[FlagInfo],
+    table: &[T],
     stop_at_word: bool,
 ) -> (Vec<FlagUse>, usize) {
     let mut flags = Vec::new();
@@ -588,7 +497,11 @@ fn scan_flags(
 
 /// Scans a whole argument tail: flags anywhere (cobra interleaves them with
 /// positionals), positionals recorded, everything after `--` positional.
-fn scan_all(args: &[OsString], from: usize, table: &[FlagInfo]) -> (Vec<FlagUse>, Vec<usize>) {
+fn scan_all<T: AsRef<FlagSpec>>(
+    args: &[OsString],
+    from: usize,
+    table: &[T],
+) -> (Vec<FlagUse>, Vec<usize>) {
     let mut flags = Vec::new();
     let mut positional = Vec::new();
     let mut i = from;
@@ -641,7 +554,7 @@ mod tests {
 
     #[test]
     fn tables_are_sorted_for_binary_search() {
-        for table in [GLOBAL_FLAGS, BUILD_FLAGS, COMPOSE_FLAGS] {
+        for table in [GLOBAL_FLAGS, COMPOSE_FLAGS] {
             assert!(table.windows(2).all(|w| w[0].long < w[1].long));
         }
     }
@@ -794,15 +707,18 @@ mod tests {
             "--load=false",
         ]);
         let b = i.build_call().unwrap();
-        let tags: Vec<_> = b.all("tag").map(|f| f.value.clone().unwrap()).collect();
+        let tags: Vec<_> = b
+            .all(BuildFlag::Tag)
+            .map(|f| f.value.clone().unwrap())
+            .collect();
         assert_eq!(tags, vec![OsString::from("a:1"), OsString::from("b")]);
         assert_eq!(b.platform_count(), 2);
-        assert!(b.has("push"));
-        assert!(!b.has("load"));
+        assert!(b.has(BuildFlag::Push));
+        assert!(!b.has(BuildFlag::Load));
         assert_eq!(b.positional, vec![10]);
         assert_eq!(i.args[10], OsString::from("."));
         assert_eq!(
-            b.all("file").next().unwrap().value.as_deref(),
+            b.all(BuildFlag::File).next().unwrap().value.as_deref(),
             Some(OsStr::new("Dockerfile.x"))
         );
     }
@@ -820,7 +736,7 @@ mod tests {
         assert_eq!(i.args, args);
         let b = i.build_call().unwrap();
         assert_eq!(
-            b.all("build-arg").next().unwrap().value.as_ref(),
+            b.all(BuildFlag::BuildArg).next().unwrap().value.as_ref(),
             Some(&raw)
         );
     }
@@ -871,11 +787,14 @@ mod tests {
     fn short_flag_clusters_read_as_pflag_reads_them() {
         let i = inv(&["build", "-qt", "img:1", "-qtimg:2", "-q=false", "-f-", "."]);
         let b = i.build_call().unwrap();
-        let tags: Vec<_> = b.all("tag").map(|f| f.value.clone().unwrap()).collect();
+        let tags: Vec<_> = b
+            .all(BuildFlag::Tag)
+            .map(|f| f.value.clone().unwrap())
+            .collect();
         assert_eq!(tags, [OsString::from("img:1"), OsString::from("img:2")]);
-        assert_eq!(b.all("quiet").count(), 3);
+        assert_eq!(b.all(BuildFlag::Quiet).count(), 3);
         assert_eq!(
-            b.all("file").next().unwrap().value.as_deref(),
+            b.all(BuildFlag::File).next().unwrap().value.as_deref(),
             Some(OsStr::new("-"))
         );
         assert_eq!(b.positional, [6], "only the context is positional");

@@ -222,7 +222,11 @@ pub fn locate(call: &BuildCall, args: &[OsString], cwd: &Path) -> Location {
     if !dir.is_dir() {
         return Location::NotLocal;
     }
-    match call.all("file").last().map(|f| f.value.as_deref()) {
+    match call
+        .all(crate::docker::build_flags::BuildFlag::File)
+        .last()
+        .map(|f| f.value.as_deref())
+    {
         Some(None) => Location::NotLocal,
         Some(Some(f)) if f.as_bytes() == b"-" => Location::NotLocal,
         Some(Some(f)) if !f.is_empty() => Location::File(cwd.join(f)),

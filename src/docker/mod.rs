@@ -8,6 +8,7 @@
 //! from the rest of the crate except [`crate::error`], so every other layer may use it.
 
 pub mod args;
+pub mod build_flags;
 pub mod config;
 pub mod dockerfile;
 pub mod endpoint;

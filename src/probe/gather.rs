@@ -99,7 +99,7 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
     let build_args: Vec<(OsString, OsString)> = call
         .as_ref()
         .map(|call| {
-            call.all("build-arg")
+            call.all(crate::docker::build_flags::BuildFlag::BuildArg)
                 .filter_map(|f| f.value.as_ref())
                 .filter(|v| !v.as_bytes().contains(&b'='))
                 .filter_map(|name| std::env::var_os(name).map(|v| (name.clone(), v)))

@@ -8,52 +8,18 @@ use std::ffi::OsString;
 use std::path::Path;
 
 use crate::docker::args::{BuildCall, BuildForm, CommandKind, Invocation};
+use crate::docker::build_flags::{BuildFlag, BuildKit, Legacy};
 use crate::error::{Error, Result};
 use crate::route::facts::{Client, Facts, BUILDX_DEFAULT_MAJOR};
 use crate::route::plan::{Builder, BuilderChoice, Plan, Route, Step};
-
-/// Flags only buildx has, which no v20.10 `docker build` nor the legacy builder can do.
-const BUILDX_ONLY: &[(&str, &str)] = &[
-    ("cache-to", "exporting a build cache needs buildx"),
-    ("build-context", "named build contexts need buildx"),
-    ("attest", "attestations need buildx"),
-    ("sbom", "SBOM attestations need buildx"),
-    ("provenance", "provenance attestations need buildx"),
-    ("annotation", "annotations need buildx"),
-    ("call", "build checks (`--call`) need buildx"),
-    ("check", "build checks (`--check`) need buildx"),
-    ("allow", "entitlements (`--allow`) need buildx"),
-    ("no-cache-filter", "`--no-cache-filter` needs buildx"),
-    ("metadata-file", "`--metadata-file` needs buildx"),
-];
-
-/// The buildx-only flags plus `--push`, for [`Edit::drop_off_flags`].
-fn off_flags() -> Vec<&'static str> {
-    BUILDX_ONLY
-        .iter()
-        .map(|(f, _)| *f)
-        .chain(["push"])
-        .collect()
-}
-
-/// Flags that need BuildKit: with a v20.10 client they turn on `DOCKER_BUILDKIT=1`; with
-/// the legacy builder they are refused.
-const NEEDS_BUILDKIT: &[(&str, &str)] = &[
-    (
-        "secret",
-        "build secrets (`RUN --mount=type=secret`) need BuildKit",
-    ),
-    ("ssh", "SSH agent forwarding needs BuildKit"),
-    ("output", "custom outputs need BuildKit"),
-];
 
 pub(super) const V3_FIX: &str =
     "run the step on Bitbucket runtime v3 (`runtime: cloud: version: \"3\"`), where buildx works, or build on a shared BuildKit (DOCKROUTE_BUILDKIT_HOST)";
 const MOUNTED_FIX: &str = "put a Docker CLI v20.10 on PATH (Pipelines mounts one at /usr/bin/docker when the step has the docker service) so dockroute can build with the daemon's BuildKit";
 
-fn refuse(flag: &str, why: &str, fix: String) -> Error {
+fn refuse(flag: BuildFlag, why: &str, fix: String) -> Error {
     Error::Refused {
-        flag: format!("--{flag}"),
+        flag: flag.dashed(),
         why: why.to_string(),
         fix,
     }
@@ -103,24 +69,44 @@ impl<'a> Edit<'a> {
         }
     }
 
-    fn drop_flag(&mut self, call: &BuildCall, flag: &str, why: &str) {
+    fn drop_flag(&mut self, call: &BuildCall, flag: BuildFlag, why: &str) {
         let uses: Vec<_> = call.all(flag).collect();
         if uses.is_empty() {
             return;
         }
         self.drop.extend(uses.iter().map(|u| u.span.clone()));
-        self.notices.push(format!("dropped --{flag}: {why}"));
+        self.notices
+            .push(format!("dropped {}: {why}", flag.dashed()));
     }
 
-    /// Drops flags given only turned off (`--provenance=false`, `--push=false`) that the
-    /// client of this route does not know: off, they ask for nothing it would do anyway.
-    fn drop_off_flags(&mut self, call: &BuildCall, flags: &[&str]) {
-        for flag in flags {
-            if call.only_off(flag) {
-                self.drop.extend(call.all(flag).map(|u| u.span.clone()));
+    /// Drops the flags given only turned off (`--provenance=false`, `--push=false`) that the client of this
+    /// route does not know ([`Legacy::Refuse`], [`Legacy::Emulate`]): off, they ask for
+    /// nothing it would do anyway.
+    fn drop_off(&mut self, call: &BuildCall) {
+        for row in call.rows_given() {
+            if matches!(row.legacy, Legacy::Refuse(_) | Legacy::Emulate) && call.only_off(row.flag)
+            {
+                self.drop.extend(call.all(row.flag).map(|u| u.span.clone()));
                 self.notices.push(format!(
-                    "dropped --{flag} (turned off): the client of this route does not know it"
+                    "dropped {} (turned off): the client of this route does not know it",
+                    row.flag.dashed()
                 ));
+            }
+        }
+    }
+
+    /// Drops the flags the table drops on `route` ([`Legacy::Drop`]), with its reason.
+    fn drop_dropped(&mut self, call: &BuildCall, route: Route) {
+        for row in call.rows_given() {
+            if let Legacy::Drop { mounted, legacy } = row.legacy {
+                let why = if route == Route::Legacy {
+                    Some(legacy)
+                } else {
+                    mounted
+                };
+                if let Some(why) = why {
+                    self.drop_flag(call, row.flag, why);
+                }
             }
         }
     }
@@ -158,18 +144,19 @@ fn push_emulation(
     edit: &mut Edit<'_>,
     program: &Path,
 ) -> Result<Vec<Step>> {
-    if !call.has("push") {
+    if !call.has(BuildFlag::Push) {
         return Ok(Vec::new());
     }
-    let tags: Vec<OsString> = call.all("tag").filter_map(|f| f.value.clone()).collect();
+    let tags = call.tags();
     if tags.is_empty() {
         return Err(refuse(
-            "push",
+            BuildFlag::Push,
             "there is no `-t/--tag` to push",
             "add `-t registry/name:tag`".into(),
         ));
     }
-    edit.drop.extend(call.all("push").map(|u| u.span.clone()));
+    edit.drop
+        .extend(call.all(BuildFlag::Push).map(|u| u.span.clone()));
     edit.notices.push(format!(
         "--push emulated: build, then `docker push` {}",
         tags.iter()
@@ -183,20 +170,29 @@ fn push_emulation(
         .collect())
 }
 
+/// Refuses what only buildx can do ([`Legacy::Refuse`], [`Legacy::KeepOne`] with
+/// several values), the first such flag in table order.
 fn refuse_buildx_only(call: &BuildCall, fix: &str) -> Result<()> {
-    for (flag, why) in BUILDX_ONLY {
-        if call.has(flag) {
-            return Err(refuse(flag, why, fix.to_string()));
+    for row in call.rows_given() {
+        match row.legacy {
+            Legacy::Refuse(why) if call.has(row.flag) => {
+                return Err(refuse(row.flag, why, fix.to_string()))
+            }
+            Legacy::KeepOne(why) if call.value_count(row.flag) > 1 => {
+                return Err(refuse(row.flag, why, fix.to_string()))
+            }
+            _ => {}
         }
     }
-    if call.platform_count() > 1 {
-        return Err(refuse(
-            "platform",
-            "several platforms in one build need buildx",
-            fix.to_string(),
-        ));
-    }
     Ok(())
+}
+
+/// The first flag of the call that needs BuildKit ([`BuildKit::Needs`]), with why.
+fn needs_buildkit(call: &BuildCall) -> Option<(BuildFlag, &'static str)> {
+    call.rows_on().find_map(|r| match r.buildkit {
+        BuildKit::Needs(why) => Some((r.flag, why)),
+        _ => None,
+    })
 }
 
 /// The builder on the mounted route, and the `DOCKER_BUILDKIT` value to set for it.
@@ -214,12 +210,10 @@ fn mounted_builder(
         inv.kind,
         CommandKind::Build(BuildForm::BuildxBuild | BuildForm::BuildxB)
     );
-    let needs = NEEDS_BUILDKIT
-        .iter()
-        .map(|(f, _)| *f)
-        .chain(["progress"])
-        .find(|f| call.has(f))
-        .map(|f| format!("`--{f}` needs BuildKit"))
+    let needs = call
+        .rows_on()
+        .find(|r| r.buildkit != BuildKit::No)
+        .map(|r| format!("`{}` needs BuildKit", r.flag.dashed()))
         .or_else(|| typed_buildx.then(|| "`docker buildx build` asks for BuildKit".to_string()));
     let own = facts.clients.first().filter(|c| {
         c.version
@@ -295,23 +289,15 @@ pub(super) fn mounted(
         )?;
     }
     let mut edit = Edit::new(inv);
-    edit.drop_off_flags(call, &off_flags());
+    edit.drop_off(call);
     edit.notices.extend(syntax_notice);
-    edit.drop_flag(
-        call,
-        "load",
-        "the v20.10 client loads the built image into the daemon anyway",
-    );
-    edit.drop_flag(
-        call,
-        "builder",
-        "the v20.10 client builds with the daemon's own builder",
-    );
+    edit.drop_dropped(call, Route::Mounted);
     let then = push_emulation(inv, call, &mut edit, &client.path)?;
     if facts.env.buildkit() == Some(false) {
-        if let Some((flag, _)) = NEEDS_BUILDKIT.iter().find(|(f, _)| call.has(f)) {
+        if let Some((flag, _)) = needs_buildkit(call) {
             edit.notices.push(format!(
-                "--{flag} needs BuildKit, but DOCKER_BUILDKIT=0 is set in the environment and was kept; unset it to use the daemon's BuildKit"
+                "{} needs BuildKit, but DOCKER_BUILDKIT=0 is set in the environment and was kept; unset it to use the daemon's BuildKit",
+                flag.dashed()
             ));
         }
     }
@@ -344,23 +330,15 @@ pub(super) fn legacy(
 ) -> Result<Plan> {
     let fix = format!("{MOUNTED_FIX}, or {V3_FIX}");
     let only = "the only builder this runtime allows here is the legacy one";
-    for (flag, why) in NEEDS_BUILDKIT {
-        if call.has(flag) {
-            return Err(refuse(flag, &format!("{why}, and {only}"), fix));
-        }
+    if let Some((flag, why)) = needs_buildkit(call) {
+        return Err(refuse(flag, &format!("{why}, and {only}"), fix));
     }
     refuse_buildx_only(call, &fix)?;
     let syntax_notice = refuse_buildkit_syntax(facts, only, fix)?;
     let mut edit = Edit::new(inv);
-    edit.drop_off_flags(call, &off_flags());
+    edit.drop_off(call);
     edit.notices.extend(syntax_notice);
-    edit.drop_flag(call, "progress", "the legacy builder has no progress modes");
-    edit.drop_flag(
-        call,
-        "load",
-        "the legacy builder always loads the image into the daemon",
-    );
-    edit.drop_flag(call, "builder", "the legacy builder is the daemon's own");
+    edit.drop_dropped(call, Route::Legacy);
     let then = push_emulation(inv, call, &mut edit, &first.path)?;
     Ok(Plan {
         route: Route::Legacy,
@@ -405,7 +383,9 @@ pub(super) fn buildx(
 ) -> Plan {
     let mut notices = Vec::new();
     let env_unset = unset_inherited_off(facts, &mut notices);
-    let chose_output = call.has("load") || call.has("push") || call.has("output");
+    let chose_output = [BuildFlag::Load, BuildFlag::Push, BuildFlag::Output]
+        .into_iter()
+        .any(|f| call.has(f));
     let mut words = vec!["buildx", "build"];
     if !chose_output && call.platform_count() <= 1 {
         words.push("--load");

@@ -8,6 +8,8 @@ pub mod buildctl;
 mod buildkit_routes;
 mod daemon_routes;
 pub mod decide;
+#[cfg(test)]
+mod every_flag;
 pub mod facts;
 pub mod plan;
 pub mod secrets;

@@ -93,7 +93,7 @@ pub fn looks_secret(name: &str, extra: &[String]) -> bool {
 #[must_use]
 pub fn secret_build_args(call: &BuildCall, extra: &[String]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for f in call.all("build-arg") {
+    for f in call.all(crate::docker::build_flags::BuildFlag::BuildArg) {
         let Some(v) = &f.value else { continue };
         let bytes = v.as_bytes();
         let name = bytes.split(|b| *b == b'=').next().unwrap_or_default();

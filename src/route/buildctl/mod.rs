@@ -36,7 +36,8 @@ use std::net::IpAddr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use crate::docker::args::{BuildCall, FlagUse, Invocation};
+use crate::docker::args::{Arity, BuildCall, FlagUse, Invocation};
+use crate::docker::build_flags::{BuildFlag, BuildFlagUse, Buildctl, Refusal, SBOM};
 
 mod csv;
 mod outputs;
@@ -141,17 +142,6 @@ pub const SCRATCH_METADATA: &str = "buildctl-metadata.json";
 /// The `key=value` fields of a CSV record, in order.
 type Attrs = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// The build flags that ask for per-build resource limits, which BuildKit does not have.
-const RESOURCE_FLAGS: &[&str] = &[
-    "cpu-period",
-    "cpu-quota",
-    "cpu-shares",
-    "cpuset-cpus",
-    "cpuset-mems",
-    "memory",
-    "memory-swap",
-];
-
 /// The entitlements BuildKit's daemon grants (`buildctl build --allow`); buildx's
 /// file-system entitlements are enforced by buildx on the client and have no equivalent.
 const ENTITLEMENTS: &[&str] = &["network.host", "security.insecure", "device"];
@@ -186,7 +176,7 @@ const ENTITLEMENTS: &[&str] = &["network.host", "security.insecure", "device"];
 pub fn translate(req: &Request<'_>) -> Result<Translation> {
     let mut c = Collected::default();
     for flag in &req.call.flags {
-        collect(req, flag, &mut c)?;
+        apply(req, flag, &mut c)?;
     }
     let context = build_context_dir(req)?;
 
@@ -486,18 +476,83 @@ fn invalid(flag: &FlagUse, what: &str, example: &str) -> Error {
     )
 }
 
-fn collect(req: &Request<'_>, flag: &FlagUse, c: &mut Collected) -> Result<()> {
-    let name = flag.name.as_str();
-    match name {
-        "file" => c.file = Some(OsStr::from_bytes(value(flag)?).to_owned()),
-        "tag" => {
+/// One flag use, by its row's buildctl rule: the declarative rules here, a
+/// [`Buildctl::Translate`] by its own rule in [`collect`]; a flag the grammar does not
+/// know is refused.
+fn apply(req: &Request<'_>, u: &BuildFlagUse, c: &mut Collected) -> Result<()> {
+    let flag = &u.arg;
+    let Some(known) = u.flag else {
+        let typed = req
+            .inv
+            .args
+            .get(flag.span.start)
+            .map_or_else(|| dashed(flag), |a| a.to_string_lossy().into_owned());
+        return Err(refused(
+            typed,
+            "not a `docker build` flag dockroute can translate to buildctl",
+            "check the spelling, or run the build where docker itself builds (DOCKROUTE_MODE=pass)",
+        ));
+    };
+    let row = known.row();
+    let refusal = |r: &Refusal| refused(dashed(flag), r.why, r.fix);
+    // Whether the use turns its flag on: a boolean must parse; a value flag is on with
+    // any value but an empty or false one.
+    let on = || -> Result<bool> {
+        match row.spec.arity {
+            Arity::Bool => boolean(flag),
+            Arity::Value => {
+                let v = value(flag)?;
+                Ok(!v.is_empty() && parse_bool(v) != Some(false))
+            }
+        }
+    };
+    match &row.buildctl {
+        Buildctl::Translate(_) => collect(req, known, flag, c)?,
+        Buildctl::Accept => {
+            on()?;
+        }
+        Buildctl::AcceptOnly(values, r) => {
+            if !values.contains(&value(flag)?) {
+                return Err(refusal(r));
+            }
+        }
+        Buildctl::Drop(notice) => {
+            let given = match row.spec.arity {
+                Arity::Bool => boolean(flag)?,
+                Arity::Value => value(flag).map(|_| true)?,
+            };
+            if given {
+                c.notice((*notice).to_string());
+            }
+        }
+        Buildctl::RefuseOn(r) => {
+            if on()? {
+                return Err(refusal(r));
+            }
+        }
+        Buildctl::RefuseOff(r) => {
+            if !boolean(flag)? {
+                return Err(refusal(r));
+            }
+        }
+        Buildctl::Refuse(r) => return Err(refusal(r)),
+    }
+    Ok(())
+}
+
+/// A [`Buildctl::Translate`] flag's own rule: its contribution to [`Collected`].
+fn collect(req: &Request<'_>, known: BuildFlag, flag: &FlagUse, c: &mut Collected) -> Result<()> {
+    use BuildFlag as F;
+    match known {
+        F::File => c.file = Some(OsStr::from_bytes(value(flag)?).to_owned()),
+        F::Tag => {
             let tag = value(flag)?;
             if tag.is_empty() {
                 return Err(invalid(flag, "an image name", "registry/name:tag"));
             }
             c.tags.push(OsStr::from_bytes(tag).to_owned());
         }
-        "build-arg" => {
+        F::BuildArg => {
             let arg = value(flag)?;
             match arg.iter().position(|b| *b == b'=') {
                 Some(0) => return Err(invalid(flag, "a `NAME=VALUE` pair", "NAME=VALUE")),
@@ -512,7 +567,7 @@ fn collect(req: &Request<'_>, flag: &FlagUse, c: &mut Collected) -> Result<()> {
                 }
             }
         }
-        "label" => {
+        F::Label => {
             let label = value(flag)?;
             match label.iter().position(|b| *b == b'=') {
                 Some(0) => return Err(invalid(flag, "a `KEY=VALUE` pair", "KEY=VALUE")),
@@ -523,17 +578,17 @@ fn collect(req: &Request<'_>, flag: &FlagUse, c: &mut Collected) -> Result<()> {
                 None => c.labels.push(cat3(label, b"=", b"")),
             }
         }
-        "target" => c.target = non_empty(flag)?,
-        "platform" => {
+        F::Target => c.target = non_empty(flag)?,
+        F::Platform => {
             if let Some(p) = non_empty(flag)? {
                 c.platforms.push(p);
             }
         }
-        "pull" => c.pull = boolean(flag)?,
-        "network" => c.network = network(flag)?,
-        "add-host" => c.add_hosts.extend(add_host(flag)?),
-        "shm-size" => c.shm_size = Some(shm_size(flag)?).filter(|b| *b > 0),
-        "ulimit" => {
+        F::Pull => c.pull = boolean(flag)?,
+        F::Network => c.network = network(flag)?,
+        F::AddHost => c.add_hosts.extend(add_host(flag)?),
+        F::ShmSize => c.shm_size = Some(shm_size(flag)?).filter(|b| *b > 0),
+        F::Ulimit => {
             let u = value(flag)?;
             let eq = u.iter().position(|b| *b == b'=');
             match eq {
@@ -545,16 +600,16 @@ fn collect(req: &Request<'_>, flag: &FlagUse, c: &mut Collected) -> Result<()> {
                 _ => return Err(invalid(flag, "a ulimit", "nofile=1024:2048")),
             }
         }
-        "cgroup-parent" => c.cgroup_parent = non_empty(flag)?,
-        "no-cache" => c.no_cache = boolean(flag)?,
-        "no-cache-filter" => {
+        F::CgroupParent => c.cgroup_parent = non_empty(flag)?,
+        F::NoCache => c.no_cache = boolean(flag)?,
+        F::NoCacheFilter => {
             if let Some(stages) = non_empty(flag)? {
                 c.no_cache_filter.push(stages);
             }
         }
-        "secret" => c.secrets.push(value(flag)?.to_vec()),
-        "ssh" => c.ssh.push(value(flag)?.to_vec()),
-        "allow" => {
+        F::Secret => c.secrets.push(value(flag)?.to_vec()),
+        F::Ssh => c.ssh.push(value(flag)?.to_vec()),
+        F::Allow => {
             let e = value(flag)?;
             let key = e.split(|b| *b == b'=').next().unwrap_or_default();
             if !ENTITLEMENTS.iter().any(|k| k.as_bytes() == key) {
@@ -571,143 +626,32 @@ fn collect(req: &Request<'_>, flag: &FlagUse, c: &mut Collected) -> Result<()> {
                 c.allow.push(e.to_vec());
             }
         }
-        "cache-from" => c.cache_from.extend(cache(flag)?),
-        "cache-to" => c.cache_to.extend(cache(flag)?),
-        "build-context" => c.contexts.push(named_context(flag)?),
-        "output" => output_flag(flag, c)?,
-        "push" => c.push = boolean(flag)?,
-        "load" => c.load = boolean(flag)?,
-        "iidfile" => c.iidfile = non_empty(flag)?.map(OsString::from_vec),
-        "metadata-file" => c.metadata_file = non_empty(flag)?.map(OsString::from_vec),
-        "progress" => c.progress = progress_mode(flag)?,
-        "quiet" => c.quiet = boolean(flag)?,
-        "provenance" => provenance(flag, c)?,
-        "attest" => attest(flag, c)?,
-        "sbom" => {
-            let v = value(flag)?;
-            if parse_bool(v) != Some(false) && !v.is_empty() {
-                return Err(sbom_refusal(dashed(flag)));
-            }
-        }
-        "call" => {
-            if !matches!(value(flag)?, b"build" | b"") {
-                return Err(checks_refusal(dashed(flag)));
-            }
-        }
-        "check" => {
-            if boolean(flag)? {
-                return Err(checks_refusal(dashed(flag)));
-            }
-        }
-        "builder" => {
-            value(flag)?;
-            c.notice(
-                "dropped --builder: the build runs on the BuildKit daemon dockroute chose, not on a buildx builder".into(),
-            );
-        }
-        "debug" => {
-            if boolean(flag)? {
-                c.notice("dropped --debug: buildctl's debug logging is not turned on".into());
-            }
-        }
-        "compress" => {
-            if boolean(flag)? {
-                c.notice(
-                    "dropped --compress: BuildKit sends only the changed files of the context; the image is the same".into(),
-                );
-            }
-        }
-        // BuildKit runs no intermediate containers to keep or remove.
-        "rm" | "force-rm" => {
-            boolean(flag)?;
-        }
-        // BuildKit never verifies image signatures, which is what the flag (true by
-        // default) asks for; asking for verification cannot be honoured.
-        "disable-content-trust" => {
-            if !boolean(flag)? {
-                return Err(refused(
-                    dashed(flag),
-                    "BuildKit does not verify image signatures (Docker Content Trust)",
-                    "drop `--disable-content-trust=false`; verify base images by digest (`FROM image@sha256:…`) instead",
-                ));
-            }
-        }
-        "squash" => {
-            if boolean(flag)? {
-                return Err(refused(
-                    dashed(flag),
-                    "BuildKit has no layer squashing",
-                    "squash in the Dockerfile with a final stage `FROM scratch` + `COPY --from=build / /`, or drop the flag",
-                ));
-            }
-        }
-        "isolation" => {
-            if !matches!(value(flag)?, b"" | b"default") {
-                return Err(refused(
-                    dashed(flag),
-                    "BuildKit on Linux has only the default isolation",
-                    "drop the flag",
-                ));
-            }
-        }
-        "security-opt" => {
+        F::CacheFrom => c.cache_from.extend(cache(flag)?),
+        F::CacheTo => c.cache_to.extend(cache(flag)?),
+        F::BuildContext => c.contexts.push(named_context(flag)?),
+        F::Output => output_flag(flag, c)?,
+        F::Push => c.push = boolean(flag)?,
+        F::Load => c.load = boolean(flag)?,
+        F::Iidfile => c.iidfile = non_empty(flag)?.map(OsString::from_vec),
+        F::MetadataFile => c.metadata_file = non_empty(flag)?.map(OsString::from_vec),
+        F::Progress => c.progress = progress_mode(flag)?,
+        F::Quiet => c.quiet = boolean(flag)?,
+        F::Provenance => provenance(flag, c)?,
+        F::Attest => attest(flag, c)?,
+        // The table's other rules never come here.
+        other => {
             return Err(refused(
-                dashed(flag),
-                "BuildKit takes no per-build security options",
-                "for a privileged step use `RUN --security=insecure` with `--allow security.insecure`; seccomp and AppArmor profiles are set on the BuildKit daemon",
+                other.dashed(),
+                "dockroute has no buildctl rule for this flag",
+                "run the build where docker itself builds (DOCKROUTE_MODE=pass)",
             ))
-        }
-        "annotation" => {
-            return Err(refused(
-                dashed(flag),
-                "annotations are not translated to buildctl",
-                "put it on the output instead: `-o type=image,name=…,annotation.KEY=VALUE`",
-            ))
-        }
-        "help" => {
-            return Err(refused(
-                dashed(flag),
-                "the help text is the docker CLI's own",
-                "run `DOCKROUTE_MODE=pass docker build --help`",
-            ))
-        }
-        _ if RESOURCE_FLAGS.contains(&name) => {
-            return Err(refused(
-                dashed(flag),
-                "BuildKit has no per-build CPU or memory limits",
-                "limit the BuildKit daemon itself, or give `--cgroup-parent` a cgroup with the limits; then drop the flag",
-            ))
-        }
-        _ => {
-            let typed = req
-                .inv
-                .args
-                .get(flag.span.start)
-                .map_or_else(|| dashed(flag), |a| a.to_string_lossy().into_owned());
-            return Err(refused(
-                typed,
-                "not a `docker build` flag dockroute can translate to buildctl",
-                "check the spelling, or run the build where docker itself builds (DOCKROUTE_MODE=pass)",
-            ));
         }
     }
     Ok(())
 }
 
 fn sbom_refusal(flag: String) -> Error {
-    refused(
-        flag,
-        "an SBOM attestation needs BuildKit's scanner image from a registry, which this translation does not set up",
-        "generate the SBOM in a separate step (e.g. with syft), or drop the flag",
-    )
-}
-
-fn checks_refusal(flag: String) -> Error {
-    refused(
-        flag,
-        "build checks and other `--call` methods print their results through buildx, which buildctl cannot",
-        "run `docker buildx build --check` where buildx is installed, or drop the flag",
-    )
+    refused(flag, SBOM.why, SBOM.fix)
 }
 
 /// The build context: the one positional, a local directory.
@@ -802,7 +746,6 @@ fn split_dockerfile(file: &OsStr) -> Result<(Vec<u8>, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docker::args::build_flag_names;
 
     /// What a row expects.
     enum Want {
@@ -1121,30 +1064,6 @@ mod tests {
             rows.len(),
             failures.join("\n")
         );
-    }
-
-    #[test]
-    fn every_flag_of_the_grammar_is_accounted_for() {
-        for (name, takes_value) in build_flag_names() {
-            let flag = if takes_value {
-                format!("--{name}=x")
-            } else {
-                format!("--{name}")
-            };
-            for daemon in [false, true] {
-                let res = run(&format!("build -t r/a {flag} ."), &[], daemon);
-                if let Err(Error::Refused { flag: f, why, .. }) = &res {
-                    assert!(
-                        !why.contains("not a `docker build` flag"),
-                        "{name} falls through to the unknown-flag refusal"
-                    );
-                    assert!(
-                        f.contains(name) || name == "load" || name == "output",
-                        "{name}: refusal names {f}"
-                    );
-                }
-            }
-        }
     }
 
     #[test]
