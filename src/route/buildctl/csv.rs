@@ -2,7 +2,11 @@
 //! docker's CSV flag values into fields and writing them back quoted the way buildctl's
 //! CSV reader wants, byte for byte (values may be any bytes).
 
-use super::*;
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+/// The `key=value` fields of a CSV record, in order.
+pub(super) type Attrs = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// `name=A` for one name, `"name=A,B"` for several: the `name` field of a buildctl
 /// `--output`, CSV-quoted so buildctl's CSV reader keeps the comma-joined names in one
@@ -11,7 +15,7 @@ use super::*;
 pub fn csv_quote_names(names: &[OsString]) -> OsString {
     let joined: Vec<&[u8]> = names.iter().map(|n| n.as_bytes()).collect();
     OsString::from_vec(csv_field(
-        &cat(b"name=", &joined.join(&b","[..])).into_vec(),
+        &[&b"name="[..], &joined.join(&b","[..])].concat(),
     ))
 }
 
@@ -124,4 +128,16 @@ pub(super) fn csv_attrs(record: &[u8]) -> Option<Attrs> {
 pub(super) fn csv_names_value(tags: &[OsString]) -> Vec<u8> {
     let joined: Vec<&[u8]> = tags.iter().map(|t| t.as_bytes()).collect();
     joined.join(&b","[..])
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &b[start..end]
 }

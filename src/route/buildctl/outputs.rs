@@ -1,8 +1,17 @@
-//! Outputs and attestations: docker's `-o`, `--push`, `--load`, `-t`, `--provenance` and
-//! `--attest`, turned into buildctl `--output`s and the [`Sink`] that says what happens to
-//! the image (pushed, exported, loaded into the daemon, kept in BuildKit's store).
+//! Outputs: docker's `-o`, `--push`, `--load` and `-t`, turned into buildctl `--output`s
+//! and the [`Sink`] that says what happens to the image (pushed, exported, loaded into
+//! the daemon, kept in BuildKit's store).
 
-use super::*;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+use crate::docker::args::FlagUse;
+use crate::error::Result;
+
+use super::csv::{csv_attrs, csv_field, csv_fields, csv_join, csv_names_value, Attrs};
+use super::options::Options;
+use super::values::{dashed, invalid, parse_bool, refused, value};
+use super::{Request, Sink};
 
 /// One `--output`, parsed: its type and the other fields in order.
 #[derive(Debug, Clone)]
@@ -97,12 +106,22 @@ impl Output {
     }
 }
 
+/// What one `-o/--output` asks for.
+pub(super) enum OutputFlag {
+    /// An empty value: nothing.
+    Nothing,
+    /// `type=cacheonly`: no output at all.
+    CacheOnly,
+    /// One output.
+    Output(Output),
+}
+
 /// `-o/--output`, with buildx's shorthands: a bare path is a local directory, `-` a tar
 /// stream on stdout, `type=registry` an image push, `type=cacheonly` no output.
-pub(super) fn output_flag(flag: &FlagUse, c: &mut Collected) -> Result<()> {
+pub(super) fn output_flag(flag: &FlagUse) -> Result<OutputFlag> {
     let v = value(flag)?;
     if v.is_empty() {
-        return Ok(());
+        return Ok(OutputFlag::Nothing);
     }
     let bad = || invalid(flag, "an output", "type=local,dest=DIR");
     let fields = csv_fields(v).ok_or_else(bad)?;
@@ -141,94 +160,17 @@ pub(super) fn output_flag(flag: &FlagUse, c: &mut Collected) -> Result<()> {
             out.set(b"push", b"true");
         }
     }
-    if out.is(b"cacheonly") {
-        c.cache_only = true;
+    Ok(if out.is(b"cacheonly") {
+        OutputFlag::CacheOnly
     } else {
-        c.outputs.push(out);
-    }
-    Ok(())
-}
-
-/// `--provenance VALUE`: a boolean, or the attributes of a provenance attestation.
-pub(super) fn provenance(flag: &FlagUse, c: &mut Collected) -> Result<()> {
-    let v = value(flag)?;
-    if v.is_empty() {
-        return Ok(());
-    }
-    match parse_bool(v) {
-        Some(true) => c.provenance = Some((dashed(flag), Vec::new())),
-        Some(false) => c.provenance = None,
-        None => {
-            let attrs =
-                csv_attrs(v).ok_or_else(|| invalid(flag, "provenance attributes", "mode=max"))?;
-            set_provenance(flag, c, attrs)?;
-        }
-    }
-    Ok(())
-}
-
-/// `--attest type=TYPE,…`: provenance is translated, a disabled attestation is BuildKit's
-/// default, anything else is refused.
-pub(super) fn attest(flag: &FlagUse, c: &mut Collected) -> Result<()> {
-    let v = value(flag)?;
-    let attrs =
-        csv_attrs(v).ok_or_else(|| invalid(flag, "an attestation", "type=provenance,mode=max"))?;
-    let kind = attrs
-        .iter()
-        .rev()
-        .find(|(k, _)| k == b"type")
-        .map(|(_, t)| t.clone())
-        .unwrap_or_default();
-    let rest: Vec<_> = attrs.into_iter().filter(|(k, _)| k != b"type").collect();
-    match kind.as_slice() {
-        b"provenance" => set_provenance(flag, c, rest),
-        b"sbom" if disabled(&rest) == Some(true) => Ok(()),
-        b"sbom" => Err(sbom_refusal(dashed(flag))),
-        _ => Err(refused(
-            dashed(flag),
-            format!(
-                "`{}` is not an attestation type BuildKit makes",
-                String::from_utf8_lossy(&kind)
-            ),
-            "write `--attest type=provenance[,mode=max]`",
-        )),
-    }
-}
-
-pub(super) fn disabled(attrs: &[(Vec<u8>, Vec<u8>)]) -> Option<bool> {
-    attrs
-        .iter()
-        .rev()
-        .find(|(k, _)| k == b"disabled")
-        .and_then(|(_, v)| parse_bool(v))
-}
-
-pub(super) fn set_provenance(flag: &FlagUse, c: &mut Collected, attrs: Attrs) -> Result<()> {
-    if attrs
-        .iter()
-        .any(|(k, v)| k == b"disabled" && parse_bool(v).is_none())
-    {
-        return Err(invalid(flag, "provenance attributes", "mode=max"));
-    }
-    c.provenance = if disabled(&attrs) == Some(true) {
-        None
-    } else {
-        let rest = attrs
-            .into_iter()
-            .filter(|(k, _)| k != b"disabled")
-            .collect();
-        Some((dashed(flag), rest))
-    };
-    Ok(())
+        OutputFlag::Output(out)
+    })
 }
 
 /// Turns `-o`, `--push`, `--load` and `-t` into buildctl outputs and a sink, checking what
 /// cannot work: a load without a daemon, a push without a name, two outputs on stdout,
 /// several platforms or attestations in a docker-format tarball.
-pub(super) fn outputs(
-    req: &Request<'_>,
-    c: &Collected,
-) -> Result<(Vec<Output>, Sink, Vec<String>)> {
+pub(super) fn outputs(req: &Request<'_>, c: &Options) -> Result<(Vec<Output>, Sink, Vec<String>)> {
     let names = (!c.tags.is_empty()).then(|| csv_names_value(&c.tags));
     let mut outs = c.outputs.clone();
     for o in &mut outs {
@@ -350,10 +292,10 @@ pub(super) fn outputs(
             "give all but one of them a `dest=FILE`",
         ));
     }
-    if let Some((flag, _)) = &c.provenance {
+    if let Some(provenance) = &c.provenance {
         if outs.iter().any(|o| o.is(b"docker")) {
             return Err(refused(
-                flag.clone(),
+                provenance.flag.clone(),
                 "a docker-format image cannot carry attestations",
                 "push the image (`--push`) or write an OCI tarball (`-o type=oci,dest=image.tar`)",
             ));

@@ -1,8 +1,81 @@
-//! Reading single docker build flag values into what BuildKit expects: networks, extra
-//! hosts, `--shm-size`, cache references, named build contexts, progress modes. Each
-//! either gives the translated value or refuses naming the flag.
+//! Reading single docker build flag values into what BuildKit expects: the value itself,
+//! booleans as the docker CLI parses them, networks, extra hosts, `--shm-size`, cache
+//! references, named build contexts, progress modes. Each either gives the translated
+//! value or refuses naming the flag.
 
-use super::*;
+use std::ffi::OsStr;
+use std::net::IpAddr;
+use std::os::unix::ffi::OsStrExt;
+
+use crate::docker::args::FlagUse;
+use crate::error::{Error, Result};
+
+use super::context::is_remote;
+use super::csv::{csv_attrs, csv_field, csv_fields};
+
+pub(super) fn refused(
+    flag: impl Into<String>,
+    why: impl Into<String>,
+    fix: impl Into<String>,
+) -> Error {
+    Error::Refused {
+        flag: flag.into(),
+        why: why.into(),
+        fix: fix.into(),
+    }
+}
+
+pub(super) fn dashed(flag: &FlagUse) -> String {
+    format!("--{}", flag.name)
+}
+
+/// The value of a flag that takes one; a flag at the very end has none.
+pub(super) fn value(flag: &FlagUse) -> Result<&[u8]> {
+    flag.value.as_deref().map(OsStr::as_bytes).ok_or_else(|| {
+        refused(
+            dashed(flag),
+            "the flag needs a value",
+            format!("give it one: `{} VALUE`", dashed(flag)),
+        )
+    })
+}
+
+/// A value where empty means "not given", as for docker's string flags.
+pub(super) fn non_empty(flag: &FlagUse) -> Result<Option<Vec<u8>>> {
+    let v = value(flag)?;
+    Ok((!v.is_empty()).then(|| v.to_vec()))
+}
+
+/// Go's `strconv.ParseBool`, which the docker CLI uses for `--flag=VALUE`.
+pub(super) fn parse_bool(v: &[u8]) -> Option<bool> {
+    match v {
+        b"1" | b"t" | b"T" | b"TRUE" | b"true" | b"True" => Some(true),
+        b"0" | b"f" | b"F" | b"FALSE" | b"false" | b"False" => Some(false),
+        _ => None,
+    }
+}
+
+/// A boolean flag: `--flag` is true, `--flag=VALUE` is parsed.
+pub(super) fn boolean(flag: &FlagUse) -> Result<bool> {
+    match flag.value.as_deref() {
+        None => Ok(true),
+        Some(v) => parse_bool(v.as_bytes()).ok_or_else(|| {
+            refused(
+                dashed(flag),
+                format!("`{}` is not a boolean", v.to_string_lossy()),
+                format!("write `{0}`, `{0}=true` or `{0}=false`", dashed(flag)),
+            )
+        }),
+    }
+}
+
+pub(super) fn invalid(flag: &FlagUse, what: &str, example: &str) -> Error {
+    refused(
+        dashed(flag),
+        format!("the value is not {what}"),
+        format!("write it as `{} {example}`", dashed(flag)),
+    )
+}
 
 /// A named build context: a local directory, or a source the frontend fetches itself.
 pub(super) enum NamedContext {
@@ -172,21 +245,6 @@ pub(super) fn named_context(flag: &FlagUse) -> Result<(Vec<u8>, NamedContext)> {
     ))
 }
 
-/// Whether a context names something remote: a URL or a Git repository, as the docker
-/// CLI recognises them.
-pub(super) fn is_remote(s: &[u8]) -> bool {
-    [
-        "http://",
-        "https://",
-        "git://",
-        "ssh://",
-        "git@",
-        "github.com/",
-    ]
-    .iter()
-    .any(|p| s.starts_with(p.as_bytes()))
-}
-
 /// `--progress`: buildctl knows auto, plain, tty, rawjson and quiet; buildx's `none`
 /// (no progress at all) is buildctl's `quiet`.
 pub(super) fn progress_mode(flag: &FlagUse) -> Result<Option<(String, &'static str)>> {
@@ -212,17 +270,4 @@ pub(super) fn progress_mode(flag: &FlagUse) -> Result<Option<(String, &'static s
         String::from_utf8_lossy(value(flag)?).into_owned(),
         mode,
     )))
-}
-
-pub(super) fn progress(c: &Collected) -> Result<Option<&'static str>> {
-    match (&c.progress, c.quiet) {
-        (None, false) => Ok(None),
-        (Some((_, mode)), false) => Ok(Some(mode)),
-        (None | Some((_, "auto" | "quiet")), true) => Ok(Some("quiet")),
-        (Some((typed, _)), true) => Err(refused(
-            "--quiet",
-            format!("`--progress={typed}` and `--quiet` ask for opposite things"),
-            "drop one of them",
-        )),
-    }
 }
