@@ -2,7 +2,8 @@
 //! own builder, BuildKit on when the user's own client would use it), `legacy` (the first
 //! client's legacy builder) and `buildx`. Pure, like [`super::decide`], which picks among
 //! them; every argument reaches the client unchanged except the flags named in a notice
-//! or a refusal.
+//! or a refusal. What each flag gets on the mounted and legacy routes is its row's
+//! `legacy` and `buildkit` columns in [`crate::docker::build_flags::BUILD_FLAGS`].
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -79,9 +80,9 @@ impl<'a> Edit<'a> {
             .push(format!("dropped {}: {why}", flag.dashed()));
     }
 
-    /// Drops the flags given only turned off (`--provenance=false`, `--push=false`) that the client of this
-    /// route does not know ([`Legacy::Refuse`], [`Legacy::Emulate`]): off, they ask for
-    /// nothing it would do anyway.
+    /// Drops the flags given only turned off (`--provenance=false`, `--push=false`) that
+    /// the client of this route does not know ([`Legacy::Refuse`], [`Legacy::Emulate`]):
+    /// off, they ask for nothing it would do anyway.
     fn drop_off(&mut self, call: &BuildCall) {
         for row in call.rows_given() {
             if matches!(row.legacy, Legacy::Refuse(_) | Legacy::Emulate) && call.only_off(row.flag)
@@ -210,10 +211,15 @@ fn mounted_builder(
         inv.kind,
         CommandKind::Build(BuildForm::BuildxBuild | BuildForm::BuildxB)
     );
-    let needs = call
-        .rows_on()
-        .find(|r| r.buildkit != BuildKit::No)
-        .map(|r| format!("`{}` needs BuildKit", r.flag.dashed()))
+    // A flag only BuildKit can do is the reason before one it merely wants.
+    let needs = needs_buildkit(call)
+        .map(|(flag, _)| flag)
+        .or_else(|| {
+            call.rows_on()
+                .find(|r| r.buildkit == BuildKit::Wants)
+                .map(|r| r.flag)
+        })
+        .map(|f| format!("`{}` needs BuildKit", f.dashed()))
         .or_else(|| typed_buildx.then(|| "`docker buildx build` asks for BuildKit".to_string()));
     let own = facts.clients.first().filter(|c| {
         c.version
