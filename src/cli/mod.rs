@@ -16,6 +16,7 @@ use crate::error::Error;
 
 pub mod doctor;
 pub mod explain;
+pub mod plan_json;
 
 /// A drop-in `docker` that hands each call to the right real client for this runtime.
 #[derive(Debug, Parser)]
