@@ -110,11 +110,9 @@ pub struct BuildKitSection {
 pub struct RouteEntry {
     /// `docker build .` …
     pub call: String,
-    /// The plan, as `explain --json` prints it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The plan, as `explain --json` prints it; `None` when the call would be refused.
     pub plan: Option<PlanJson>,
     /// The refusal, when the call would be refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
     /// The table's line: route, program, client, environment changes.
     #[serde(skip)]
