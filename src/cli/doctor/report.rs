@@ -7,8 +7,9 @@
 //! The builder answer is read from the plan `decide` makes for `docker build .`, never
 //! re-derived here.
 //!
-//! Size: the report's value types (each serialised as `doctor --json` prints it) and the
-//! one constructor that fills them; the table lives in `text.rs`.
+//! Size: the report's value types (each serialised as `doctor --json` prints it, the
+//! plans as the [`PlanJson`] `explain --json` prints), the constructor, and one small
+//! function per finding, answer and section that it calls; the table lives in `text.rs`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
