@@ -4,8 +4,7 @@
 
 use std::ffi::OsString;
 
-use serde_json::{json, Value};
-
+use crate::cli::plan_json::{DecisionJson, Explained, SCHEMA_VERSION};
 use crate::docker::args::{CommandKind, Invocation};
 use crate::error::{Error, Result};
 use crate::guard::SelfGuard;
@@ -13,7 +12,7 @@ use crate::output;
 use crate::output::redact;
 use crate::probe::gather::{self, Gathered};
 use crate::route::decide;
-use crate::route::plan::{Plan, Route, Step};
+use crate::route::plan::{Plan, Route};
 
 fn lossy(v: &[OsString]) -> Vec<String> {
     v.iter().map(|a| a.to_string_lossy().into_owned()).collect()
@@ -21,48 +20,6 @@ fn lossy(v: &[OsString]) -> Vec<String> {
 
 fn shown(argv: &[OsString]) -> String {
     redact::argv(&lossy(argv)).join(" ")
-}
-
-fn step_json(s: &Step) -> Value {
-    json!({ "program": s.program.display().to_string(), "argv": redact::argv(&lossy(&s.argv)) })
-}
-
-/// The plan as a JSON object.
-#[must_use]
-pub fn plan_json(plan: &Plan, inv: &Invocation, first: Option<&std::path::Path>) -> Value {
-    json!({
-        "route": plan.route.name(),
-        "command": plan.command,
-        "program": plan.program.display().to_string(),
-        "argv": redact::argv(&lossy(&plan.argv)),
-        "env_set": plan.env_set.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
-        "env_unset": plan.env_unset,
-        "reason": plan.reason,
-        "builder": plan.builder,
-        "notices": plan.notices,
-        "load": plan.load.as_ref().map(step_json),
-        "then": plan.then.iter().map(step_json).collect::<Vec<_>>(),
-        "iidfile": plan.image_id.as_ref().and_then(|i| i.write_to.as_ref()).map(|p| p.display().to_string()),
-        "prints_image_id": plan.image_id.as_ref().is_some_and(|i| i.print),
-        "client": plan.runner(),
-        "rerouted": plan.is_reroute(inv, first),
-    })
-}
-
-fn refusal_json(e: &Error) -> Value {
-    match e {
-        Error::Refused { flag, why, fix } => json!({
-            "route": "refuse", "flag": flag, "reason": why, "fix": fix, "exit_code": e.exit_code(),
-        }),
-        Error::NeedsBuildKit {
-            findings, why, fix, ..
-        } => json!({
-            "route": "refuse", "findings": findings, "reason": why, "fix": fix, "exit_code": e.exit_code(),
-        }),
-        other => json!({
-            "route": "error", "reason": other.to_string(), "fix": other.hint(), "exit_code": other.exit_code(),
-        }),
-    }
 }
 
 /// Runs `explain`.
@@ -80,15 +37,14 @@ pub fn run(args: Vec<OsString>, as_json: bool) -> Result<u8> {
     };
     let first = g.facts.clients.first().map(|c| c.path.as_path());
     if as_json {
-        let mut v = match &decision {
-            Ok(plan) => plan_json(plan, &inv, first),
-            Err(e) => refusal_json(e),
+        let v = Explained {
+            schema_version: SCHEMA_VERSION,
+            decision: DecisionJson::new(&decision, &inv, first),
+            runtime: g.runtime.clone(),
+            settings_not_understood: g.settings.bad.clone(),
         };
-        if let Some(rt) = &g.runtime {
-            v["runtime"] = serde_json::to_value(rt).unwrap_or(Value::Null);
-        }
-        v["settings_not_understood"] = serde_json::to_value(&g.settings.bad).unwrap_or(Value::Null);
-        output::report(&format!("{v}\n"));
+        let json = serde_json::to_string(&v).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+        output::report(&format!("{json}\n"));
         return Ok(0);
     }
     output::report(&text(&inv, &g, &decision));

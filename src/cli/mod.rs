@@ -16,6 +16,9 @@ use crate::error::Error;
 
 pub mod doctor;
 pub mod explain;
+#[cfg(test)]
+mod json_schema;
+pub mod plan_json;
 
 /// A drop-in `docker` that hands each call to the right real client for this runtime.
 #[derive(Debug, Parser)]

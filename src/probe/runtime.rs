@@ -20,7 +20,9 @@ const CACHE_VERSION: u32 = 1;
 /// What was learnt about the runtime, and how.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RuntimeReport {
-    /// The verdict routing uses.
+    /// The verdict routing uses (its `kind` and `why` serialised beside the other
+    /// fields, not nested).
+    #[serde(flatten)]
     pub runtime: Runtime,
     /// The daemon endpoint the client would use (credentials redacted).
     pub endpoint: Option<String>,

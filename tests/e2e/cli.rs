@@ -26,6 +26,20 @@ fn doctor_lists_both_real_clients_with_versions() {
     assert_eq!(v["clients"][0]["path"], DOCKER28);
     assert_eq!(v["clients"][1]["version"], "20.10.24");
     assert_eq!(v["docker_is_dockroute"], true);
+    // docs/json.md: schema 1, the runtime flat (no runtime.runtime), every route entry
+    // with its plan or refusal.
+    assert_eq!(v["schema_version"], 1, "{v}");
+    assert_eq!(v["runtime"]["kind"], "open", "{v}");
+    assert!(v["runtime"].get("runtime").is_none(), "{v}");
+    assert!(v["runtime"]["why"].is_string() && v["runtime"]["bitbucket"].is_boolean());
+    let routes = v["routes"].as_array().expect("routes is an array");
+    assert_eq!(routes.len(), 3, "{v}");
+    for r in routes {
+        assert!(r["call"].is_string() && r["plan"].is_object() && r["refused"].is_null());
+    }
+    assert_eq!(routes[2]["plan"]["command"], serde_json::Value::Null, "{v}");
+    assert!(v["buildkit"]["route_now"].is_string() && v["buildkit"]["tls_dir"].is_null());
+    assert!(v["problems"].is_array() && v["notes"].is_array() && v["settings"].is_object());
 }
 
 #[test]
@@ -59,17 +73,43 @@ fn explain_json_has_the_plan_fields() {
     let o = run(c);
     ok(&o);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    for field in [
-        "route",
-        "program",
-        "argv",
-        "env_set",
-        "env_unset",
-        "reason",
-        "notices",
-    ] {
-        assert!(v.get(field).is_some(), "missing {field}: {v}");
+    // The fields and types docs/json.md gives a plan.
+    type Is = fn(&serde_json::Value) -> bool;
+    let string_or_null: Is = |x| x.is_string() || x.is_null();
+    let object_or_null: Is = |x| x.is_object() || x.is_null();
+    let fields: [(&str, Is); 18] = [
+        ("schema_version", |x| x.as_u64() == Some(1)),
+        ("route", serde_json::Value::is_string),
+        ("command", string_or_null),
+        ("program", serde_json::Value::is_string),
+        ("argv", serde_json::Value::is_array),
+        ("env_set", serde_json::Value::is_object),
+        ("env_unset", serde_json::Value::is_array),
+        ("reason", string_or_null),
+        ("builder", object_or_null),
+        ("notices", serde_json::Value::is_array),
+        ("load", object_or_null),
+        ("then", serde_json::Value::is_array),
+        ("iidfile", string_or_null),
+        ("prints_image_id", serde_json::Value::is_boolean),
+        ("client", serde_json::Value::is_string),
+        ("rerouted", serde_json::Value::is_boolean),
+        ("runtime", serde_json::Value::is_object),
+        ("settings_not_understood", serde_json::Value::is_array),
+    ];
+    for (field, is) in fields {
+        assert!(
+            v.get(field).is_some_and(is),
+            "{field} missing or mistyped: {v}"
+        );
     }
+    assert_eq!(v["command"], "build");
+    assert_eq!(v["rerouted"], true);
+    assert_eq!(
+        v["runtime"]["kind"], "restricted",
+        "flat, not runtime.runtime: {v}"
+    );
+    assert_eq!(v["runtime"]["source"], "pinned");
     assert_eq!(v["route"], "mounted");
     assert_eq!(v["program"], DOCKER20);
     assert_eq!(
@@ -82,6 +122,11 @@ fn explain_json_has_the_plan_fields() {
     let v: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
     assert_eq!(v["route"], "pass");
     assert_eq!(v["argv"], serde_json::json!([DOCKER28, "ps"]));
+    // No subcommand dockroute reads: null, not "". Pass-through: no reason, no runtime.
+    assert_eq!(v["command"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["reason"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["runtime"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["schema_version"], 1);
 }
 
 /// `dockroute explain` (text) for `docker ARGS` in the sandbox: exit 0, stdout's lines.

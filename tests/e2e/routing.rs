@@ -253,7 +253,7 @@ fn the_probe_leaves_nothing_behind_and_never_pulls() {
     let o = run(c);
     ok(&o);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["runtime"]["runtime"]["kind"], "restricted", "{v}");
+    assert_eq!(v["runtime"]["kind"], "restricted", "{v}");
     assert_eq!(probe_leftovers(), (String::new(), String::new()));
     let probes: Vec<AuthzRequest> = authz_requests(&log)
         .split_off(before)
@@ -279,13 +279,13 @@ fn the_host_flag_beats_docker_host() {
     let o = run(c);
     ok(&o);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["runtime"]["runtime"]["kind"], "restricted", "{v}");
+    assert_eq!(v["runtime"]["kind"], "restricted", "{v}");
     let mut c = s.dockroute();
     c.args(["explain", "--json", "--", "build", "."]);
     let o = run(c);
     ok(&o);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["runtime"]["runtime"]["kind"], "no_daemon", "{v}");
+    assert_eq!(v["runtime"]["kind"], "no_daemon", "{v}");
     assert_eq!(v["route"], "pass");
 }
 
@@ -309,7 +309,7 @@ fn a_silent_endpoint_costs_at_most_the_probe_timeout() {
     ok(&o);
     assert!(took < Duration::from_millis(2500), "took {took:?}");
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["runtime"]["runtime"]["kind"], "unknown", "{v}");
+    assert_eq!(v["runtime"]["kind"], "unknown", "{v}");
     assert_eq!(v["route"], "pass");
 }
 

@@ -7,20 +7,22 @@
 //! The builder answer is read from the plan `decide` makes for `docker build .`, never
 //! re-derived here.
 //!
-//! Size: the report's value types (each serialised as `doctor --json` prints it) and the
-//! one constructor that fills them; the table lives in `text.rs`.
+//! Size: the report's value types (each serialised as `doctor --json` prints it, the
+//! plans as the [`PlanJson`] `explain --json` prints), the constructor, and one small
+//! function per finding, answer and section that it calls; the table lives in `text.rs`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::cli::plan_json::{PlanJson, SCHEMA_VERSION};
 use crate::docker::args::Invocation;
 use crate::probe::daemon::{self, Verdict};
 use crate::probe::gather::Gathered;
 use crate::probe::runtime::{RuntimeReport, RuntimeSource};
 use crate::route::decide;
-use crate::route::facts::{BuildEnv, Client, Runtime};
+use crate::route::facts::{BuildKitFacts, Client, Runtime};
 use crate::route::plan::{Builder, Plan, Route};
 
 /// The sample calls whose routes doctor shows; the first is "my build".
@@ -79,7 +81,7 @@ pub struct BuildAnswer {
     /// Its version (or name).
     pub client: String,
     /// The route.
-    pub route: &'static str,
+    pub route: Route,
     /// Why that route.
     pub why: String,
     /// The builder, as `decide` chose it.
@@ -90,21 +92,16 @@ pub struct BuildAnswer {
     pub buildkit_on: Option<bool>,
 }
 
-/// What this machine offers for building with BuildKit itself.
+/// What this machine offers for building with BuildKit itself: what gathering found
+/// (`unreachable` only for the address checked), the address checked and the route now.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct BuildKitSection {
-    /// `DOCKROUTE_BUILDKIT_HOST`.
-    pub remote: Option<String>,
-    /// `BUILDKIT_HOST`.
-    pub host: Option<String>,
-    /// The address a build would use, and whether it answered (`None`: not checked).
+    /// `DOCKROUTE_BUILDKIT_HOST`, `BUILDKIT_HOST`, the programs on PATH, and why the
+    /// address checked does not answer.
+    #[serde(flatten)]
+    pub facts: BuildKitFacts,
+    /// The address a build would use, which was checked (`None`: none was).
     pub checked: Option<String>,
-    /// Why it does not answer, when checked and it did not.
-    pub unreachable: Option<String>,
-    /// `buildctl` on PATH.
-    pub buildctl: Option<String>,
-    /// `buildctl-daemonless.sh` on PATH.
-    pub daemonless: Option<String>,
     /// The route a build takes now, in words.
     pub route_now: String,
 }
@@ -114,11 +111,9 @@ pub struct BuildKitSection {
 pub struct RouteEntry {
     /// `docker build .` …
     pub call: String,
-    /// The plan, as `explain --json` prints it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub plan: Option<Value>,
+    /// The plan, as `explain --json` prints it; `None` when the call would be refused.
+    pub plan: Option<PlanJson>,
     /// The refusal, when the call would be refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
     /// The table's line: route, program, client, environment changes.
     #[serde(skip)]
@@ -131,6 +126,8 @@ pub struct RouteEntry {
 /// Everything doctor says, computed once.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Report {
+    /// The version of this JSON shape (`docs/json.md`).
+    pub schema_version: u32,
     /// dockroute's version.
     pub version: &'static str,
     /// This executable.
@@ -198,244 +195,77 @@ fn settings_map(settings: &crate::probe::settings::Settings) -> serde_json::Map<
         .collect()
 }
 
+/// One sample call, decided now.
+struct Sample {
+    /// Its docker arguments.
+    args: &'static [&'static str],
+    /// Parsed.
+    inv: Invocation,
+    /// `decide`'s answer (a missing client told as discovery tells it).
+    decision: crate::error::Result<Plan>,
+}
+
+impl Sample {
+    fn decide(args: &'static [&'static str], g: &Gathered) -> Sample {
+        let inv = Invocation::parse(args.iter().map(OsString::from).collect());
+        let decision = match decide::decide(&inv, &g.facts) {
+            // The searched directories are discovery's to tell.
+            Err(crate::error::Error::NoClient { .. }) => Err(g.search.clone().into_error()),
+            other => other,
+        };
+        Sample {
+            args,
+            inv,
+            decision,
+        }
+    }
+
+    fn call(&self) -> String {
+        format!("docker {}", self.args.join(" "))
+    }
+}
+
+/// The first line of a refusal (the whole of it, one line per Dockerfile finding, stays
+/// in the problem and the JSON).
+fn first_line(e: &crate::error::Error) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
+}
+
 impl Report {
-    /// Builds the report.
-    #[allow(clippy::too_many_lines)]
+    /// Builds the report: each finding, answer and section from its own function below.
     #[must_use]
     pub fn new(g: &Gathered, env: &Env, resolution: Resolution) -> Report {
-        let mut problems = Vec::new();
-        let mut notes = Vec::new();
-
-        match &resolution.path {
-            Some(p) if !resolution.is_dockroute => problems.push(Finding {
-                problem: format!("`docker` resolves to {}, not dockroute", p.display()),
-                fix: path_fix(env.exe.as_deref()),
-            }),
-            None => problems.push(Finding {
-                problem: "no `docker` on PATH at all".into(),
-                fix: path_fix(env.exe.as_deref()),
-            }),
-            Some(_) => {}
-        }
-        if g.facts.clients.is_empty() {
-            problems.push(Finding {
-                problem: g.search.clone().into_error().to_string(),
-                fix: "install a Docker CLI (e.g. `apt-get install docker.io`) or add the directory holding the real `docker` to PATH as an absolute path".into(),
-            });
-        }
-        for c in &g.facts.clients {
-            if let Some(p) = &c.problem {
-                notes.push(Finding {
-                    problem: format!("{}: {p}", c.path.display()),
-                    fix: format!(
-                        "run `{} --version` to see what it says; dockroute does not route builds to a client whose version it cannot tell (raise DOCKROUTE_PROBE_TIMEOUT_MS if it is only slow)",
-                        c.path.display()
-                    ),
-                });
-            }
-        }
-        for bad in &g.settings.bad {
-            problems.push(Finding {
-                problem: bad.to_string(),
-                fix: "correct the variable or unset it (see `man dockroute`, or the README's Configuration)".into(),
-            });
-        }
-        let bk = &g.facts.buildkit;
-        let daemonless_ready = bk.host.is_some() || bk.daemonless.is_some();
-        if let Some(rt) = &g.runtime {
-            match &rt.runtime {
-                Runtime::NoDaemon { .. } if rt.bitbucket => problems.push(Finding {
-                    problem: format!(
-                        "this is a Bitbucket step but no Docker daemon answers at {}",
-                        env.endpoint
-                    ),
-                    fix: "add `services: [docker]` to the step (and do not override DOCKER_HOST)"
-                        .into(),
-                }),
-                // Builds would fail here: a problem, not a note (doctor exits 1).
-                Runtime::NoDaemon { .. } if !daemonless_ready && bk.remote.is_none() => problems.push(Finding {
-                    problem: format!(
-                        "no Docker daemon answers at {}, and there is no BuildKit to build with instead (no BUILDKIT_HOST, no buildctl-daemonless.sh on PATH): builds pass through unchanged and fail",
-                        env.endpoint
-                    ),
-                    fix: "on a daemonless agent set BUILDKIT_HOST (with buildctl on PATH) or use an image with buildctl-daemonless.sh (moby/buildkit); otherwise start the daemon or set DOCKER_HOST, or pin the runtime with DOCKROUTE_RUNTIME=restricted|v3|open".into(),
-                }),
-                Runtime::Unknown { .. } => notes.push(Finding {
-                    problem: format!(
-                        "the runtime could not be told, so builds pass through unchanged: {}",
-                        rt.runtime.why()
-                    ),
-                    fix: "check that the daemon answers in time (DOCKROUTE_DAEMON_TIMEOUT_MS) and DOCKER_HOST is right, or pin the runtime with DOCKROUTE_RUNTIME=restricted|v3|open".into(),
-                }),
-                _ => {}
-            }
-        }
-        if bk.host.is_some() && bk.buildctl.is_none() {
-            notes.push(Finding {
-                problem: "BUILDKIT_HOST is set but `buildctl` is not on PATH".into(),
-                fix: "install buildctl (from a moby/buildkit release) into a directory on PATH"
-                    .into(),
-            });
-        }
-        let checked = match (&bk.remote, &bk.host) {
-            (Some(r), _) => Some(r.clone()),
-            (None, Some(h)) if matches!(g.facts.runtime, Some(Runtime::NoDaemon { .. })) => {
-                Some(h.clone())
-            }
-            _ => None,
-        };
-        if let (Some(addr), Some(why)) = (&checked, &bk.unreachable) {
-            problems.push(Finding {
-                problem: format!("the BuildKit at {addr} does not answer: {why}"),
-                fix: "check that buildkitd runs there and that this machine can reach it (address, port, TLS files)".into(),
-            });
-        }
-
-        let mut answers = Answers {
-            runtime: g.runtime.as_ref().map_or_else(
-                || "not probed".to_string(),
-                |rt| runtime_answer(rt, &env.endpoint),
-            ),
-            ..Answers::default()
-        };
-        if g.facts.clients.is_empty() && !daemonless_ready {
-            answers.which_docker_builds = "none: no real docker client on PATH".into();
-            answers.buildkit = "no: there is no client to build with".into();
-            answers.buildkit_on = Some(false);
-        }
-        let mut build = None;
-        let mut routes = Vec::new();
-        let mut route_now = "not decided".to_string();
-        for sample in SAMPLES {
-            let inv = Invocation::parse(sample.iter().map(OsString::from).collect());
-            let call = format!("docker {}", sample.join(" "));
-            let first = g.facts.clients.first().map(|c| c.path.as_path());
-            let decision = match decide::decide(&inv, &g.facts) {
-                // The searched directories are discovery's to tell.
-                Err(crate::error::Error::NoClient { .. }) => Err(g.search.clone().into_error()),
-                other => other,
-            };
-            match decision {
-                Ok(plan) => {
-                    let changes = env_changes(&plan);
-                    let line = format!(
-                        "{:<10} {} ({}){}",
-                        plan.route.name(),
-                        plan.program.display(),
-                        plan.runner(),
-                        if changes.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" with {changes}")
-                        }
-                    );
-                    let because = plan
-                        .is_reroute(&inv, first)
-                        .then(|| plan.reason.clone())
-                        .flatten()
-                        .map(|r| format!("because: {r}"));
-                    if sample[0] == "build" {
-                        let why = plan.reason.clone().unwrap_or_else(|| {
-                            "nothing to work around here, so the call passes through unchanged"
-                                .to_string()
-                        });
-                        answers.which_docker_builds = format!(
-                            "{} ({}), route {} — because: {why}",
-                            plan.program.display(),
-                            plan.runner(),
-                            plan.route.name()
-                        );
-                        let (answer, on) = builder_answer(&plan, g, &mut problems, &mut notes);
-                        answers.buildkit.clone_from(&answer);
-                        answers.buildkit_on = on;
-                        route_now = match plan.builder.as_ref().and_then(|b| b.builder) {
-                            Some(b) => format!("route {}, on {}", plan.route.name(), b.describe()),
-                            None => format!("route {}", plan.route.name()),
-                        };
-                        build = Some(BuildAnswer {
-                            program: plan.program.display().to_string(),
-                            client: plan.runner(),
-                            route: plan.route.name(),
-                            why,
-                            builder: plan.builder.as_ref().and_then(|b| b.builder),
-                            buildkit: answer,
-                            buildkit_on: on,
-                        });
-                    }
-                    routes.push(RouteEntry {
-                        call,
-                        plan: Some(crate::cli::explain::plan_json(&plan, &inv, first)),
-                        refused: None,
-                        line,
-                        because,
-                    });
-                }
-                Err(e) => {
-                    // One line for the answers; the whole refusal (one line per
-                    // Dockerfile finding) stays in the problem and the JSON.
-                    let first = e.to_string().lines().next().unwrap_or_default().to_string();
-                    if sample[0] == "build" {
-                        answers.which_docker_builds = format!("none: {first}");
-                        answers.buildkit = "no build runs: it is refused".into();
-                        answers.buildkit_on = Some(false);
-                        route_now = format!("refused: {first}");
-                        problems.push(Finding {
-                            problem: format!(
-                                "`docker build .` here is refused: {}",
-                                e.to_string().replace('\n', "; ")
-                            ),
-                            fix: e.hint().unwrap_or_default(),
-                        });
-                    }
-                    routes.push(RouteEntry {
-                        call,
-                        plan: None,
-                        refused: Some(e.to_string()),
-                        line: format!("refused: {first}"),
-                        because: e.hint().map(|h| format!("fix: {h}")),
-                    });
-                }
-            }
-        }
-
-        let docker_buildkit = match g.facts.env.docker_buildkit.as_deref() {
-            None => "unset".to_string(),
-            Some(v) => match (BuildEnv {
-                docker_buildkit: Some(v.to_owned()),
-                build_args: Vec::new(),
-            })
-            .buildkit()
-            {
-                Some(true) => "set, true (BuildKit requested)".into(),
-                Some(false) => "set, false (legacy builder requested)".into(),
-                None if v.is_empty() => "set but empty (counts as unset)".into(),
-                None => {
-                    problems.push(Finding {
-                        problem: "DOCKER_BUILDKIT is not a boolean; the Docker CLI rejects it"
-                            .into(),
-                        fix: "set DOCKER_BUILDKIT to 1 or 0, or unset it".into(),
-                    });
-                    "set, but not a boolean".into()
-                }
-            },
-        };
-
-        if !resolution.is_dockroute {
-            // `docker build` does not reach dockroute at all: say so before what it would do.
-            let direct = resolution
-                .path
-                .as_ref()
-                .map_or_else(|| "nothing".to_string(), |p| p.display().to_string());
-            answers.which_docker_builds = format!(
-                "{direct}, directly — `docker` is not dockroute, so nothing is routed (through dockroute: {})",
-                answers.which_docker_builds
-            );
-        }
-
+        let samples: Vec<Sample> = SAMPLES.iter().map(|s| Sample::decide(s, g)).collect();
+        // SAMPLES[0] is `docker build .`, "my build".
+        let build = &samples[0];
+        let first = g.facts.clients.first().map(|c| c.path.as_path());
+        let problems = [not_dockroute(&resolution, env), no_client(g)]
+            .into_iter()
+            .flatten()
+            .chain(bad_settings(g))
+            .chain(no_daemon(g, env))
+            .chain(buildkit_unreachable(g))
+            .chain(build.decision.as_ref().ok().and_then(no_builder))
+            .chain(build_refused(build))
+            .chain(docker_buildkit_not_boolean(g))
+            .collect();
+        let notes = client_problems(g)
+            .into_iter()
+            .chain(runtime_unknown(g))
+            .chain(buildctl_missing(g))
+            .chain(
+                build
+                    .decision
+                    .as_ref()
+                    .ok()
+                    .and_then(|p| legacy_builder(p, g)),
+            )
+            .collect();
         Report {
+            schema_version: SCHEMA_VERSION,
             version: env!("CARGO_PKG_VERSION"),
             executable: shown(env.exe.as_deref()),
-            answers,
+            answers: answers(g, env, &resolution, build),
             docker_resolves_to: shown(resolution.path.as_deref()),
             docker_is_dockroute: resolution.is_dockroute,
             clients: g.facts.clients.clone(),
@@ -449,19 +279,11 @@ impl Report {
             endpoint: env.endpoint.clone(),
             daemon: env.daemon.clone(),
             runtime: g.runtime.clone(),
-            build,
-            buildkit: BuildKitSection {
-                remote: bk.remote.clone(),
-                host: bk.host.clone(),
-                unreachable: checked.as_ref().and(bk.unreachable.clone()),
-                checked,
-                buildctl: shown(bk.buildctl.as_deref()),
-                daemonless: shown(bk.daemonless.as_deref()),
-                route_now,
-            },
-            routes,
+            build: build_answer(build),
+            buildkit: buildkit_section(g, build),
+            routes: samples.iter().map(|s| route_entry(s, first)).collect(),
             settings: settings_map(&g.settings),
-            docker_buildkit,
+            docker_buildkit: docker_buildkit_words(g),
             cache_dir: shown(env.cache_dir.as_deref()),
             problems,
             notes,
@@ -469,54 +291,336 @@ impl Report {
     }
 }
 
-/// "Is BuildKit on?" for `docker build .` as routed now, from the builder `decide` chose,
-/// with the problem or note that goes with it.
-fn builder_answer(
-    plan: &Plan,
-    g: &Gathered,
-    problems: &mut Vec<Finding>,
-    notes: &mut Vec<Finding>,
-) -> (String, Option<bool>) {
+/// Problem: a shell's `docker` is not dockroute (or there is none).
+fn not_dockroute(resolution: &Resolution, env: &Env) -> Option<Finding> {
+    let problem = match &resolution.path {
+        Some(_) if resolution.is_dockroute => return None,
+        Some(p) => format!("`docker` resolves to {}, not dockroute", p.display()),
+        None => "no `docker` on PATH at all".into(),
+    };
+    Some(Finding {
+        problem,
+        fix: path_fix(env.exe.as_deref()),
+    })
+}
+
+/// Problem: no real client on PATH.
+fn no_client(g: &Gathered) -> Option<Finding> {
+    g.facts.clients.is_empty().then(|| Finding {
+        problem: g.search.clone().into_error().to_string(),
+        fix: "install a Docker CLI (e.g. `apt-get install docker.io`) or add the directory holding the real `docker` to PATH as an absolute path".into(),
+    })
+}
+
+/// Notes: clients whose version could not be told.
+fn client_problems(g: &Gathered) -> Vec<Finding> {
+    g.facts
+        .clients
+        .iter()
+        .filter_map(|c| {
+            let p = c.problem.as_ref()?;
+            Some(Finding {
+                problem: format!("{}: {p}", c.path.display()),
+                fix: format!(
+                    "run `{} --version` to see what it says; dockroute does not route builds to a client whose version it cannot tell (raise DOCKROUTE_PROBE_TIMEOUT_MS if it is only slow)",
+                    c.path.display()
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Problems: settings whose values were not understood.
+fn bad_settings(g: &Gathered) -> Vec<Finding> {
+    g.settings
+        .bad
+        .iter()
+        .map(|bad| Finding {
+            problem: bad.to_string(),
+            fix: "correct the variable or unset it (see `man dockroute`, or the README's Configuration)".into(),
+        })
+        .collect()
+}
+
+/// Problem: no daemon in a Bitbucket step, or no daemon and no BuildKit either (builds
+/// would fail: a problem, not a note — doctor exits 1).
+fn no_daemon(g: &Gathered, env: &Env) -> Option<Finding> {
+    let rt = g.runtime.as_ref()?;
+    if !matches!(rt.runtime, Runtime::NoDaemon { .. }) {
+        return None;
+    }
+    let bk = &g.facts.buildkit;
+    if rt.bitbucket {
+        return Some(Finding {
+            problem: format!(
+                "this is a Bitbucket step but no Docker daemon answers at {}",
+                env.endpoint
+            ),
+            fix: "add `services: [docker]` to the step (and do not override DOCKER_HOST)".into(),
+        });
+    }
+    let daemonless_ready = bk.host.is_some() || bk.daemonless.is_some();
+    (!daemonless_ready && bk.remote.is_none()).then(|| Finding {
+        problem: format!(
+            "no Docker daemon answers at {}, and there is no BuildKit to build with instead (no BUILDKIT_HOST, no buildctl-daemonless.sh on PATH): builds pass through unchanged and fail",
+            env.endpoint
+        ),
+        fix: "on a daemonless agent set BUILDKIT_HOST (with buildctl on PATH) or use an image with buildctl-daemonless.sh (moby/buildkit); otherwise start the daemon or set DOCKER_HOST, or pin the runtime with DOCKROUTE_RUNTIME=restricted|v3|open".into(),
+    })
+}
+
+/// Note: the runtime could not be told.
+fn runtime_unknown(g: &Gathered) -> Option<Finding> {
+    let rt = g.runtime.as_ref()?;
+    matches!(rt.runtime, Runtime::Unknown { .. }).then(|| Finding {
+        problem: format!(
+            "the runtime could not be told, so builds pass through unchanged: {}",
+            rt.runtime.why()
+        ),
+        fix: "check that the daemon answers in time (DOCKROUTE_DAEMON_TIMEOUT_MS) and DOCKER_HOST is right, or pin the runtime with DOCKROUTE_RUNTIME=restricted|v3|open".into(),
+    })
+}
+
+/// Note: `BUILDKIT_HOST` without `buildctl`.
+fn buildctl_missing(g: &Gathered) -> Option<Finding> {
+    let bk = &g.facts.buildkit;
+    (bk.host.is_some() && bk.buildctl.is_none()).then(|| Finding {
+        problem: "BUILDKIT_HOST is set but `buildctl` is not on PATH".into(),
+        fix: "install buildctl (from a moby/buildkit release) into a directory on PATH".into(),
+    })
+}
+
+/// The BuildKit address a build would use, which gathering checked.
+fn checked_address(g: &Gathered) -> Option<String> {
+    let bk = &g.facts.buildkit;
+    match (&bk.remote, &bk.host) {
+        (Some(r), _) => Some(r.clone()),
+        (None, Some(h)) if matches!(g.facts.runtime, Some(Runtime::NoDaemon { .. })) => {
+            Some(h.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Problem: the BuildKit a build would use does not answer.
+fn buildkit_unreachable(g: &Gathered) -> Option<Finding> {
+    let addr = checked_address(g)?;
+    let why = g.facts.buildkit.unreachable.as_ref()?;
+    Some(Finding {
+        problem: format!("the BuildKit at {addr} does not answer: {why}"),
+        fix: "check that buildkitd runs there and that this machine can reach it (address, port, TLS files)".into(),
+    })
+}
+
+/// Problem: `docker build .` is refused here.
+fn build_refused(build: &Sample) -> Option<Finding> {
+    let e = build.decision.as_ref().err()?;
+    Some(Finding {
+        problem: format!(
+            "`docker build .` here is refused: {}",
+            e.to_string().replace('\n', "; ")
+        ),
+        fix: e.hint().unwrap_or_default(),
+    })
+}
+
+/// Problem: the build's client will refuse to build at all (no builder).
+fn no_builder(plan: &Plan) -> Option<Finding> {
+    let choice = plan.builder.as_ref().filter(|c| c.builder.is_none())?;
+    Some(Finding {
+        problem: format!("`docker build` fails: {}", choice.why),
+        fix: "install the buildx plugin (docker-buildx into /usr/local/lib/docker/cli-plugins), or unset DOCKER_BUILDKIT".into(),
+    })
+}
+
+/// Note: the build uses the legacy builder, and why that can be changed.
+fn legacy_builder(plan: &Plan, g: &Gathered) -> Option<Finding> {
+    let choice = plan
+        .builder
+        .as_ref()
+        .filter(|c| c.builder == Some(Builder::Legacy))?;
+    let restricted = matches!(g.facts.runtime, Some(Runtime::Restricted { .. }));
+    if choice.set_by_route && restricted {
+        return Some(Finding {
+            problem: "builds use the legacy builder: --secret, --ssh, --output, --cache-to and BuildKit-only Dockerfile syntax are refused".into(),
+            fix: "put a Docker CLI < 23 on PATH (Bitbucket runtime v2 mounts 20.10 at /usr/bin/docker when the step has the docker service); dockroute then builds with the daemon's BuildKit".into(),
+        });
+    }
+    if g.facts.env.buildkit() == Some(false) {
+        return Some(Finding {
+            problem: "DOCKER_BUILDKIT=0 is inherited: builds use the deprecated legacy builder"
+                .into(),
+            fix: "unset DOCKER_BUILDKIT (a workaround from runtime v2 days is no longer needed with dockroute)".into(),
+        });
+    }
+    let buildx_era_without_plugin = plan.client.as_ref().is_some_and(|c| {
+        c.version
+            .as_ref()
+            .is_some_and(|v| v.major >= crate::route::facts::BUILDX_DEFAULT_MAJOR)
+            && !c.buildx
+    });
+    buildx_era_without_plugin.then(|| Finding {
+        problem: "the build client has no buildx plugin: `docker build` uses the deprecated legacy builder".into(),
+        fix: "install the buildx plugin (docker-buildx into /usr/local/lib/docker/cli-plugins) to build with BuildKit".into(),
+    })
+}
+
+/// Problem: `DOCKER_BUILDKIT` is set to something that is not a boolean.
+fn docker_buildkit_not_boolean(g: &Gathered) -> Option<Finding> {
+    let v = g.facts.env.docker_buildkit.as_ref()?;
+    (!v.is_empty() && g.facts.env.buildkit().is_none()).then(|| Finding {
+        problem: "DOCKER_BUILDKIT is not a boolean; the Docker CLI rejects it".into(),
+        fix: "set DOCKER_BUILDKIT to 1 or 0, or unset it".into(),
+    })
+}
+
+/// `DOCKER_BUILDKIT` in words.
+fn docker_buildkit_words(g: &Gathered) -> String {
+    match (g.facts.env.docker_buildkit.as_ref(), g.facts.env.buildkit()) {
+        (None, _) => "unset".into(),
+        (Some(_), Some(true)) => "set, true (BuildKit requested)".into(),
+        (Some(_), Some(false)) => "set, false (legacy builder requested)".into(),
+        (Some(v), None) if v.is_empty() => "set but empty (counts as unset)".into(),
+        (Some(_), None) => "set, but not a boolean".into(),
+    }
+}
+
+/// Why `docker build .` takes its route, in words.
+fn build_why(plan: &Plan) -> String {
+    plan.reason.clone().unwrap_or_else(|| {
+        "nothing to work around here, so the call passes through unchanged".to_string()
+    })
+}
+
+/// The three answers.
+fn answers(g: &Gathered, env: &Env, resolution: &Resolution, build: &Sample) -> Answers {
+    let (mut which_docker_builds, buildkit, buildkit_on) = match &build.decision {
+        Ok(plan) => {
+            let (buildkit, on) = builder_answer(plan);
+            (
+                format!(
+                    "{} ({}), route {} — because: {}",
+                    plan.program.display(),
+                    plan.runner(),
+                    plan.route.name(),
+                    build_why(plan)
+                ),
+                buildkit,
+                on,
+            )
+        }
+        Err(e) => (
+            format!("none: {}", first_line(e)),
+            "no build runs: it is refused".into(),
+            Some(false),
+        ),
+    };
+    if !resolution.is_dockroute {
+        // `docker build` does not reach dockroute at all: say so before what it would do.
+        let direct = resolution
+            .path
+            .as_ref()
+            .map_or_else(|| "nothing".to_string(), |p| p.display().to_string());
+        which_docker_builds = format!(
+            "{direct}, directly — `docker` is not dockroute, so nothing is routed (through dockroute: {which_docker_builds})"
+        );
+    }
+    Answers {
+        which_docker_builds,
+        buildkit,
+        buildkit_on,
+        runtime: g.runtime.as_ref().map_or_else(
+            || "not probed".to_string(),
+            |rt| runtime_answer(rt, &env.endpoint),
+        ),
+    }
+}
+
+/// `docker build .` as routed now; `None` when it is refused.
+fn build_answer(build: &Sample) -> Option<BuildAnswer> {
+    let plan = build.decision.as_ref().ok()?;
+    let (buildkit, buildkit_on) = builder_answer(plan);
+    Some(BuildAnswer {
+        program: plan.program.display().to_string(),
+        client: plan.runner(),
+        route: plan.route,
+        why: build_why(plan),
+        builder: plan.builder.as_ref().and_then(|b| b.builder),
+        buildkit,
+        buildkit_on,
+    })
+}
+
+/// The BuildKit section: what gathering found, the address checked, the route now.
+fn buildkit_section(g: &Gathered, build: &Sample) -> BuildKitSection {
+    let checked = checked_address(g);
+    let mut facts = g.facts.buildkit.clone();
+    // Only the address a build would use was checked.
+    facts.unreachable = checked.as_ref().and(facts.unreachable);
+    let route_now = match &build.decision {
+        Ok(plan) => match plan.builder.as_ref().and_then(|b| b.builder) {
+            Some(b) => format!("route {}, on {}", plan.route.name(), b.describe()),
+            None => format!("route {}", plan.route.name()),
+        },
+        Err(e) => format!("refused: {}", first_line(e)),
+    };
+    BuildKitSection {
+        facts,
+        checked,
+        route_now,
+    }
+}
+
+/// One sample's entry in "Routes now".
+fn route_entry(s: &Sample, first: Option<&Path>) -> RouteEntry {
+    match &s.decision {
+        Ok(plan) => {
+            let changes = env_changes(plan);
+            let line = format!(
+                "{:<10} {} ({}){}",
+                plan.route.name(),
+                plan.program.display(),
+                plan.runner(),
+                if changes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with {changes}")
+                }
+            );
+            let because = plan
+                .is_reroute(&s.inv, first)
+                .then(|| plan.reason.clone())
+                .flatten()
+                .map(|r| format!("because: {r}"));
+            RouteEntry {
+                call: s.call(),
+                plan: Some(PlanJson::new(plan, &s.inv, first)),
+                refused: None,
+                line,
+                because,
+            }
+        }
+        Err(e) => RouteEntry {
+            call: s.call(),
+            plan: None,
+            refused: Some(e.to_string()),
+            line: format!("refused: {}", first_line(e)),
+            because: e.hint().map(|h| format!("fix: {h}")),
+        },
+    }
+}
+
+/// "Is BuildKit on?" for `docker build .` as routed now, from the builder `decide` chose.
+fn builder_answer(plan: &Plan) -> (String, Option<bool>) {
     let Some(choice) = &plan.builder else {
         return ("unknown — not a build".into(), None);
     };
-    let inherited_off = g.facts.env.buildkit() == Some(false);
-    let restricted = matches!(g.facts.runtime, Some(Runtime::Restricted { .. }));
     match choice.builder {
-        None => {
-            problems.push(Finding {
-                problem: format!("`docker build` fails: {}", choice.why),
-                fix: "install the buildx plugin (docker-buildx into /usr/local/lib/docker/cli-plugins), or unset DOCKER_BUILDKIT".into(),
-            });
-            (format!("no — {}", choice.why), Some(false))
-        }
-        Some(Builder::Legacy) => {
-            if choice.set_by_route && restricted {
-                notes.push(Finding {
-                    problem: "builds use the legacy builder: --secret, --ssh, --output, --cache-to and BuildKit-only Dockerfile syntax are refused".into(),
-                    fix: "put a Docker CLI < 23 on PATH (Bitbucket runtime v2 mounts 20.10 at /usr/bin/docker when the step has the docker service); dockroute then builds with the daemon's BuildKit".into(),
-                });
-            } else if inherited_off {
-                notes.push(Finding {
-                    problem: "DOCKER_BUILDKIT=0 is inherited: builds use the deprecated legacy builder".into(),
-                    fix: "unset DOCKER_BUILDKIT (a workaround from runtime v2 days is no longer needed with dockroute)".into(),
-                });
-            } else if plan.client.as_ref().is_some_and(|c| {
-                c.version
-                    .as_ref()
-                    .is_some_and(|v| v.major >= crate::route::facts::BUILDX_DEFAULT_MAJOR)
-                    && !c.buildx
-            }) {
-                notes.push(Finding {
-                    problem: "the build client has no buildx plugin: `docker build` uses the deprecated legacy builder".into(),
-                    fix: "install the buildx plugin (docker-buildx into /usr/local/lib/docker/cli-plugins) to build with BuildKit".into(),
-                });
-            }
-            (
-                format!("no — {}: {}", Builder::Legacy.describe(), choice.why),
-                Some(false),
-            )
-        }
+        None => (format!("no — {}", choice.why), Some(false)),
+        Some(Builder::Legacy) => (
+            format!("no — {}: {}", Builder::Legacy.describe(), choice.why),
+            Some(false),
+        ),
         Some(b) => {
             let by = if choice.set_by_route && plan.route == Route::Mounted {
                 ", DOCKER_BUILDKIT=1 set by dockroute"

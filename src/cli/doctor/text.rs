@@ -181,14 +181,14 @@ pub fn render(r: &Report, paint: &Paint) -> String {
     let unset = || "unset".to_string();
     line(format!(
         "  DOCKROUTE_BUILDKIT_HOST  {}",
-        bk.remote.clone().unwrap_or_else(unset)
+        bk.facts.remote.clone().unwrap_or_else(unset)
     ));
     line(format!(
         "  BUILDKIT_HOST            {}",
-        bk.host.clone().unwrap_or_else(unset)
+        bk.facts.host.clone().unwrap_or_else(unset)
     ));
     if let Some(addr) = &bk.checked {
-        let state = match &bk.unreachable {
+        let state = match &bk.facts.unreachable {
             None => paint.ok("answers"),
             Some(why) => paint.bad(&format!("does not answer: {why}")),
         };
@@ -196,11 +196,11 @@ pub fn render(r: &Report, paint: &Paint) -> String {
     }
     line(format!(
         "  buildctl                 {}",
-        bk.buildctl.as_deref().unwrap_or("not on PATH")
+        on_path(bk.facts.buildctl.as_deref())
     ));
     line(format!(
         "  buildctl-daemonless.sh   {}",
-        bk.daemonless.as_deref().unwrap_or("not on PATH")
+        on_path(bk.facts.daemonless.as_deref())
     ));
     line(format!("  a build now              {}", bk.route_now));
 
@@ -247,4 +247,9 @@ pub fn render(r: &Report, paint: &Paint) -> String {
         }
     }
     t
+}
+
+/// A program found on PATH, or "not on PATH".
+fn on_path(p: Option<&std::path::Path>) -> String {
+    p.map_or_else(|| "not on PATH".into(), |p| p.display().to_string())
 }

@@ -1,0 +1,183 @@
+//! The plan (or refusal) as `explain --json` prints it and `doctor --json` embeds it in
+//! each of its `routes`: one typed value both build from a [`Plan`], so the two cannot
+//! drift. `docs/json.md` documents every field; [`SCHEMA_VERSION`] is the version of
+//! that shape.
+//!
+//! Arguments pass through the redaction point (build-arg values never show); non-UTF-8
+//! bytes are shown lossily, as in the text output.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::Path;
+
+use crate::docker::args::Invocation;
+use crate::error::Error;
+use crate::output::redact;
+use crate::probe::runtime::RuntimeReport;
+use crate::probe::settings::BadValue;
+use crate::route::plan::{BuilderChoice, Plan, Route, Step};
+
+/// The version of the JSON shape of `explain --json` and `doctor --json`; bumped when a
+/// field is removed, renamed or changes type or meaning (adding a field does not).
+pub const SCHEMA_VERSION: u32 = 1;
+
+fn lossy(v: &[OsString]) -> Vec<String> {
+    v.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+}
+
+/// Another process of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StepJson {
+    /// Absolute path of the program.
+    pub program: String,
+    /// Its argument vector, argv\[0\] included, redacted.
+    pub argv: Vec<String>,
+}
+
+impl StepJson {
+    fn new(s: &Step) -> StepJson {
+        StepJson {
+            program: s.program.display().to_string(),
+            argv: redact::argv(&lossy(&s.argv)),
+        }
+    }
+}
+
+/// A plan, as printed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlanJson {
+    /// The route.
+    pub route: Route,
+    /// The docker command words dockroute recognised (`build`, `buildx build`,
+    /// `compose` …); `None` (null) for a call whose command it does not read.
+    pub command: Option<String>,
+    /// The program that runs, absolute.
+    pub program: String,
+    /// Its argument vector, argv\[0\] included, redacted.
+    pub argv: Vec<String>,
+    /// Environment variables set for it.
+    pub env_set: BTreeMap<String, String>,
+    /// Environment variables removed for it.
+    pub env_unset: Vec<String>,
+    /// Why this route; `None` (null) on plain pass-through.
+    pub reason: Option<String>,
+    /// For build-like calls: the builder and why.
+    pub builder: Option<BuilderChoice>,
+    /// One line each: flags dropped, variables removed, warnings.
+    pub notices: Vec<String>,
+    /// A process reading the build's standard output (`docker load`).
+    pub load: Option<StepJson>,
+    /// Steps run after the build succeeds.
+    pub then: Vec<StepJson>,
+    /// The file the image ID is written to after the build.
+    pub iidfile: Option<String>,
+    /// Whether the image ID is printed on stdout after the build (`-q`).
+    pub prints_image_id: bool,
+    /// The docker client's version (", bind-mounted" when it is), or "BuildKit's client".
+    pub client: String,
+    /// Whether the plan differs from plain pass-through to the first client.
+    pub rerouted: bool,
+}
+
+impl PlanJson {
+    /// The plan of `inv`; `first` is the first real client (for `rerouted`).
+    #[must_use]
+    pub fn new(plan: &Plan, inv: &Invocation, first: Option<&Path>) -> PlanJson {
+        PlanJson {
+            route: plan.route,
+            command: Some(plan.command.clone()).filter(|c| !c.is_empty()),
+            program: plan.program.display().to_string(),
+            argv: redact::argv(&lossy(&plan.argv)),
+            env_set: plan.env_set.iter().cloned().collect(),
+            env_unset: plan.env_unset.clone(),
+            reason: plan.reason.clone(),
+            builder: plan.builder.clone(),
+            notices: plan.notices.clone(),
+            load: plan.load.as_ref().map(StepJson::new),
+            then: plan.then.iter().map(StepJson::new).collect(),
+            iidfile: plan
+                .image_id
+                .as_ref()
+                .and_then(|i| i.write_to.as_ref())
+                .map(|p| p.display().to_string()),
+            prints_image_id: plan.image_id.as_ref().is_some_and(|i| i.print),
+            client: plan.runner(),
+            rerouted: plan.is_reroute(inv, first),
+        }
+    }
+}
+
+/// What a refused (or failed) call says instead of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RefusalJson {
+    /// `refuse` for a refusal of the call, `error` for anything else that stops it.
+    pub route: &'static str,
+    /// The flag or command refused, when one is.
+    pub flag: Option<String>,
+    /// The Dockerfile lines that need BuildKit, when that is the refusal.
+    pub findings: Option<Vec<String>>,
+    /// Why.
+    pub reason: String,
+    /// What to do.
+    pub fix: Option<String>,
+    /// The exit code the call would end with.
+    pub exit_code: u8,
+}
+
+impl RefusalJson {
+    /// The refusal `e`.
+    #[must_use]
+    pub fn new(e: &Error) -> RefusalJson {
+        let (route, flag, findings, reason) = match e {
+            Error::Refused { flag, why, .. } => ("refuse", Some(flag.clone()), None, why.clone()),
+            Error::NeedsBuildKit { findings, why, .. } => {
+                ("refuse", None, Some(findings.clone()), why.clone())
+            }
+            other => ("error", None, None, other.to_string()),
+        };
+        RefusalJson {
+            route,
+            flag,
+            findings,
+            reason,
+            fix: e.hint(),
+            exit_code: e.exit_code(),
+        }
+    }
+}
+
+/// A plan or the refusal in its place.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum DecisionJson {
+    /// The call runs.
+    Plan(Box<PlanJson>),
+    /// The call is refused.
+    Refusal(RefusalJson),
+}
+
+impl DecisionJson {
+    /// The decision for `inv`.
+    #[must_use]
+    pub fn new(decision: &Result<Plan, Error>, inv: &Invocation, first: Option<&Path>) -> Self {
+        match decision {
+            Ok(plan) => DecisionJson::Plan(Box::new(PlanJson::new(plan, inv, first))),
+            Err(e) => DecisionJson::Refusal(RefusalJson::new(e)),
+        }
+    }
+}
+
+/// `explain --json`: the decision's fields at the top level, with the runtime and the
+/// settings not understood.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Explained {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The plan or refusal.
+    #[serde(flatten)]
+    pub decision: DecisionJson,
+    /// The runtime, when the call needed it (build-like and compose calls).
+    pub runtime: Option<RuntimeReport>,
+    /// dockroute settings whose values were not understood.
+    pub settings_not_understood: Vec<BadValue>,
+}
