@@ -3,10 +3,11 @@
 #
 # Installs what the test bed needs (Debian: docker.io, runc, busybox-static,
 # docker-registry, openssl), checks the two real Docker clients and the BuildKit binaries
-# the tests rely on, builds the authorization plugin, starts the test bed
-# (scripts/testbed.sh: three throwaway dockerds, plugins, registry, two buildkitds) in a
-# temporary directory, runs every test target against it, ignored tests included (those
-# are the ones that need root), and always stops it. Exits with cargo test's exit code.
+# the tests rely on, fetches Debian 13's dockerd 26.1.5 (cached), builds the
+# authorization plugin, starts the test bed (scripts/testbed.sh: four throwaway dockerds
+# on Engine 20.10 and 26, plugins, registry, two buildkitds) in a temporary directory,
+# runs every test target against it, ignored tests included (those are the ones that
+# need root), and always stops it. Exits with cargo test's exit code.
 #
 # DOCKROUTE_BUILDKIT_BIN: the directory with buildctl, buildkitd, buildctl-daemonless.sh
 # and docker-buildx (default: ../shared/buildkit/bin from the repository root).
@@ -63,6 +64,13 @@ if ! "$compose_bin" version 2>/dev/null | grep -qx "Docker Compose version v$COM
         die "$compose_bin is not Docker Compose v$COMPOSE_VERSION"
 fi
 export DOCKROUTE_TEST_COMPOSE=$compose_bin
+
+# --- Docker Engine 26.1.5 (Debian 13's dockerd), for the second strict daemon, cached ----
+# Fetched once with a temporary trixie source list (the system's apt state untouched);
+# a second run only checks the cached binary's version.
+DOCKROUTE_DOCKERD26=${DOCKROUTE_DOCKERD26:-$(scripts/fetch-dockerd26.sh)} ||
+    die "cannot fetch Debian 13's dockerd 26.1.5 (scripts/fetch-dockerd26.sh)"
+export DOCKROUTE_DOCKERD26
 
 if ! command -v cargo >/dev/null; then
     # sudo's secure_path usually drops ~/.cargo/bin.

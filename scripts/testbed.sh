@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The end-to-end test bed: three throwaway dockerds, two authorization plugins, a
+# The end-to-end test bed: four throwaway dockerds, two authorization plugins, a
 # registry and two BuildKit daemons, everything under one directory, nothing on the
 # host's default sockets.
 #
@@ -10,6 +10,9 @@
 #   plain     no authorization plugin (a runtime v3 / ordinary daemon stand-in);
 #   v2        --authorization-plugin=pipelines, policy privileged-grpc (Bitbucket-like:
 #             denies privileged containers and buildx's hijacked POST /grpc);
+#   v2-26     the same as v2 on Docker Engine 26.1.5 (Debian 13's dockerd, fetched and
+#             cached by scripts/fetch-dockerd26.sh; bookworm's containerd and runc):
+#             nearer the Engine 25 that Pipelines' docker service runs today;
 #   privonly  --authorization-plugin=pipelines, policy privileged.
 #
 # Two daemons need a plugin of the same name `pipelines` with different policies, and
@@ -30,7 +33,7 @@
 #             certificate (SAN IP:127.0.0.1) and a client certificate; the client's
 #             ca.pem, cert.pem and key.pem are in DIR/bk-tls (the DOCKER_CERT_PATH layout,
 #             also what `buildctl --tlsdir` reads).
-# The strict daemon `v2` also gets an image named moby/buildkit:buildx-stable-1 (the
+# The strict daemons `v2` and `v2-26` also get an image named moby/buildkit:buildx-stable-1 (the
 # busybox rootfs under that name; no buildkitd in it): the real buildx plugin then
 # reaches its privileged container create, and the daemon's denial, instead of failing
 # to pull it offline.
@@ -40,11 +43,15 @@
 #                            debug/examples/authz_plugin, built if missing);
 #   DOCKROUTE_BUILDKIT_BIN   the directory with buildctl, buildkitd, buildctl-daemonless.sh
 #                            and docker-buildx (default: ../shared/buildkit/bin from the
-#                            repository root).
+#                            repository root);
+#   DOCKROUTE_DOCKERD26      the Engine 26 dockerd for `v2-26` (default: what
+#                            scripts/fetch-dockerd26.sh prints, fetched once and cached).
 
 set -euo pipefail
 
-readonly DAEMONS=(plain v2 privonly)
+readonly DAEMONS=(plain v2 v2-26 privonly)
+# The strict (Bitbucket-like) daemons: one per engine version.
+readonly STRICT=(v2 v2-26)
 readonly DOCKER28=/usr/local/bin/docker
 readonly DOCKER20=/usr/bin/docker
 readonly BUILDKITDS=(bk bk-tcp)
@@ -66,7 +73,7 @@ usage() {
 # The plugin policy of a daemon ("" = no plugin).
 policy_of() {
     case "$1" in
-    v2) echo privileged-grpc ;;
+    v2 | v2-26) echo privileged-grpc ;;
     privonly) echo privileged ;;
     *) echo "" ;;
     esac
@@ -245,13 +252,33 @@ start_plugin() {
     done
 }
 
+# The dockerd binary of a daemon: Engine 26 for `v2-26`, the system's 20.10 otherwise.
+dockerd_of() {
+    case "$1" in
+    v2-26) echo "$DOCKERD26" ;;
+    *) command -v dockerd ;;
+    esac
+}
+
+# The Engine 26 dockerd: DOCKROUTE_DOCKERD26, else fetched once and cached.
+dockerd26_bin() {
+    local bin=${DOCKROUTE_DOCKERD26:-}
+    if [ -z "$bin" ]; then
+        bin=$("$(dirname "$0")/fetch-dockerd26.sh") || die "cannot fetch the Engine 26 dockerd (scripts/fetch-dockerd26.sh)"
+    fi
+    [ -x "$bin" ] || die "no Engine 26 dockerd at $bin"
+    "$bin" --version 2>/dev/null | grep -q '^Docker version 26\.' ||
+        die "$bin is not dockerd 26.x: $("$bin" --version 2>&1 || true)"
+    echo "$bin"
+}
+
 start_dockerd() {
     local name=$1 d=$DIR/$1 policy
     policy=$(policy_of "$name")
     mkdir -p "$d"/{data,exec,plugins,run-containerd,empty}
     echo '{}' >"$d/daemon.json"
     local args=(
-        dockerd
+        "$(dockerd_of "$name")"
         --config-file "$d/daemon.json"
         --data-root "$d/data"
         --exec-root "$d/exec"
@@ -481,6 +508,7 @@ cmd_start() {
     bin=$(plugin_bin)
     [ -x "$bin" ] || die "authz plugin not found at $bin"
     BUILDKIT_BIN=$(buildkit_bin)
+    DOCKERD26=$(dockerd26_bin)
 
     for name in "${DAEMONS[@]}"; do
         mkdir -p "$DIR/$name/plugins"
@@ -498,7 +526,7 @@ cmd_start() {
     for name in "${DAEMONS[@]}"; do
         wait_dockerd "$name"
     done
-    # The imports run at the same time, one per daemon (and one more on v2).
+    # The imports run at the same time, one per daemon (and one more on each strict one).
     local imports=()
     for name in "${DAEMONS[@]}"; do
         "$DOCKER28" -H "unix://$DIR/$name/docker.sock" import -c 'CMD ["sh"]' \
@@ -507,9 +535,11 @@ cmd_start() {
     done
     # Its own import, not a tag of busybox: an image id of its own lets tests find
     # buildx's containers with `ps --filter ancestor=`.
-    "$DOCKER28" -H "unix://$DIR/v2/docker.sock" import -c 'ENTRYPOINT ["buildkitd"]' \
-        "$DIR/busybox.tar" "$BUILDX_IMAGE" >/dev/null &
-    imports+=("$!:$BUILDX_IMAGE into 'v2'")
+    for name in "${STRICT[@]}"; do
+        "$DOCKER28" -H "unix://$DIR/$name/docker.sock" import -c 'ENTRYPOINT ["buildkitd"]' \
+            "$DIR/busybox.tar" "$BUILDX_IMAGE" >/dev/null &
+        imports+=("$!:$BUILDX_IMAGE into '$name'")
+    done
     local job
     for job in "${imports[@]}"; do
         wait "${job%%:*}" || die "cannot import ${job#*:}"
@@ -524,8 +554,11 @@ cmd_start() {
         printf 'export %s=%q\n' \
             DOCKROUTE_TEST_PLAIN_HOST "unix://$DIR/plain/docker.sock" \
             DOCKROUTE_TEST_V2_HOST "unix://$DIR/v2/docker.sock" \
+            DOCKROUTE_TEST_V2_26_HOST "unix://$DIR/v2-26/docker.sock" \
             DOCKROUTE_TEST_PRIVONLY_HOST "unix://$DIR/privonly/docker.sock" \
             DOCKROUTE_TEST_V2_AUTHZ_LOG "$DIR/v2/authz.log" \
+            DOCKROUTE_TEST_V2_26_AUTHZ_LOG "$DIR/v2-26/authz.log" \
+            DOCKROUTE_TEST_DOCKERD26 "$DOCKERD26" \
             DOCKROUTE_TEST_PRIVONLY_AUTHZ_LOG "$DIR/privonly/authz.log" \
             DOCKROUTE_TEST_REGISTRY "127.0.0.1:$port" \
             DOCKROUTE_TEST_IMAGE busybox:latest \

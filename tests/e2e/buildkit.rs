@@ -181,46 +181,49 @@ fn buildx_containers(host: &str) -> Vec<String> {
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn real_buildx_on_the_strict_daemon_fails_with_the_privileged_denial() {
-    let host = daemon("v2");
-    // The modern client alone, with the real buildx plugin in a DOCKER_CONFIG of its own
-    // (builder state stays in the sandbox).
-    let s = Sandbox::bare().with_path(&["/usr/local/bin".into(), "/usr/bin".into(), "/bin".into()]);
-    let config = config_with_real_buildx(&s);
-    let s = s.env("DOCKER_CONFIG", &config).env("DOCKER_HOST", &host);
-    let ctx = context(
-        &s.p("ctx"),
-        &format!("FROM {}\nRUN echo built > /built\n", image()),
-    );
-    let tag = unique("dr-real-buildx");
+    each_strict(|which| {
+        let host = daemon(which);
+        // The modern client alone, with the real buildx plugin in a DOCKER_CONFIG of its own
+        // (builder state stays in the sandbox).
+        let s =
+            Sandbox::bare().with_path(&["/usr/local/bin".into(), "/usr/bin".into(), "/bin".into()]);
+        let config = config_with_real_buildx(&s);
+        let s = s.env("DOCKER_CONFIG", &config).env("DOCKER_HOST", &host);
+        let ctx = context(
+            &s.p("ctx"),
+            &format!("FROM {}\nRUN echo built > /built\n", image()),
+        );
+        let tag = unique("dr-real-buildx");
 
-    let mut c = s.command(DOCKER28);
-    c.args(["build", "--network", "none", "-t", &tag]).arg(&ctx);
-    let o = run(c);
-    let leftovers = buildx_containers(&host);
-    for line in &leftovers {
-        let id = line.split_whitespace().next().unwrap_or_default();
-        let _ = Command::new(DOCKER28)
-            .args(["-H", &host, "rm", "-f", id])
-            .output();
-    }
+        let mut c = s.command(DOCKER28);
+        c.args(["build", "--network", "none", "-t", &tag]).arg(&ctx);
+        let o = run(c);
+        let leftovers = buildx_containers(&host);
+        for line in &leftovers {
+            let id = line.split_whitespace().next().unwrap_or_default();
+            let _ = Command::new(DOCKER28)
+                .args(["-H", &host, "rm", "-f", id])
+                .output();
+        }
 
-    let out = format!("{}{}", stdout(&o), stderr(&o));
-    assert!(!o.status.success(), "{out}");
-    // The seed's log, line for line where it matters: buildx gave up on the daemon's
-    // own builder (its /grpc is denied), booted the docker-container driver and was
-    // refused the privileged container.
-    assert!(out.contains("using docker-container driver"), "{out}");
-    assert!(
-        out.contains("creating container buildx_buildkit_default"),
-        "{out}"
-    );
-    assert!(out.contains(DENIAL), "{out}");
-    // The denial comes at create: no builder container exists afterwards (buildx's
-    // short-lived probe container from the same image is removed as well).
-    assert!(leftovers.is_empty(), "left on the daemon: {leftovers:?}");
-    let inspect = Command::new(DOCKER28)
-        .args(["-H", &host, "image", "inspect", &tag])
-        .output()
-        .unwrap();
-    assert!(!inspect.status.success(), "an image {tag} was built");
+        let out = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(!o.status.success(), "{out}");
+        // The seed's log, line for line where it matters: buildx gave up on the daemon's
+        // own builder (its /grpc is denied), booted the docker-container driver and was
+        // refused the privileged container.
+        assert!(out.contains("using docker-container driver"), "{out}");
+        assert!(
+            out.contains("creating container buildx_buildkit_default"),
+            "{out}"
+        );
+        assert!(out.contains(DENIAL), "{out}");
+        // The denial comes at create: no builder container exists afterwards (buildx's
+        // short-lived probe container from the same image is removed as well).
+        assert!(leftovers.is_empty(), "left on the daemon: {leftovers:?}");
+        let inspect = Command::new(DOCKER28)
+            .args(["-H", &host, "image", "inspect", &tag])
+            .output()
+            .unwrap();
+        assert!(!inspect.status.success(), "an image {tag} was built");
+    });
 }

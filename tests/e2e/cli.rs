@@ -224,10 +224,11 @@ fn explain_prints_the_route_program_argv_and_environment() {
         "{lines:#?}"
     );
 
-    // Probed: the reason is the daemon's own words.
-    let probed = Sandbox::new().env("DOCKER_HOST", daemon("v2"));
-    let lines = explain_text(&probed, &["build", "-t", "x", "."]);
-    assert_eq!(
+    // Probed: the reason is the daemon's own words, on either strict daemon.
+    for which in STRICT {
+        let probed = Sandbox::new().env("DOCKER_HOST", daemon(which));
+        let lines = explain_text(&probed, &["build", "-t", "x", "."]);
+        assert_eq!(
         lines,
         [
             "`docker build -t x .` would run as `/usr/bin/docker build -t x .` \
@@ -241,8 +242,9 @@ fn explain_prints_the_route_program_argv_and_environment() {
             "  because: authorization denied by plugin pipelines: --privileged=true is not allowed"
                 .into(),
         ],
-        "{lines:#?}"
+        "on strict daemon {which}: {lines:#?}"
     );
+    }
 
     // Not a build: passes through, nothing probed.
     assert_eq!(

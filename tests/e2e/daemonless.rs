@@ -291,96 +291,100 @@ fn file_in_image(host: &str, tag: &str, path: &str) -> String {
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn a_shared_buildkit_builds_what_the_restricted_daemon_cannot_and_loads_it_there() {
-    let host = daemon("v2");
-    let log = testbed("DOCKROUTE_TEST_V2_AUTHZ_LOG");
-    let registry = testbed("DOCKROUTE_TEST_REGISTRY");
-    let s = buildkit_layout(Sandbox::new())
-        .env("DOCKER_HOST", &host)
-        .env("DOCKROUTE_BUILDKIT_HOST", buildkit_addr("unix"));
-    // A heredoc: only a current BuildKit's Dockerfile frontend builds this.
-    let ctx = context(
-        &s.p("ctx"),
-        "FROM scratch\nCOPY <<EOF /hello.txt\nhello from a heredoc\nEOF\n",
-    );
-    let tag = unique("dr-remote");
-    let mut c = s.docker();
-    c.args(["build", "-t", &tag]).arg(&ctx);
-    let o = run(c);
-    ok(&o);
-    let err = stderr(&o);
-    assert!(err.contains("routed (remote)"), "{err}");
-    assert!(image_exists(&host, &tag), "not loaded: {err}");
-    assert!(file_in_image(&host, &tag, "/hello.txt").contains("hello from a heredoc"));
-    let requests = authz_requests(&log);
-    assert!(
-        requests.iter().any(|r| r.uri.contains("/images/load")),
-        "the image came in by `docker load`"
-    );
-    assert!(
-        !requests
-            .iter()
-            .any(|r| r.uri.contains("/build?") && r.uri.contains(&tag)),
-        "a POST /build reached the daemon"
-    );
+    each_strict(|which| {
+        let host = daemon(which);
+        let log = authz_log(which);
+        let registry = testbed("DOCKROUTE_TEST_REGISTRY");
+        let s = buildkit_layout(Sandbox::new())
+            .env("DOCKER_HOST", &host)
+            .env("DOCKROUTE_BUILDKIT_HOST", buildkit_addr("unix"));
+        // A heredoc: only a current BuildKit's Dockerfile frontend builds this.
+        let ctx = context(
+            &s.p("ctx"),
+            "FROM scratch\nCOPY <<EOF /hello.txt\nhello from a heredoc\nEOF\n",
+        );
+        let tag = unique("dr-remote");
+        let mut c = s.docker();
+        c.args(["build", "-t", &tag]).arg(&ctx);
+        let o = run(c);
+        ok(&o);
+        let err = stderr(&o);
+        assert!(err.contains("routed (remote)"), "{err}");
+        assert!(image_exists(&host, &tag), "not loaded: {err}");
+        assert!(file_in_image(&host, &tag, "/hello.txt").contains("hello from a heredoc"));
+        let requests = authz_requests(&log);
+        assert!(
+            requests.iter().any(|r| r.uri.contains("/images/load")),
+            "the image came in by `docker load`"
+        );
+        assert!(
+            !requests
+                .iter()
+                .any(|r| r.uri.contains("/build?") && r.uri.contains(&tag)),
+            "a POST /build reached the daemon"
+        );
 
-    // --push goes to the registry and loads nothing.
-    let repo = unique("dr-remote-push");
-    let pushed = format!("{registry}/{repo}:1");
-    let mut c = s.docker();
-    c.args(["build", "-t", &pushed, "--push"]).arg(&ctx);
-    let o = run(c);
-    ok(&o);
-    assert_eq!(registry_tags(&repo), ["1"], "{}", stderr(&o));
-    assert!(
-        !image_exists(&host, &pushed),
-        "--push also loaded the image"
-    );
+        // --push goes to the registry and loads nothing.
+        let repo = unique("dr-remote-push");
+        let pushed = format!("{registry}/{repo}:1");
+        let mut c = s.docker();
+        c.args(["build", "-t", &pushed, "--push"]).arg(&ctx);
+        let o = run(c);
+        ok(&o);
+        assert_eq!(registry_tags(&repo), ["1"], "{}", stderr(&o));
+        assert!(
+            !image_exists(&host, &pushed),
+            "--push also loaded the image"
+        );
+    });
 }
 
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn explain_shows_the_translated_command_with_secret_values_redacted() {
-    let s = buildkit_layout(Sandbox::new())
-        .env("DOCKER_HOST", daemon("v2"))
-        .env("DOCKROUTE_BUILDKIT_HOST", buildkit_addr("unix"));
-    let ctx = context(&s.p("ctx"), "FROM scratch\n");
-    let mut c = s.dockroute();
-    c.args([
-        "explain",
-        "--json",
-        "--",
-        "build",
-        "--build-arg",
-        "NPM_TOKEN=t0psecret",
-        "-t",
-        "x",
-    ])
-    .arg(&ctx);
-    let o = run(c);
-    ok(&o);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["route"], "remote", "{v}");
-    let argv: Vec<&str> = v["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|a| a.as_str())
-        .collect();
-    assert!(
-        argv.contains(&"--frontend") && argv.contains(&"dockerfile.v0"),
-        "{argv:?}"
-    );
-    assert!(
-        argv.iter().any(|a| a.starts_with("build-arg:NPM_TOKEN=")),
-        "{argv:?}"
-    );
-    assert!(!o.stdout.windows(9).any(|w| w == b"t0psecret"), "{v}");
-    assert!(
-        v["load"]["argv"]
+    each_strict(|which| {
+        let s = buildkit_layout(Sandbox::new())
+            .env("DOCKER_HOST", daemon(which))
+            .env("DOCKROUTE_BUILDKIT_HOST", buildkit_addr("unix"));
+        let ctx = context(&s.p("ctx"), "FROM scratch\n");
+        let mut c = s.dockroute();
+        c.args([
+            "explain",
+            "--json",
+            "--",
+            "build",
+            "--build-arg",
+            "NPM_TOKEN=t0psecret",
+            "-t",
+            "x",
+        ])
+        .arg(&ctx);
+        let o = run(c);
+        ok(&o);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["route"], "remote", "{v}");
+        let argv: Vec<&str> = v["argv"]
             .as_array()
-            .is_some_and(|a| a.iter().any(|x| x == "load")),
-        "{v}"
-    );
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str())
+            .collect();
+        assert!(
+            argv.contains(&"--frontend") && argv.contains(&"dockerfile.v0"),
+            "{argv:?}"
+        );
+        assert!(
+            argv.iter().any(|a| a.starts_with("build-arg:NPM_TOKEN=")),
+            "{argv:?}"
+        );
+        assert!(!o.stdout.windows(9).any(|w| w == b"t0psecret"), "{v}");
+        assert!(
+            v["load"]["argv"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == "load")),
+            "{v}"
+        );
+    });
 }
 
 #[test]

@@ -423,14 +423,15 @@ fn the_static_binary_runs_as_docker_in_a_libc_free_image() {
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn the_baked_image_in_a_pipelines_v2_like_step_builds_through_the_mounted_client() {
-    let host = daemon("v2");
-    let sock = host
-        .strip_prefix("unix://")
-        .expect("a unix socket")
-        .to_string();
-    let s = Sandbox::bare();
-    let tag = bake(&s, &host);
-    let script = "set -e
+    each_strict(|which| {
+        let host = daemon(which);
+        let sock = host
+            .strip_prefix("unix://")
+            .expect("a unix socket")
+            .to_string();
+        let s = Sandbox::bare();
+        let tag = bake(&s, &host);
+        let script = "set -e
 dockroute doctor --json > /tmp/doctor.json
 dockroute doctor
 mkdir /ctx && cd /ctx && printf 'FROM busybox:latest\\nRUN echo built-in-step\\n' > Dockerfile
@@ -438,41 +439,42 @@ docker build --network none -t step-built . 2>&1
 docker rmi step-built >/dev/null
 echo '---json'
 cat /tmp/doctor.json";
-    let o = Command::new(DOCKER28)
-        .args(["-H", &host, "run", "--rm", "--network", "none"])
-        .args(["-v", &format!("{DOCKER20}:/usr/bin/docker:ro")])
-        .args(["-v", "/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu:ro"])
-        .args(["-v", "/lib64:/lib64:ro"])
-        .args(["-v", &format!("{sock}:/var/run/docker.sock")])
-        .args(["-e", "BITBUCKET_BUILD_NUMBER=7"])
-        .arg(&tag)
-        .args(["sh", "-c", script])
-        .output()
-        .unwrap();
-    let _ = Command::new(DOCKER28)
-        .args(["-H", &host, "rmi", "-f", &tag])
-        .output();
-    ok(&o);
-    let out = stdout(&o);
-    let (text, json) = out.split_once("---json\n").expect("both parts");
-    let v: serde_json::Value = serde_json::from_str(json).expect("doctor --json parses");
-    assert_eq!(v["build"]["program"], "/usr/bin/docker", "{text}");
-    assert_eq!(v["build"]["route"], "mounted");
-    assert_eq!(v["docker_is_dockroute"], true);
-    assert!(v["answers"]["runtime"]
-        .as_str()
-        .unwrap()
-        .starts_with("v2 — Bitbucket runtime v2"));
-    assert!(
+        let o = Command::new(DOCKER28)
+            .args(["-H", &host, "run", "--rm", "--network", "none"])
+            .args(["-v", &format!("{DOCKER20}:/usr/bin/docker:ro")])
+            .args(["-v", "/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu:ro"])
+            .args(["-v", "/lib64:/lib64:ro"])
+            .args(["-v", &format!("{sock}:/var/run/docker.sock")])
+            .args(["-e", "BITBUCKET_BUILD_NUMBER=7"])
+            .arg(&tag)
+            .args(["sh", "-c", script])
+            .output()
+            .unwrap();
+        let _ = Command::new(DOCKER28)
+            .args(["-H", &host, "rmi", "-f", &tag])
+            .output();
+        ok(&o);
+        let out = stdout(&o);
+        let (text, json) = out.split_once("---json\n").expect("both parts");
+        let v: serde_json::Value = serde_json::from_str(json).expect("doctor --json parses");
+        assert_eq!(v["build"]["program"], "/usr/bin/docker", "{text}");
+        assert_eq!(v["build"]["route"], "mounted");
+        assert_eq!(v["docker_is_dockroute"], true);
+        assert!(v["answers"]["runtime"]
+            .as_str()
+            .unwrap()
+            .starts_with("v2 — Bitbucket runtime v2"));
+        assert!(
         text.contains("Which docker runs my build?  /usr/bin/docker (20.10.24, bind-mounted), route mounted — because: authorization denied by plugin pipelines: --privileged=true is not allowed"),
         "{text}"
     );
-    assert!(text.contains("built-in-step"), "the build ran: {text}");
-    assert!(
+        assert!(text.contains("built-in-step"), "the build ran: {text}");
+        assert!(
         text.contains("dockroute: `docker build` routed (mounted) to /usr/bin/docker (20.10.24, bind-mounted)"),
         "the one log line: {text}"
     );
-    assert!(!text.contains("buildx_buildkit_default"), "{text}");
+        assert!(!text.contains("buildx_buildkit_default"), "{text}");
+    });
 }
 
 fn build_deb(s: &Sandbox) -> PathBuf {

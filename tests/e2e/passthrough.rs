@@ -155,23 +155,26 @@ fn a_non_utf8_argument_reaches_the_container_as_the_real_client_sends_it() {
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn privileged_run_on_the_restricted_daemon_shows_the_daemons_own_denial() {
-    let s = Sandbox::new().env("DOCKER_HOST", daemon("v2"));
-    let mut c = s.docker();
-    c.args(["run", "--rm", "--privileged", &image(), "true"]);
-    let through = run(c);
-    let mut c = s.command(DOCKER28);
-    c.args(["run", "--rm", "--privileged", &image(), "true"]);
-    let direct = run(c);
-    assert_eq!(through.status.code(), direct.status.code());
-    assert_ne!(through.status.code(), Some(0));
-    assert!(
-        stderr(&through)
-            .contains("authorization denied by plugin pipelines: --privileged=true is not allowed"),
-        "{}",
-        stderr(&through)
-    );
-    assert_eq!(
-        through.stderr, direct.stderr,
-        "nothing added on the hot path"
-    );
+    each_strict(|which| {
+        let s = Sandbox::new().env("DOCKER_HOST", daemon(which));
+        let mut c = s.docker();
+        c.args(["run", "--rm", "--privileged", &image(), "true"]);
+        let through = run(c);
+        let mut c = s.command(DOCKER28);
+        c.args(["run", "--rm", "--privileged", &image(), "true"]);
+        let direct = run(c);
+        assert_eq!(through.status.code(), direct.status.code());
+        assert_ne!(through.status.code(), Some(0));
+        assert!(
+            stderr(&through).contains(
+                "authorization denied by plugin pipelines: --privileged=true is not allowed"
+            ),
+            "{}",
+            stderr(&through)
+        );
+        assert_eq!(
+            through.stderr, direct.stderr,
+            "nothing added on the hot path"
+        );
+    });
 }

@@ -33,12 +33,50 @@ pub fn testbed(var: &str) -> String {
     }
 }
 
-/// The endpoint of a test daemon: "plain", "v2" (Bitbucket-like) or "privonly".
+/// The strict (Bitbucket-like) test daemons: Engine 20.10.24 (`v2`) and Engine 26.1.5
+/// (`v2-26`, nearer the Engine 25 Pipelines runs today). Both deny privileged containers
+/// and `POST /grpc`. Strict-daemon tests run on each (see [`each_strict`]).
+pub const STRICT: [&str; 2] = ["v2", "v2-26"];
+
+/// The test-bed variable of a daemon: `DOCKROUTE_TEST_<NAME>_<what>`, `-` as `_`.
+fn daemon_var(which: &str, what: &str) -> String {
+    format!(
+        "DOCKROUTE_TEST_{}_{what}",
+        which.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+/// The endpoint of a test daemon: "plain", "v2" / "v2-26" (Bitbucket-like) or "privonly".
 pub fn daemon(which: &str) -> String {
-    testbed(&format!(
-        "DOCKROUTE_TEST_{}_HOST",
-        which.to_ascii_uppercase()
-    ))
+    testbed(&daemon_var(which, "HOST"))
+}
+
+/// The authorization plugin's log of a daemon with one ("v2", "v2-26", "privonly").
+pub fn authz_log(which: &str) -> String {
+    testbed(&daemon_var(which, "AUTHZ_LOG"))
+}
+
+/// Runs `test` once per strict daemon, naming the daemon in any failure: the panic of a
+/// failing run is caught, reported with the daemon's name, and the other daemon still
+/// runs; the test fails after both if either failed.
+pub fn each_strict(test: impl Fn(&str)) {
+    let mut failed = Vec::new();
+    for which in STRICT {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| test(which)));
+        if let Err(cause) = run {
+            let msg = cause
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| cause.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "(non-string panic)".into());
+            eprintln!("--- on strict daemon {which}: FAILED: {msg}");
+            failed.push(which);
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "failed on strict daemon(s) {failed:?} (messages above)"
+    );
 }
 
 /// The busybox image imported into every test daemon.
