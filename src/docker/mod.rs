@@ -9,6 +9,7 @@
 
 pub mod args;
 pub mod config;
+pub mod config_file;
 pub mod dockerfile;
 pub mod endpoint;
 pub mod plugins;

@@ -27,6 +27,10 @@ pub enum Route {
     Daemonless,
     /// A shared BuildKit (`DOCKROUTE_BUILDKIT_HOST`), the image loaded into the daemon.
     Remote,
+    /// No docker client on PATH, and the call is one dockroute answers itself
+    /// (`login`, `logout`: [`crate::registry`]); nothing is exec'd. Never forced by
+    /// `DOCKROUTE_MODE`.
+    Builtin,
 }
 
 impl Route {
@@ -40,6 +44,7 @@ impl Route {
             Route::Buildx => "buildx",
             Route::Daemonless => "daemonless",
             Route::Remote => "remote",
+            Route::Builtin => "builtin",
         }
     }
 }
