@@ -172,7 +172,8 @@ pub fn run(inv: &Invocation) -> Result<u8> {
 fn failed(why: impl Into<String>) -> Error {
     Error::Login {
         why: why.into(),
-        fix: "nothing was stored; the docker CLI would fail the same way".into(),
+        fix: "nothing was stored: check the registry address, the user name and the password"
+            .into(),
     }
 }
 
