@@ -80,15 +80,33 @@ fn choose(inv: &Invocation, facts: &Facts) -> Result<Plan> {
 const BUILTIN_COMMANDS: &[&str] = &["login", "logout"];
 
 /// The plan for a call dockroute answers itself ([`Route::Builtin`]): nothing is exec'd,
-/// `argv` is the docker call as typed, after `docker`.
+/// `argv` is the docker call as typed, after `docker`, with a `-p/--password` value
+/// shown as `***` (`explain` prints it).
 fn builtin(inv: &Invocation) -> Option<Plan> {
     let word = inv.args.get(inv.command_at)?;
     if !BUILTIN_COMMANDS.iter().any(|c| word == *c) {
         return None;
     }
-    let mut argv = Vec::with_capacity(inv.args.len() + 1);
+    let mut argv: Vec<std::ffi::OsString> = Vec::with_capacity(inv.args.len() + 1);
     argv.push("docker".into());
-    argv.extend(inv.args.iter().cloned());
+    let mut mask_next = false;
+    for (i, arg) in inv.args.iter().enumerate() {
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(arg.as_os_str());
+        let after_command = i > inv.command_at;
+        argv.push(if mask_next {
+            mask_next = false;
+            "***".into()
+        } else if after_command && (bytes == b"-p" || bytes == b"--password") {
+            mask_next = true;
+            arg.clone()
+        } else if after_command && bytes.starts_with(b"--password=") {
+            "--password=***".into()
+        } else if after_command && bytes.starts_with(b"-p") && bytes.len() > 2 {
+            "-p***".into()
+        } else {
+            arg.clone()
+        });
+    }
     Some(Plan {
         route: Route::Builtin,
         command: word.to_string_lossy().into_owned(),
@@ -661,6 +679,7 @@ mod tests {
             // With no docker client, `login`/`logout` are answered by dockroute itself
             // (anything else stays "no client", exit 127); with one, they pass through.
             row(&["--config", "/c", "login", "-u", "me", "--password-stdin", "r.example"], no_client, P { route: Route::Builtin, argv: &["docker", "--config", "/c", "login", "-u", "me", "--password-stdin", "r.example"], env: &[], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
+            row(&["login", "-u", "me", "-p", "pw", "--password=pw", "-ppw", "r"], no_client, P { route: Route::Builtin, argv: &["docker", "login", "-u", "me", "-p", "***", "--password=***", "-p***", "r"], env: &[], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
             row(&["logout"], no_client, P { route: Route::Builtin, argv: &["docker", "logout"], env: &[], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
             row(&["push", "r/a:1"], no_client, NoClient),
             row(&["login", "-u", "me", "--password-stdin"], no_daemon, P { route: Route::Pass, argv: &[NEW, "login", "-u", "me", "--password-stdin"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),

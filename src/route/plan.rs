@@ -180,11 +180,13 @@ impl Plan {
         self.supervised || self.load.is_some() || !self.then.is_empty() || self.image_id.is_some()
     }
 
-    /// "20.10.24, bind-mounted" for a docker client; "BuildKit's client" for buildctl.
+    /// "20.10.24, bind-mounted" for a docker client; "BuildKit's client" for buildctl;
+    /// "dockroute itself" for a call it answers itself.
     #[must_use]
     pub fn runner(&self) -> String {
         match &self.client {
             Some(c) => c.describe(),
+            None if self.route == Route::Builtin => "dockroute itself".into(),
             None => "BuildKit's client".into(),
         }
     }
