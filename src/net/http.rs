@@ -301,6 +301,11 @@ mod tests {
         let r = parse_response(b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nhelloEXTRA")
             .unwrap();
         assert_eq!((r.status, r.body.as_slice()), (404, &b"hello"[..]));
+        let r = parse_response(
+            b"HTTP/1.1 401 Unauthorized\r\nwww-authenticate:  Basic realm=\"r\" \r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(r.www_authenticate.as_deref(), Some("Basic realm=\"r\""));
         let r = parse_response(b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n3;x=y\r\nefg\r\n0\r\n\r\n").unwrap();
         assert_eq!(r.body, b"abcdefg");
         let r = parse_response(b"HTTP/1.0 500 Oops\r\n\r\nclose-delimited").unwrap();

@@ -265,6 +265,113 @@ mod tests {
         let _ = parse_challenge("Bearer ,,,=,=\"");
     }
 
+    /// A loopback listener answering each connection with the next of the answers made
+    /// from its port (the bed has no token service: this stands in for one), recording
+    /// each request head.
+    fn serve(
+        answers: impl FnOnce(u16) -> Vec<String>,
+    ) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let answers = answers(port);
+        let handle = std::thread::spawn(move || {
+            let mut heads = Vec::new();
+            for answer in answers {
+                let (mut conn, _) = listener.accept().unwrap();
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = conn.read(&mut chunk).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                heads.push(String::from_utf8_lossy(&buf).into_owned());
+                conn.write_all(answer.as_bytes()).unwrap();
+            }
+            heads
+        });
+        (port, handle)
+    }
+
+    fn answer(status: &str, extra: &str, body: &str) -> String {
+        format!(
+            "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    #[test]
+    fn the_token_flow_fetches_a_token_with_the_credentials_and_asks_again_with_it() {
+        // One listener is both registry and token service: /v2/, then /token, then /v2/.
+        let (port, handle) = serve(|port| {
+            let challenge = format!(
+                "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"my registry\"\r\n"
+            );
+            vec![
+                answer("401 Unauthorized", &challenge, "{}"),
+                answer("200 OK", "", r#"{"token":"tok-123"}"#),
+                answer("200 OK", "", "{}"),
+            ]
+        });
+        assert_eq!(check("127.0.0.1", port, "u", "p:w"), Ok(Outcome::Verified));
+        let heads = handle.join().unwrap();
+        assert!(heads[0].starts_with("GET /v2/ ") && !heads[0].contains("Authorization"));
+        assert!(
+            heads[1].starts_with(
+                "GET /token?client_id=docker&offline_token=true&service=my%20registry "
+            ),
+            "{}",
+            heads[1]
+        );
+        assert!(
+            heads[1].contains("Authorization: Basic dTpwOnc=\r\n"),
+            "{}",
+            heads[1]
+        );
+        assert!(
+            heads[2].contains("Authorization: Bearer tok-123\r\n"),
+            "{}",
+            heads[2]
+        );
+    }
+
+    #[test]
+    fn basic_refusals_and_https_token_services() {
+        let (port, handle) = serve(|_| {
+            vec![
+                answer(
+                    "401 Unauthorized",
+                    "WWW-Authenticate: Basic realm=\"r\"\r\n",
+                    "",
+                ),
+                answer(
+                    "401 Unauthorized",
+                    "WWW-Authenticate: Basic realm=\"r\"\r\n",
+                    "",
+                ),
+            ]
+        });
+        let e = check("127.0.0.1", port, "u", "secret-pw").unwrap_err();
+        assert!(e.contains("failed with status: 401 Unauthorized"), "{e}");
+        assert!(!e.contains("secret-pw"));
+        handle.join().unwrap();
+        let (port, handle) = serve(|_| {
+            vec![answer(
+                "401 Unauthorized",
+                "WWW-Authenticate: Bearer realm=\"https://auth.example/token\"\r\n",
+                "",
+            )]
+        });
+        assert!(matches!(
+            check("127.0.0.1", port, "u", "p"),
+            Ok(Outcome::Unverified(why)) if why.contains("https://auth.example/token")
+        ));
+        handle.join().unwrap();
+    }
+
     #[test]
     fn query_values_and_basic_credentials_are_encoded() {
         assert_eq!(encode_query("Docker registry/x"), "Docker%20registry%2Fx");
