@@ -1,6 +1,7 @@
 //! The one error type of dockroute, with the exit code and the hint each variant carries.
 //!
-//! Exit codes: 127 when no real client exists, 126 when the chosen client
+//! Exit codes: 1 when a `docker login`/`logout` that dockroute answers itself fails (as
+//! the docker CLI's own), 127 when no real client exists, 126 when the chosen client
 //! could not be executed, 2 when a call is refused before anything runs (recursion, a
 //! flag the chosen route cannot honour, a secret build argument under `deny`, bad usage).
 //! Every other exit code a user sees is the real client's own.
@@ -40,6 +41,10 @@ pub enum Error {
     },
     /// dockroute's own CLI was used wrongly, or a setting has a value it does not know.
     Usage(String),
+    /// `docker login`/`logout` answered by dockroute itself (no docker client on PATH)
+    /// failed: bad flags, a registry that refused the credentials, a credential helper
+    /// or `config.json` that could not be used. Exit 1, as the docker CLI's own failure.
+    Login { why: String, fix: String },
 }
 
 impl Error {
@@ -55,6 +60,7 @@ impl Error {
                     126
                 }
             }
+            Error::Login { .. } => 1,
             Error::Recursion { .. }
             | Error::Refused { .. }
             | Error::NeedsBuildKit { .. }
@@ -79,7 +85,9 @@ impl Error {
                  its absolute path, or remove it from PATH (set DOCKROUTE_LOG=debug to see each hop)"
                     .into(),
             ),
-            Error::Refused { fix, .. } | Error::NeedsBuildKit { fix, .. } => Some(fix.clone()),
+            Error::Refused { fix, .. }
+            | Error::NeedsBuildKit { fix, .. }
+            | Error::Login { fix, .. } => Some(fix.clone()),
             Error::Usage(_) => Some("see `dockroute --help`".into()),
         }
     }
@@ -128,6 +136,7 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Usage(msg) => write!(f, "{msg}"),
+            Error::Login { why, .. } => write!(f, "{why}"),
         }
     }
 }

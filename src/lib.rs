@@ -10,6 +10,8 @@
 //!   settings).
 //! - [`route`]: the pure decision from (invocation, facts) to a plan or a refusal.
 //! - [`exec`]: hands the plan to the chosen client.
+//! - [`registry`]: `docker login`/`logout` answered by dockroute itself when no docker
+//!   client exists (a BuildKit pod).
 //! - Shared below them all: [`docker`] (the docker CLI's own grammar and files), [`net`]
 //!   (a small HTTP/1.1 client), [`output`] (notices, redaction, logging), [`error`].
 
@@ -22,6 +24,7 @@ pub mod net;
 
 pub mod output;
 pub mod probe;
+pub mod registry;
 pub mod route;
 pub mod shim;
 

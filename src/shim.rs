@@ -17,7 +17,7 @@ use crate::probe::discovery;
 use crate::probe::gather;
 use crate::route::decide;
 use crate::route::facts::{Client, Facts};
-use crate::route::plan::Plan;
+use crate::route::plan::{Plan, Route};
 
 /// Runs a docker call; returns the exit code when it does not exec.
 #[must_use]
@@ -45,7 +45,11 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
     crate::output::logging::init();
     let inv = Invocation::parse(args);
     if inv.kind == CommandKind::Other {
-        let first = discovery::first_client(std::env::var_os("PATH").as_deref(), &guard)?;
+        let first = match discovery::first_client(std::env::var_os("PATH").as_deref(), &guard) {
+            Ok(first) => first,
+            // Only with no client at all: `login`/`logout` are answered here.
+            Err(e) => return builtin_or(&inv, e),
+        };
         let facts = Facts {
             clients: vec![Client {
                 path: first.path,
@@ -94,6 +98,18 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
         crate::exec::run_supervised(&plan, &guard)
     } else {
         Err(crate::exec::exec(&plan, &guard))
+    }
+}
+
+/// With no docker client: runs the call dockroute answers itself ([`Route::Builtin`]),
+/// else fails with `no_client`.
+fn builtin_or(inv: &Invocation, no_client: crate::error::Error) -> Result<u8> {
+    match decide::decide(inv, &Facts::default()) {
+        Ok(plan) if plan.route == Route::Builtin => {
+            tracing::debug!(route = plan.route.name(), command = %plan.command, "decided");
+            crate::registry::login::run(inv)
+        }
+        _ => Err(no_client),
     }
 }
 

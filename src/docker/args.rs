@@ -287,7 +287,8 @@ impl Invocation {
 
     /// The values this call assigns that must never be printed: each `--build-arg K=V`'s
     /// `V` for a build (read with the build grammar), each `-e/--env K=V`'s `V` for other
-    /// commands (`run`, `create`, `exec` …; their only flags whose values are assignments).
+    /// commands (`run`, `create`, `exec` …; their only flags whose values are assignments),
+    /// and `docker login`'s `-p/--password` value.
     #[must_use]
     pub fn assigned_values(&self) -> Vec<OsString> {
         let value_of = |pair: &OsStr| {
@@ -303,9 +304,23 @@ impl Invocation {
                 .collect();
         }
         let mut out = Vec::new();
+        let login = self.args.get(self.command_at).is_some_and(|w| w == "login");
         let mut rest = self.rest().iter();
         while let Some(a) = rest.next() {
             let b = a.as_bytes();
+            if login {
+                match b {
+                    b"-p" | b"--password" => out.extend(rest.next().cloned()),
+                    _ if b.starts_with(b"--password=") => {
+                        out.push(OsStr::from_bytes(&b[11..]).to_owned());
+                    }
+                    _ if b.starts_with(b"-p") && b.len() > 2 => out.push(
+                        OsStr::from_bytes(b[2..].strip_prefix(b"=").unwrap_or(&b[2..])).to_owned(),
+                    ),
+                    _ => {}
+                }
+                continue;
+            }
             let pair = match b {
                 b"--" => break,
                 b"-e" | b"--env" => rest.next().map(OsString::as_os_str),
@@ -739,6 +754,36 @@ mod tests {
             b.all(BuildFlag::BuildArg).next().unwrap().value.as_ref(),
             Some(&raw)
         );
+    }
+
+    #[test]
+    fn a_login_password_is_a_value_never_printed() {
+        let values = |args: &[&str]| -> Vec<String> {
+            inv(args)
+                .assigned_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(
+            values(&[
+                "login",
+                "-u",
+                "me",
+                "-p",
+                "one",
+                "--password=two",
+                "-pthree",
+                "-p=four"
+            ]),
+            ["one", "two", "three", "four"]
+        );
+        assert_eq!(
+            values(&["--config", "/c", "login", "--password", "five"]),
+            ["five"]
+        );
+        // `-p` of other commands publishes a port.
+        assert!(values(&["run", "-p", "8080:80", "img"]).is_empty());
     }
 
     #[test]

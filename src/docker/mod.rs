@@ -10,6 +10,7 @@
 pub mod args;
 pub mod build_flags;
 pub mod config;
+pub mod config_file;
 pub mod dockerfile;
 pub mod endpoint;
 pub mod plugins;

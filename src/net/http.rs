@@ -33,6 +33,9 @@ pub struct Response {
     pub status: u16,
     /// Body, de-chunked.
     pub body: Vec<u8>,
+    /// The `WWW-Authenticate` challenge, when the server sent one (a registry's `/v2/`
+    /// answers 401 with it).
+    pub www_authenticate: Option<String>,
 }
 
 /// Why bytes are not (yet) a response.
@@ -83,6 +86,11 @@ pub fn parse(bytes: &[u8], eof: bool) -> Result<Response, ParseError> {
             .find(|h| h.name.eq_ignore_ascii_case(name))
             .map(|h| String::from_utf8_lossy(h.value).trim().to_ascii_lowercase())
     };
+    let www_authenticate = r
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("www-authenticate"))
+        .map(|h| String::from_utf8_lossy(h.value).trim().to_string());
     let rest = &bytes[head..];
     let body = if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
         dechunk(rest)?
@@ -104,7 +112,11 @@ pub fn parse(bytes: &[u8], eof: bool) -> Result<Response, ParseError> {
     } else {
         return Err(ParseError::Incomplete);
     };
-    Ok(Response { status, body })
+    Ok(Response {
+        status,
+        body,
+        www_authenticate,
+    })
 }
 
 /// Joins a chunked body; the chunk-size lines are parsed by `httparse`.
@@ -207,12 +219,40 @@ pub fn request(
     body: &[u8],
     deadline: Instant,
 ) -> Result<Response, Failure> {
+    request_with_headers(
+        address,
+        method,
+        path,
+        &[("Host", "docker"), ("Content-Type", "application/json")],
+        body,
+        deadline,
+    )
+}
+
+/// Sends one request with the given headers (`Host` among them; `User-Agent`,
+/// `Content-Length` and `Connection: close` are added) and reads the whole response, by
+/// `deadline`. Header values are never logged: an `Authorization` header may be one.
+///
+/// # Errors
+/// Why there is no response.
+pub fn request_with_headers(
+    address: &Address,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    deadline: Instant,
+) -> Result<Response, Failure> {
     let mut conn = connect(address, deadline)?;
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: dockroute/{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "User-Agent: dockroute/{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         env!("CARGO_PKG_VERSION"),
         body.len()
-    );
+    ));
     let timed_out = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
             Failure::NoAnswer("no answer within the probe timeout".into())
@@ -261,6 +301,11 @@ mod tests {
         let r = parse_response(b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nhelloEXTRA")
             .unwrap();
         assert_eq!((r.status, r.body.as_slice()), (404, &b"hello"[..]));
+        let r = parse_response(
+            b"HTTP/1.1 401 Unauthorized\r\nwww-authenticate:  Basic realm=\"r\" \r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(r.www_authenticate.as_deref(), Some("Basic realm=\"r\""));
         let r = parse_response(b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n3;x=y\r\nefg\r\n0\r\n\r\n").unwrap();
         assert_eq!(r.body, b"abcdefg");
         let r = parse_response(b"HTTP/1.0 500 Oops\r\n\r\nclose-delimited").unwrap();

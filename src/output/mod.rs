@@ -50,12 +50,19 @@ pub fn error(e: &crate::error::Error) {
 }
 
 /// Writes one line of a docker command's own output to stdout: the image ID that `docker
-/// build -q` prints, which dockroute prints for the BuildKit routes. The only thing the
-/// shim ever writes to stdout, and only because the command it stands for would.
+/// build -q` prints, which dockroute prints for the BuildKit routes, and `docker login`'s
+/// `Login Succeeded`. The only thing the shim ever writes to stdout, and only because the
+/// command it stands for would.
 pub fn stdout_line(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+/// Writes one line of a docker command's own words to stderr, unprefixed: the warnings
+/// `docker login`/`logout` print, which dockroute prints when it answers them itself.
+pub fn stderr_line(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{}", crate::output::redact::text(line));
 }
 
 /// Writes a report of dockroute's own CLI (`doctor`, `explain`) to stdout.

@@ -60,7 +60,8 @@ fn choose(inv: &Invocation, facts: &Facts) -> Result<Plan> {
     let first = facts.clients.first();
     let pass = || first.map(|c| pass_plan(inv, c)).ok_or_else(no_client);
     match inv.kind {
-        CommandKind::Other => pass(),
+        // With no client at all, `login`/`logout` are answered by dockroute itself.
+        CommandKind::Other => pass().or_else(|e| builtin(inv).ok_or(e)),
         CommandKind::BuilderBoot(form) => {
             refuse_privileged_builder(inv, facts, form)?;
             pass()
@@ -71,6 +72,57 @@ fn choose(inv: &Invocation, facts: &Facts) -> Result<Plan> {
         },
         CommandKind::Build(_) => build(inv, facts),
     }
+}
+
+/// The commands dockroute answers itself when there is no docker client to run them:
+/// `login` and `logout` only edit the CLI's `config.json` (or a credential helper), which
+/// BuildKit's `buildctl` reads for its pushes and pulls.
+const BUILTIN_COMMANDS: &[&str] = &["login", "logout"];
+
+/// The plan for a call dockroute answers itself ([`Route::Builtin`]): nothing is exec'd,
+/// `argv` is the docker call as typed, after `docker`, with a `-p/--password` value
+/// shown as `***` (`explain` prints it).
+fn builtin(inv: &Invocation) -> Option<Plan> {
+    let word = inv.args.get(inv.command_at)?;
+    if !BUILTIN_COMMANDS.iter().any(|c| word == *c) {
+        return None;
+    }
+    let mut argv: Vec<std::ffi::OsString> = Vec::with_capacity(inv.args.len() + 1);
+    argv.push("docker".into());
+    let mut mask_next = false;
+    for (i, arg) in inv.args.iter().enumerate() {
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(arg.as_os_str());
+        let after_command = i > inv.command_at;
+        argv.push(if mask_next {
+            mask_next = false;
+            "***".into()
+        } else if after_command && (bytes == b"-p" || bytes == b"--password") {
+            mask_next = true;
+            arg.clone()
+        } else if after_command && bytes.starts_with(b"--password=") {
+            "--password=***".into()
+        } else if after_command && bytes.starts_with(b"-p") && bytes.len() > 2 {
+            "-p***".into()
+        } else {
+            arg.clone()
+        });
+    }
+    Some(Plan {
+        route: Route::Builtin,
+        command: word.to_string_lossy().into_owned(),
+        program: std::path::PathBuf::new(),
+        argv,
+        env_set: Vec::new(),
+        env_unset: Vec::new(),
+        client: None,
+        reason: Some("no docker client on PATH".into()),
+        builder: None,
+        notices: Vec::new(),
+        load: None,
+        then: Vec::new(),
+        image_id: None,
+        supervised: false,
+    })
 }
 
 /// The route a build-like call takes, before looking at the call itself.
@@ -114,7 +166,7 @@ fn build(inv: &Invocation, facts: &Facts) -> Result<Plan> {
         return Ok(plan);
     };
     match route {
-        Route::Pass => Ok(pass_plan(inv, first.ok_or_else(no_client)?)),
+        Route::Pass | Route::Builtin => Ok(pass_plan(inv, first.ok_or_else(no_client)?)),
         Route::Mounted => {
             let client = legacy_era_client(&facts.clients).ok_or_else(|| Error::Refused {
                 flag: "DOCKROUTE_MODE=mounted".into(),
@@ -270,9 +322,10 @@ fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Option<Plan> {
         return None;
     }
     let restricted = match facts.mode {
-        Mode::Force(Route::Pass) | Mode::Force(Route::Daemonless) | Mode::Force(Route::Remote) => {
-            return None
-        }
+        Mode::Force(Route::Pass)
+        | Mode::Force(Route::Daemonless)
+        | Mode::Force(Route::Remote)
+        | Mode::Force(Route::Builtin) => return None,
         Mode::Force(Route::Mounted) | Mode::Force(Route::Legacy) => true,
         Mode::Force(Route::Buildx) => false,
         Mode::Auto => match facts.runtime.as_ref()? {
@@ -479,6 +532,12 @@ mod tests {
             },
         )
     }
+    /// A BuildKit pod: no docker client at all, `buildctl` and BUILDKIT_HOST.
+    fn no_client() -> Facts {
+        let mut f = no_daemon_buildkit_host();
+        f.clients.clear();
+        f
+    }
     fn no_daemon_buildkit_host() -> Facts {
         let mut f = no_daemon();
         f.buildkit = BuildKitFacts {
@@ -591,8 +650,10 @@ mod tests {
         },
         /// Refused, the message containing this.
         Refused(&'static str),
+        /// No docker client to run the call (exit 127).
+        NoClient,
     }
-    use Expect::{BuildKit as Bk, Plan as P, Refused};
+    use Expect::{BuildKit as Bk, NoClient, Plan as P, Refused};
 
     struct Row {
         args: &'static [&'static str],
@@ -615,6 +676,13 @@ mod tests {
         vec![
             // Anything but builds and compose passes through, whatever the runtime.
             row(&["run", "--privileged", "busybox"], v2, P { route: Route::Pass, argv: &[NEW, "run", "--privileged", "busybox"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
+            // With no docker client, `login`/`logout` are answered by dockroute itself
+            // (anything else stays "no client", exit 127); with one, they pass through.
+            row(&["--config", "/c", "login", "-u", "me", "--password-stdin", "r.example"], no_client, P { route: Route::Builtin, argv: &["docker", "--config", "/c", "login", "-u", "me", "--password-stdin", "r.example"], env: &[], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
+            row(&["login", "-u", "me", "-p", "pw", "--password=pw", "-ppw", "r"], no_client, P { route: Route::Builtin, argv: &["docker", "login", "-u", "me", "-p", "***", "--password=***", "-p***", "r"], env: &[], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
+            row(&["logout"], no_client, P { route: Route::Builtin, argv: &["docker", "logout"], env: &[], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
+            row(&["push", "r/a:1"], no_client, NoClient),
+            row(&["login", "-u", "me", "--password-stdin"], no_daemon, P { route: Route::Pass, argv: &[NEW, "login", "-u", "me", "--password-stdin"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             row(&["run", "--privileged", "busybox"], v3, P { route: Route::Pass, argv: &[NEW, "run", "--privileged", "busybox"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             // Restricted (v2): the mounted 20.10 client builds, every build form. The
             // user's own first client (28) builds with BuildKit, so the build does too.
@@ -795,6 +863,10 @@ mod tests {
                     assert_eq!(e.exit_code(), 2, "{at}");
                     assert!(e.to_string().contains(text), "{at}: {e}");
                     assert!(e.hint().is_some_and(|h| !h.is_empty()), "{at}: a fix");
+                }
+                (NoClient, Err(e)) => {
+                    assert!(matches!(e, Error::NoClient { .. }), "{at}: {e}");
+                    assert_eq!(e.exit_code(), 127, "{at}");
                 }
                 (_, other) => panic!("{at}: got {other:?}"),
             }

@@ -27,6 +27,10 @@ pub enum Route {
     Daemonless,
     /// A shared BuildKit (`DOCKROUTE_BUILDKIT_HOST`), the image loaded into the daemon.
     Remote,
+    /// No docker client on PATH, and the call is one dockroute answers itself
+    /// (`login`, `logout`: [`crate::registry`]); nothing is exec'd. Never forced by
+    /// `DOCKROUTE_MODE`.
+    Builtin,
 }
 
 impl Route {
@@ -40,6 +44,7 @@ impl Route {
             Route::Buildx => "buildx",
             Route::Daemonless => "daemonless",
             Route::Remote => "remote",
+            Route::Builtin => "builtin",
         }
     }
 }
@@ -175,11 +180,13 @@ impl Plan {
         self.supervised || self.load.is_some() || !self.then.is_empty() || self.image_id.is_some()
     }
 
-    /// "20.10.24, bind-mounted" for a docker client; "BuildKit's client" for buildctl.
+    /// "20.10.24, bind-mounted" for a docker client; "BuildKit's client" for buildctl;
+    /// "dockroute itself" for a call it answers itself.
     #[must_use]
     pub fn runner(&self) -> String {
         match &self.client {
             Some(c) => c.describe(),
+            None if self.route == Route::Builtin => "dockroute itself".into(),
             None => "BuildKit's client".into(),
         }
     }

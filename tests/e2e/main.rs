@@ -12,6 +12,7 @@ mod buildkit;
 mod cli;
 mod daemonless;
 mod discovery;
+mod login;
 mod packaging;
 mod passthrough;
 mod relative_path;

@@ -76,6 +76,9 @@ const CALLS: &[&[&str]] = &[
     &["buildx", "bake"],
     &["buildx", "create", "--bootstrap"],
     &["login", "-u", "x", "--password-stdin", "registry.invalid"],
+    // With no client, dockroute logs in itself and looks the configured helpers up.
+    &["login", "-u", "x", "-p", "planted-pw", "registry.invalid"],
+    &["logout", "registry.invalid"],
     &["dockroute", "exec", "--", "build", "."],
     &["dockroute", "explain", "--", "build", "."],
     &["dockroute", "explain", "--json", "--", "compose", "up"],
