@@ -604,7 +604,7 @@ mod tests {
             },
             search: SearchReport {
                 searched: vec!["/usr/local/bin".into(), "/usr/bin".into()],
-                ignored: Vec::new(),
+                ..SearchReport::default()
             },
             runtime: Some(RuntimeReport {
                 runtime,
