@@ -1,8 +1,9 @@
 #!/bin/sh
 # install.sh — install dockroute so that `docker` means dockroute, then run `dockroute doctor`.
 #
-#   sudo ./install.sh                  build the static binary, install into /usr/local/sbin
-#   ./install.sh                       the same for your user, into ~/.local/bin
+#   ./install.sh                       as root (a user: sudo ./install.sh): build the static
+#                                      binary, install into /usr/local/sbin
+#   ./install.sh                       as a user: the same for your user, into ~/.local/bin
 #   ./install.sh --from BINARY         install a prebuilt dockroute instead of building
 #   ./install.sh --prefix DIR          install into DIR (absolute)
 #   ./install.sh --uninstall [--prefix DIR]   remove exactly what install.sh installed
@@ -29,7 +30,7 @@ set -eu
 nl='
 '
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 say() { printf 'install.sh: %s\n' "$*"; }
 die() {
     printf 'install.sh: error: %s\n' "$*" >&2

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: `sudo scripts/test.sh [cargo test filter and libtest flags…]`.
+# The test command, run as root: `scripts/test.sh [cargo test filter and libtest flags…]`
+# (as a user with sudo: `sudo scripts/test.sh …`).
 #
 # Installs what the test bed needs (Debian: docker.io, runc, busybox-static,
 # docker-registry, openssl), checks the two real Docker clients and the BuildKit binaries
@@ -27,7 +28,15 @@ die() {
     exit 1
 }
 
-[ "$(id -u)" = 0 ] || die "must run as root: the test bed starts dockerd, mount namespaces and a registry. Run: sudo scripts/test.sh"
+# The way to become root that this machine has: sudo where it is installed, su otherwise.
+as_root_hint() {
+    if command -v sudo >/dev/null 2>&1; then
+        printf 'Run: sudo %s' "$*"
+    else
+        printf 'Run it as root (there is no sudo here): su -c %s root' "'$*'"
+    fi
+}
+[ "$(id -u)" = 0 ] || die "must run as root: the test bed starts dockerd, mount namespaces and a registry. $(as_root_hint scripts/test.sh)"
 
 # --- the BuildKit binaries (not packaged: a copy of shared/ beside the checkout) ----------
 buildkit_bin=${DOCKROUTE_BUILDKIT_BIN:-$PWD/../shared/buildkit/bin}
@@ -80,7 +89,11 @@ if ! command -v cargo >/dev/null; then
             break
         fi
     done
-    command -v cargo >/dev/null || die "cargo not found on PATH (try: sudo env PATH=\"\$PATH\" scripts/test.sh)"
+    if [ -n "${SUDO_USER:-}" ]; then
+        command -v cargo >/dev/null || die "cargo not found on PATH (try: sudo env PATH=\"\$PATH\" scripts/test.sh)"
+    else
+        command -v cargo >/dev/null || die "cargo not found on PATH or in ~/.cargo/bin: install Rust (https://rustup.rs) or put cargo on PATH"
+    fi
 fi
 
 # --- Debian packages, installed only when missing --------------------------------------

@@ -15,9 +15,13 @@ use std::path::PathBuf;
 pub enum Error {
     /// No real `docker` client on PATH. `searched` lists the absolute directories looked
     /// in, `ignored` the PATH entries never searched (relative or empty).
+    /// `unverified` lists the `docker` files passed over because dockroute could not tell
+    /// them from itself, and `no_proc` says that `/proc` is not mounted (the usual cause).
     NoClient {
         searched: Vec<PathBuf>,
         ignored: Vec<OsString>,
+        unverified: Vec<PathBuf>,
+        no_proc: bool,
     },
     /// The chosen client exists but `execve` failed.
     Exec {
@@ -72,6 +76,16 @@ impl Error {
     #[must_use]
     pub fn hint(&self) -> Option<String> {
         match self {
+            Error::NoClient {
+                unverified,
+                no_proc,
+                ..
+            } if !unverified.is_empty() || *no_proc => Some(
+                "mount /proc (`mount -t proc proc /proc`); without it dockroute recognises \
+                 itself only when started by a path (`/usr/local/sbin/docker …`, not a bare \
+                 `docker`), and does not recognise a bind-mounted client as mounted"
+                    .into(),
+            ),
             Error::NoClient { .. } => Some(
                 "install a Docker CLI (e.g. `apt-get install docker.io`) or add the directory \
                  holding the real `docker` to PATH as an absolute path"
@@ -96,7 +110,12 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NoClient { searched, ignored } => {
+            Error::NoClient {
+                searched,
+                ignored,
+                unverified,
+                no_proc,
+            } => {
                 write!(f, "no real docker client found on PATH; looked in: ")?;
                 if searched.is_empty() {
                     write!(f, "(no absolute directory on PATH)")?;
@@ -117,6 +136,23 @@ impl fmt::Display for Error {
                         })
                         .collect();
                     write!(f, "; never searched (relative): {}", rel.join(", "))?;
+                }
+                if !unverified.is_empty() {
+                    let files: Vec<String> =
+                        unverified.iter().map(|d| d.display().to_string()).collect();
+                    let which = if files.len() == 1 { "it" } else { "them" };
+                    write!(
+                        f,
+                        "; passed over {}: dockroute could not tell {which} from itself",
+                        files.join(", ")
+                    )?;
+                }
+                if *no_proc {
+                    write!(
+                        f,
+                        " because /proc is not mounted (dockroute knows its own file by \
+                         /proc/self/exe, or by argv[0] when that is a path)"
+                    )?;
                 }
                 Ok(())
             }

@@ -81,9 +81,15 @@ impl SelfGuard {
     #[must_use]
     pub fn from_env() -> SelfGuard {
         // stat("/proc/self/exe") follows the link to the running binary: one syscall
-        // where current_exe() + metadata() take two.
+        // where current_exe() + metadata() take two. Without /proc (a chroot or a
+        // container that does not mount it) current_exe() fails too; argv[0], when it is
+        // a path, names the file that was executed (the shell passes a bare `docker` for
+        // a PATH lookup, which tells nothing).
         let own = std::fs::metadata("/proc/self/exe")
-            .or_else(|_| std::env::current_exe().and_then(std::fs::metadata))
+            .or_else(|e| match std::env::args_os().next() {
+                Some(arg0) if arg0.as_bytes().contains(&b'/') => std::fs::metadata(arg0),
+                _ => Err(e),
+            })
             .ok()
             .map(|m| FileId {
                 dev: m.dev(),

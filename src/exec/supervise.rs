@@ -17,9 +17,13 @@
 //!   process that leaves these signals unblocked may receive them instead and die of
 //!   them, so threads alive during a run must block them too.
 //! - Children start with the caller's signal mask, not the run's: std passes the spawning
-//!   thread's mask on to the child (it only resets SIGPIPE's disposition), so the caller's
-//!   mask is put back for the instant of the spawn. A signal that arrives in that instant
-//!   has its default effect on this process, as it would without a supervisor.
+//!   thread's mask on to the child (it only resets SIGPIPE's disposition), so each child
+//!   puts the caller's mask back itself, between fork and exec. The supervising thread
+//!   never unblocks the forwarded signals during a run: a signal that arrives while a
+//!   stage starts (even while the producer of a pipe already runs and the consumer is
+//!   being started) waits for the relay and is forwarded, and never ends this process
+//!   with the children left running. This is the crate's one `unsafe` block
+//!   ([`CommandExt::pre_exec`]).
 //! - Child exits are collected by a waiter thread blocked in `wait`, not through SIGCHLD:
 //!   SIGCHLD is sent to the whole process, and a thread that does not block it takes it
 //!   and discards it, so a `sigwait` on it could wait forever.
@@ -204,12 +208,9 @@ impl Run<'_> {
             Stage::One(s) => (s, None),
             Stage::Pipe(p, c) => (p, Some(c)),
         };
-        // std gives a child the spawning thread's signal mask (only SIGPIPE's disposition
-        // is reset), so the caller's mask is put back while the stage starts. A signal
-        // arriving in that window has its default effect on this process.
-        let _ = self.caller.thread_set_mask();
-        let spawned = spawn(first, second, self.guard);
-        let _ = forwarded_set().thread_block();
+        // The forwarded signals stay blocked here: each child unblocks them for itself
+        // (`command`), so a signal that comes while the stage starts is relayed, not fatal.
+        let spawned = spawn(first, second, self.guard, self.caller);
         let (children, pgid) = match spawned {
             Ok(started) => started,
             Err((e, started)) => {
@@ -299,6 +300,7 @@ fn spawn(
     first: &Step,
     second: Option<&Step>,
     guard: &SelfGuard,
+    mask: SigSet,
 ) -> std::result::Result<(Vec<Child>, Pid), SpawnError> {
     let exec_err = |step: &Step, source| Error::Exec {
         program: step.program.clone(),
@@ -307,7 +309,7 @@ fn spawn(
     for step in std::iter::once(first).chain(second) {
         crate::guard::require_absolute(&step.program).map_err(|e| (exec_err(step, e), None))?;
     }
-    let mut cmd = command(first, guard, 0);
+    let mut cmd = command(first, guard, 0, mask);
     if second.is_some() {
         cmd.stdout(Stdio::piped());
     }
@@ -316,7 +318,7 @@ fn spawn(
     let Some(step) = second else {
         return Ok((vec![producer], pgid));
     };
-    let mut cmd = command(step, guard, pgid.as_raw());
+    let mut cmd = command(step, guard, pgid.as_raw(), mask);
     if let Some(out) = producer.stdout.take() {
         cmd.stdin(Stdio::from(out));
     }
@@ -335,11 +337,12 @@ fn wait(child: &mut Child) -> ExitStatus {
         .unwrap_or_else(|_| ExitStatus::from_raw(1 << 8))
 }
 
-fn command(step: &Step, guard: &SelfGuard, pgid: i32) -> Command {
+fn command(step: &Step, guard: &SelfGuard, pgid: i32, mask: SigSet) -> Command {
     let mut cmd = Command::new(&step.program);
     cmd.arg0(&step.program)
         .args(step.argv.iter().skip(1))
         .process_group(pgid);
+    start_with_mask(&mut cmd, mask);
     for k in &step.env_unset {
         cmd.env_remove(k);
     }
@@ -355,6 +358,22 @@ fn command(step: &Step, guard: &SelfGuard, pgid: i32) -> Command {
         }
     }
     cmd
+}
+
+/// Makes the child set its signal mask to `mask` between fork and exec, so the parent
+/// never has to unblock the forwarded signals for the spawn.
+#[allow(unsafe_code)]
+fn start_with_mask(cmd: &mut Command, mask: SigSet) {
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe calls are allowed: it makes one `sigprocmask` call (listed as
+    // async-signal-safe by POSIX) on a `SigSet` copied in before the fork; it allocates
+    // nothing, takes no lock and touches no other state.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&mask), None)
+                .map_err(std::io::Error::from)
+        });
+    }
 }
 
 /// Whether a process of the group can still be signalled, after reaping the group's

@@ -46,25 +46,42 @@ pub struct SearchReport {
     pub searched: Vec<PathBuf>,
     /// PATH entries never searched (relative or empty).
     pub ignored: Vec<OsString>,
+    /// `docker` files passed over because dockroute's own identity is unknown (no
+    /// `/proc`) and each might be dockroute itself.
+    pub unverified: Vec<PathBuf>,
 }
 
 impl SearchReport {
-    /// The error for "nothing found".
+    /// The error for "nothing found" (which looks whether `/proc` is there when files
+    /// were passed over: the error path only).
     #[must_use]
     pub fn into_error(self) -> Error {
+        let no_proc = !self.unverified.is_empty() && !Path::new("/proc/self").exists();
         Error::NoClient {
             searched: self.searched,
             ignored: self.ignored,
+            unverified: self.unverified,
+            no_proc,
         }
     }
 }
 
+/// What `dir/docker` is.
+enum Examined {
+    /// A real client.
+    Client(Candidate),
+    /// Missing, not an executable file, or dockroute.
+    Not,
+    /// An executable that might be dockroute: our own identity is unknown (no `/proc`).
+    Unverified(PathBuf),
+}
+
 /// Examines `dir/docker`: a regular, executable file that is not dockroute.
-fn examine(dir: &Path, guard: &SelfGuard) -> Option<Candidate> {
+fn examine(dir: &Path, guard: &SelfGuard) -> Examined {
     let path = dir.join("docker");
     let meta = match std::fs::metadata(&path) {
         Ok(m) => m,
-        Err(_) => return None,
+        Err(_) => return Examined::Not,
     };
     let id = FileId {
         dev: meta.dev(),
@@ -72,17 +89,19 @@ fn examine(dir: &Path, guard: &SelfGuard) -> Option<Candidate> {
     };
     if !meta.is_file() || meta.mode() & 0o111 == 0 {
         tracing::debug!(path = %path.display(), "skipped: not an executable file");
-        return None;
+        return Examined::Not;
     }
     if guard.is_dockroute(id) {
         tracing::debug!(path = %path.display(), "skipped: this is dockroute");
-        return None;
+        return Examined::Not;
     }
     if guard.own.is_none() && is_current_exe(&path) {
-        // Our own identity could not be read: fall back to comparing canonical paths.
-        return None;
+        // Our own identity could not be read: fall back to comparing canonical paths,
+        // which fails closed (without /proc it cannot be done at all).
+        tracing::debug!(path = %path.display(), "skipped: cannot tell it from dockroute");
+        return Examined::Unverified(path);
     }
-    Some(Candidate {
+    Examined::Client(Candidate {
         path,
         id,
         size: meta.size(),
@@ -114,10 +133,14 @@ fn walk(
             continue;
         }
         report.searched.push(dir.to_path_buf());
-        if let Some(c) = examine(dir, guard) {
-            if !visit(c) {
-                return;
+        match examine(dir, guard) {
+            Examined::Client(c) => {
+                if !visit(c) {
+                    return;
+                }
             }
+            Examined::Unverified(p) => report.unverified.push(p),
+            Examined::Not => {}
         }
     }
 }
@@ -281,5 +304,36 @@ mod tests {
             t.path().join("alias").display()
         ));
         assert_eq!(all_clients(Some(&path), &SelfGuard::default()).0.len(), 1);
+    }
+
+    #[test]
+    fn clients_passed_over_without_proc_are_named_with_the_cause() {
+        let report = SearchReport {
+            searched: vec!["/usr/bin".into()],
+            ignored: Vec::new(),
+            unverified: vec!["/usr/bin/docker".into()],
+        };
+        let e = Error::NoClient {
+            searched: report.searched,
+            ignored: report.ignored,
+            unverified: report.unverified,
+            no_proc: true,
+        };
+        assert_eq!(
+            e.to_string(),
+            "no real docker client found on PATH; looked in: /usr/bin; passed over \
+             /usr/bin/docker: dockroute could not tell it from itself because /proc is not \
+             mounted (dockroute knows its own file by /proc/self/exe, or by argv[0] when \
+             that is a path)"
+        );
+        assert!(e.hint().unwrap().starts_with("mount /proc"));
+        // With /proc there and nothing passed over, the plain message and hint.
+        let plain = SearchReport {
+            searched: vec!["/usr/bin".into()],
+            ..SearchReport::default()
+        }
+        .into_error();
+        assert!(!plain.to_string().contains("/proc"), "{plain}");
+        assert!(plain.hint().unwrap().starts_with("install a Docker CLI"));
     }
 }

@@ -254,6 +254,43 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Each user variable, in the table's order, with the value dockroute uses: the value
+    /// as set when it was understood, the default when unset, and for a value not
+    /// understood what is used instead, followed by the rejected value (doctor's
+    /// settings).
+    #[must_use]
+    pub fn shown(&self) -> Vec<(&'static str, String)> {
+        TABLE
+            .iter()
+            .filter(|s| !s.internal)
+            .map(|s| {
+                let set = self
+                    .raw
+                    .iter()
+                    .find(|(n, _)| *n == s.name)
+                    .and_then(|(_, v)| v.as_deref());
+                let default = || {
+                    if s.default.is_empty() {
+                        "unset".to_string()
+                    } else {
+                        format!("{} (default)", s.default)
+                    }
+                };
+                let shown = match (self.bad.iter().find(|b| b.name == s.name), set) {
+                    (Some(bad), _) => format!(
+                        "{} ({:?} rejected: not {})",
+                        bad.using, bad.value, bad.expected
+                    ),
+                    (None, Some(v)) => v.to_string(),
+                    (None, None) => default(),
+                };
+                (s.name, shown)
+            })
+            .collect()
+    }
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -350,6 +387,45 @@ mod tests {
         assert_eq!(s.mode, Mode::Auto);
         assert_eq!(s.runtime, None);
         assert_eq!(s.probe_timeout, DEFAULT_PROBE_TIMEOUT);
+    }
+
+    #[test]
+    fn shown_values_are_the_ones_used() {
+        let s = read(&[
+            ("DOCKROUTE_MODE", "fast"),
+            ("DOCKROUTE_PROBE_TIMEOUT_MS", " 700 "),
+            ("DOCKROUTE_DAEMON_TTL_S", "ten"),
+            ("DOCKROUTE_CACHE_DIR", "cache"),
+            ("DOCKROUTE_RUNTIME", "v4"),
+        ]);
+        let shown = s.shown();
+        let of = |name: &str| {
+            shown
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            of("DOCKROUTE_MODE"),
+            "auto (\"fast\" rejected: not one of auto, pass, mounted, legacy, buildx, daemonless, remote)"
+        );
+        assert_eq!(of("DOCKROUTE_PROBE_TIMEOUT_MS"), "700");
+        assert_eq!(
+            of("DOCKROUTE_DAEMON_TTL_S"),
+            "600 (\"ten\" rejected: not a whole number)"
+        );
+        assert_eq!(
+            of("DOCKROUTE_CACHE_DIR"),
+            "the default ($XDG_CACHE_HOME/dockroute or ~/.cache/dockroute) (\"cache\" rejected: not an absolute path)"
+        );
+        assert_eq!(
+            of("DOCKROUTE_RUNTIME"),
+            "the daemon probe (\"v4\" rejected: not one of restricted, v2, v3, open)"
+        );
+        assert_eq!(of("DOCKROUTE_SECRETS"), "warn (default)");
+        assert_eq!(of("DOCKROUTE_BUILDKIT_HOST"), "unset");
+        assert_eq!(shown.len(), TABLE.iter().filter(|s| !s.internal).count());
     }
 
     #[test]

@@ -53,6 +53,8 @@ fn no_client() -> Error {
     Error::NoClient {
         searched: Vec::new(),
         ignored: Vec::new(),
+        unverified: Vec::new(),
+        no_proc: false,
     }
 }
 

@@ -167,3 +167,34 @@ fn a_client_hanging_on_version_is_bounded_by_the_timeout() {
         "the hung probe was killed with its process group"
     );
 }
+
+/// With no /proc (a chroot or a container that does not mount it), dockroute cannot read
+/// /proc/self/exe. Started by a path it knows itself by argv[0] and passes through to the
+/// real client; started by a bare name (as a shell does) it says that /proc is missing
+/// instead of "no real docker client found" alone, and names the clients passed over.
+#[test]
+#[ignore = "needs root"]
+fn without_proc_it_says_so_and_works_when_started_by_a_path() {
+    let s = Sandbox::new();
+    let shim = s.shim_dir().join("docker");
+    let mut c = s.command("unshare");
+    c.args(["-m", "--propagation", "private", "/bin/sh", "-c"])
+        .arg(
+            "umount -l /proc || exit 99; test -e /proc/self && exit 98; \
+             \"$0\" --version; echo \"by-path=$?\"; docker --version; echo \"by-name=$?\"",
+        )
+        .arg(&shim);
+    let out = run(c);
+    let (stdout, stderr) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("Docker version 28."), "{stdout}{stderr}");
+    assert!(stdout.contains("by-path=0\n"), "{stdout}{stderr}");
+    assert!(stdout.contains("by-name=127\n"), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("passed over ")
+            && stderr.contains("/usr/local/bin/docker")
+            && stderr.contains("because /proc is not mounted"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: mount /proc"), "{stderr}");
+}

@@ -849,3 +849,127 @@ fn install_sh_runs_under_busybox_sh_in_a_busybox_root() {
         stdout(&gone)
     );
 }
+
+/// The set-up commands of the README's Quick start for root, as written.
+fn readme_root_commands() -> Vec<String> {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme
+        .find("## Quick start")
+        .expect("a Quick start section");
+    let block = readme[start..]
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a sh block in Quick start");
+    block
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or_default().trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// The README's two set-up commands work as written for root on a machine with no sudo
+/// (a root CI image): the install command runs in a mount namespace whose
+/// `/usr/local/sbin` and `/usr/local/share` are empty tmpfs, with root's Debian PATH and
+/// no sudo on it, installs, makes `docker` mean dockroute and uninstalls; the test
+/// command is the one `.ci/run` runs (the suite this test is part of).
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn readme_set_up_commands_work_as_root_without_sudo() {
+    // scripts/test.sh built the release binary the install command builds: cheap here.
+    testbed("DOCKROUTE_TEST_STATIC_BIN");
+    let commands = readme_root_commands();
+    assert_eq!(
+        commands,
+        ["./install.sh", "scripts/test.sh"],
+        "{commands:?}"
+    );
+    let ci = std::fs::read_to_string(repo().join(".ci/run")).unwrap();
+    assert!(
+        ci.lines().any(|l| l.trim() == commands[1]),
+        ".ci/run does not run the README's test command `{}`:\n{ci}",
+        commands[1]
+    );
+
+    let s = Sandbox::bare();
+    let home = std::env::var_os("HOME").expect("HOME (install.sh finds cargo in ~/.cargo/bin)");
+    let mut c = Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "/bin/sh", "-c"])
+        .arg(
+            "mount -t tmpfs tmpfs /usr/local/sbin && mount -t tmpfs tmpfs /usr/local/share || exit 99; \
+             if command -v sudo; then echo 'sudo is on PATH'; exit 98; fi; \
+             cd \"$0\" && $1; echo \"install=$?\"; docker --version; \
+             ./install.sh --uninstall; echo \"uninstall=$?\"; ls -A /usr/local/sbin /usr/local/share",
+        )
+        .arg(repo())
+        .arg(&commands[0])
+        .env_clear()
+        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HOME", &home)
+        .env("XDG_CACHE_HOME", s.p("cache"))
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .stdin(Stdio::null());
+    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+        c.env("CARGO_TARGET_DIR", t);
+    }
+    let (out, _) = run_within(c, std::time::Duration::from_secs(600));
+    let (o, e) = (stdout(&out), stderr(&out));
+    assert!(o.contains("install=0\n"), "{o}{e}");
+    assert!(
+        o.contains("ok: `docker` resolves to /usr/local/sbin/docker"),
+        "{o}{e}"
+    );
+    assert!(o.contains("Docker version 28."), "{o}{e}");
+    assert!(o.contains("uninstall=0\n"), "{o}{e}");
+    assert!(
+        o.ends_with("/usr/local/sbin:\n\n/usr/local/share:\n"),
+        "--uninstall left files: {o}{e}"
+    );
+}
+
+/// `scripts/test.sh` run without root says how to become root on this machine: `sudo`
+/// where it is installed, `su -c` where it is not (a root-less image with no sudo).
+#[test]
+#[ignore = "needs root"]
+fn test_sh_as_a_user_says_how_to_become_root() {
+    let s = Sandbox::bare();
+    // A copy anyone can read (the checkout may be in root's home), and a directory
+    // with a `sudo` for `command -v` to find (it would fail if run).
+    let dir = s.p("bin");
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::copy(repo().join("scripts/test.sh"), dir.join("scripts/test.sh")).unwrap();
+    script(&dir.join("sudo"), "exit 1");
+    for d in [s.dir.path(), &dir, &dir.join("scripts")] {
+        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let as_nobody = |path: &str| {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/bin/bash",
+        ])
+        .arg(dir.join("scripts/test.sh"))
+        .env_clear()
+        .env("PATH", path)
+        .current_dir(&dir)
+        .stdin(Stdio::null());
+        run(c)
+    };
+    let without = as_nobody("/usr/bin:/bin");
+    assert_eq!(without.status.code(), Some(1));
+    assert!(
+        stderr(&without)
+            .contains("Run it as root (there is no sudo here): su -c 'scripts/test.sh' root"),
+        "{}",
+        stderr(&without)
+    );
+    let with = as_nobody(&format!("{}:/usr/bin:/bin", dir.display()));
+    assert_eq!(with.status.code(), Some(1));
+    assert!(
+        stderr(&with).contains("Run: sudo scripts/test.sh"),
+        "{}",
+        stderr(&with)
+    );
+}

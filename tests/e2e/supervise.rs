@@ -25,17 +25,79 @@ fn supervisor() -> PathBuf {
     path
 }
 
+/// The variable that marks every process of one test's run: the supervisor and all it
+/// starts inherit it, so [`Supervised`]'s drop finds what a failed run left behind.
+const MARK_VAR: &str = "DOCKROUTE_TEST_SUPERVISED";
+
+/// A running supervisor. Dropping it — when the test passes and when it panics — kills
+/// the supervisor if it still runs and every process that inherited its mark, so a
+/// failing test leaves no `sleep 300` behind.
+struct Supervised {
+    child: Child,
+    mark: String,
+}
+
+impl Supervised {
+    /// The `MARK_VAR=mark` entry that identifies this run's processes.
+    fn entry(&self) -> Vec<u8> {
+        format!("{MARK_VAR}={}", self.mark).into_bytes()
+    }
+
+    /// The pids (other than the supervisor's) that carry this run's mark.
+    fn marked(&self) -> Vec<i32> {
+        let entry = self.entry();
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == entry))
+            })
+            .filter(|pid| !gone(*pid))
+            .collect()
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // A shell may still fork while its siblings die: look again until none is left.
+        for _ in 0..50 {
+            let left = self.marked();
+            if left.is_empty() {
+                return;
+            }
+            for pid in left {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 /// Starts the supervisor with the forwarded signals at their default disposition: the
 /// harness may itself run as a background job, with SIGINT and SIGQUIT ignored, and the
 /// supervisor leaves ignored signals alone.
-fn start(args: &[&str]) -> Child {
-    Command::new("/usr/bin/env")
-        .arg("--default-signal=HUP,INT,QUIT,TERM")
+fn start(args: &[&str]) -> Supervised {
+    start_with("--default-signal=HUP,INT,QUIT,TERM", args)
+}
+
+/// Starts the supervisor through `env DISPOSITION`, marked for [`Supervised`]'s drop.
+fn start_with(disposition: &str, args: &[&str]) -> Supervised {
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mark = format!("{}-{n}", std::process::id());
+    let child = Command::new("/usr/bin/env")
+        .arg(disposition)
         .arg(supervisor())
         .args(args)
+        .env(MARK_VAR, &mark)
         .stdin(Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap();
+    Supervised { child, mark }
 }
 
 /// Waits for a file to have a full line; panics after 10 s.
@@ -55,20 +117,19 @@ fn wait_for_line(path: &Path) -> String {
     }
 }
 
-fn signal(child: &Child, sig: Signal) {
-    kill(Pid::from_raw(i32::try_from(child.id()).unwrap()), sig).unwrap();
+fn signal(run: &Supervised, sig: Signal) {
+    kill(Pid::from_raw(i32::try_from(run.child.id()).unwrap()), sig).unwrap();
 }
 
 /// The supervisor's exit status and how long it took; killed and failed after `limit`.
-fn finish(mut child: Child, limit: Duration) -> (ExitStatus, Duration) {
+/// (The run's leftovers are killed when `run` is dropped.)
+fn finish(run: &mut Supervised, limit: Duration) -> (ExitStatus, Duration) {
     let start = Instant::now();
     loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = run.child.try_wait().unwrap() {
             return (status, start.elapsed());
         }
         if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
             panic!("the supervisor did not exit within {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -100,10 +161,10 @@ fn supervise_sigterm_reaches_the_grandchild_and_stops_the_run() {
     let second = t.path().join("second");
     let first = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
     let then = format!("touch {}", second.display());
-    let child = start(&["sh", "-c", &first, ";", "sh", "-c", &then]);
+    let mut child = start(&["sh", "-c", &first, ";", "sh", "-c", &then]);
     let grandchild: i32 = wait_for_line(&pidfile).parse().unwrap();
     signal(&child, Signal::SIGTERM);
-    let (status, took) = finish(child, Duration::from_secs(5));
+    let (status, took) = finish(&mut child, Duration::from_secs(5));
     assert_eq!(status.code(), Some(143), "{status:?}");
     assert!(took < Duration::from_secs(2), "{took:?}");
     assert_gone_soon(grandchild);
@@ -121,10 +182,10 @@ fn supervise_sigint_leaves_no_daemon_behind() {
         "trap 'kill $pid; wait $pid' EXIT; sleep 300 & pid=$!; echo $pid > {}; sleep 300",
         pidfile.display()
     );
-    let child = start(&["sh", "-c", &script, "|", "cat"]);
+    let mut child = start(&["sh", "-c", &script, "|", "cat"]);
     let daemon: i32 = wait_for_line(&pidfile).parse().unwrap();
     signal(&child, Signal::SIGINT);
-    let (status, _) = finish(child, Duration::from_secs(5));
+    let (status, _) = finish(&mut child, Duration::from_secs(5));
     assert_eq!(status.code(), Some(130), "{status:?}");
     assert_gone_soon(daemon);
 }
@@ -138,11 +199,11 @@ fn supervise_a_leftover_deaf_to_sigterm_is_killed() {
         "(trap '' TERM; exec sleep 300) & echo $! > {}; wait",
         pidfile.display()
     );
-    let child = start(&["sh", "-c", &script]);
+    let mut child = start(&["sh", "-c", &script]);
     let stubborn: i32 = wait_for_line(&pidfile).parse().unwrap();
     std::thread::sleep(Duration::from_millis(100)); // let the subshell reach `exec sleep`
     signal(&child, Signal::SIGTERM);
-    let (status, took) = finish(child, Duration::from_secs(8));
+    let (status, took) = finish(&mut child, Duration::from_secs(8));
     assert_eq!(status.code(), Some(143), "{status:?}");
     assert!(
         took >= Duration::from_millis(1500),
@@ -161,10 +222,10 @@ fn supervise_a_child_that_handles_sigint_has_the_last_word() {
         "trap 'exit 7' INT; echo > {}; while :; do sleep 0.05; done",
         ready.display()
     );
-    let child = start(&["sh", "-c", &script]);
+    let mut child = start(&["sh", "-c", &script]);
     wait_for_line(&ready);
     signal(&child, Signal::SIGINT);
-    let (status, _) = finish(child, Duration::from_secs(5));
+    let (status, _) = finish(&mut child, Duration::from_secs(5));
     assert_eq!(status.code(), Some(7), "{status:?}");
 }
 
@@ -177,16 +238,35 @@ fn supervise_an_ignored_signal_stays_ignored() {
     let second = t.path().join("second");
     let first = format!("echo > {}; sleep 1", ready.display());
     let then = format!("touch {}", second.display());
-    let child = Command::new("/usr/bin/env")
-        .arg("--ignore-signal=HUP")
-        .arg(supervisor())
-        .args(["sh", "-c", &first, ";", "sh", "-c", &then])
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = start_with(
+        "--ignore-signal=HUP",
+        &["sh", "-c", &first, ";", "sh", "-c", &then],
+    );
     wait_for_line(&ready);
     signal(&child, Signal::SIGHUP);
-    let (status, _) = finish(child, Duration::from_secs(5));
+    let (status, _) = finish(&mut child, Duration::from_secs(5));
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert!(second.exists(), "the run stopped on an ignored signal");
+}
+
+/// A signal that comes while a stage is still starting — here the producer of a pipe
+/// signals the supervisor as soon as it runs, while the consumer is being started — is
+/// forwarded like any other: the run ends with 128+N and nothing is left. (Before the
+/// children unblocked the signals for themselves, the supervisor unblocked them around
+/// each spawn, and such a signal killed it with the stage left running.)
+#[test]
+fn supervise_a_signal_while_the_stage_starts_is_forwarded() {
+    for _ in 0..20 {
+        let t = tempfile::tempdir().unwrap();
+        let pidfile = t.path().join("pid");
+        let script = format!(
+            "sleep 300 & echo $! > {}; kill -INT $PPID; wait",
+            pidfile.display()
+        );
+        let mut child = start(&["sh", "-c", &script, "|", "cat"]);
+        let (status, _) = finish(&mut child, Duration::from_secs(5));
+        assert_eq!(status.code(), Some(130), "{status:?}");
+        let daemon: i32 = wait_for_line(&pidfile).parse().unwrap();
+        assert_gone_soon(daemon);
+    }
 }

@@ -172,26 +172,13 @@ fn shown(p: Option<&Path>) -> Option<String> {
     p.map(|p| p.display().to_string())
 }
 
-/// dockroute's own settings as they stand (their values are dockroute's, never secrets).
+/// dockroute's own settings as they stand: the values used (their values are
+/// dockroute's, never secrets).
 fn settings_map(settings: &crate::probe::settings::Settings) -> serde_json::Map<String, Value> {
-    crate::probe::settings::TABLE
-        .iter()
-        .filter(|s| !s.internal)
-        .map(|s| {
-            let set = settings
-                .raw
-                .iter()
-                .find(|(n, _)| *n == s.name)
-                .and_then(|(_, v)| v.clone());
-            let shown = set.unwrap_or_else(|| {
-                if s.default.is_empty() {
-                    "unset".to_string()
-                } else {
-                    format!("{} (default)", s.default)
-                }
-            });
-            (s.name.to_string(), Value::String(shown))
-        })
+    settings
+        .shown()
+        .into_iter()
+        .map(|(name, shown)| (name.to_string(), Value::String(shown)))
         .collect()
 }
 
@@ -721,7 +708,7 @@ mod tests {
             },
             search: SearchReport {
                 searched: vec!["/usr/local/bin".into(), "/usr/bin".into()],
-                ignored: Vec::new(),
+                ..SearchReport::default()
             },
             runtime: Some(RuntimeReport {
                 runtime,
