@@ -215,6 +215,7 @@ fn gathered(clients: Vec<Client>, rt: RuntimeReport, buildkit: BuildKitFacts) ->
         search: SearchReport {
             searched: vec!["/usr/local/bin".into(), "/usr/bin".into()],
             ignored: vec![".".into()],
+            unverified: Vec::new(),
         },
         runtime: Some(rt),
         settings: Settings::default(),
