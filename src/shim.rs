@@ -144,8 +144,14 @@ pub fn reroute_line(plan: &Plan) -> String {
             Some(builder) => format!(" on {} ({})", builder.describe(), b.why),
             None => String::new(),
         });
+    let warm = plan.warm.as_ref().map_or_else(String::new, |w| {
+        format!(
+            ", warm through the docker cache: {} (DOCKROUTE_WARM=off turns it off)",
+            w.describe()
+        )
+    });
     format!(
-        "`docker {}` routed ({}) to {} ({}){env}{builder}, because: {} — DOCKROUTE_MODE=pass turns routing off, DOCKROUTE_QUIET=1 hides this line",
+        "`docker {}` routed ({}) to {} ({}){env}{builder}{warm}, because: {} — DOCKROUTE_MODE=pass turns routing off, DOCKROUTE_QUIET=1 hides this line",
         plan.command,
         plan.route.name(),
         plan.program.display(),
@@ -189,6 +195,7 @@ mod tests {
             then: Vec::new(),
             image_id: None,
             supervised: false,
+            warm: None,
         };
         let line = reroute_line(&plan);
         assert!(!line.contains('\n'), "{line}");
@@ -197,6 +204,19 @@ mod tests {
             format!(
                 "`docker build` routed (mounted) to /usr/bin/docker (20.10.24, bind-mounted) with DOCKER_BUILDKIT=1 on the daemon's embedded BuildKit (`--secret` needs BuildKit), because: {denial} — DOCKROUTE_MODE=pass turns routing off, DOCKROUTE_QUIET=1 hides this line"
             )
+        );
+        let warm = Plan {
+            warm: Some(crate::route::plan::Warm {
+                inline_cache: true,
+                cache_from: vec!["app:1".into()],
+                kept: Vec::new(),
+            }),
+            ..plan
+        };
+        let line = reroute_line(&warm);
+        assert!(
+            line.contains("on the daemon's embedded BuildKit (`--secret` needs BuildKit), warm through the docker cache: BUILDKIT_INLINE_CACHE=1, --cache-from app:1 (DOCKROUTE_WARM=off turns it off), because: "),
+            "{line}"
         );
     }
 }

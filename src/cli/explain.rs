@@ -97,6 +97,12 @@ fn text(inv: &Invocation, g: &Gathered, decision: &Result<Plan>) -> String {
             None => s.push_str(&format!("  builder: none — {}\n", b.why)),
         }
     }
+    if let Some(w) = &plan.warm {
+        s.push_str(&format!(
+            "  warm rebuild (Bitbucket's docker cache; DOCKROUTE_WARM=off turns it off): {}\n",
+            w.describe()
+        ));
+    }
     for (k, v) in &plan.env_set {
         s.push_str(&format!("  environment: {k}={v}\n"));
     }

@@ -337,6 +337,7 @@ fn explains() -> Vec<Value> {
             print: true,
         }),
         supervised: false,
+        warm: None,
     };
     let mut pass = remote.clone();
     pass.route = Route::Pass;
@@ -352,6 +353,14 @@ fn explains() -> Vec<Value> {
     });
     (pass.load, pass.image_id, pass.then) = (None, None, Vec::new());
     let rt = runtime(Runtime::V3 { why: "v3".into() }, Some(Verdict::Allowed));
+    let mut mounted = pass.clone();
+    mounted.route = Route::Mounted;
+    mounted.command = "build".into();
+    mounted.warm = Some(crate::route::plan::Warm {
+        inline_cache: true,
+        cache_from: vec!["app:1".into()],
+        kept: vec!["no -t/--tag".into()],
+    });
     vec![
         explained(&Ok(remote), &["build", "--push", "-t", "x", "."], Some(rt)),
         explained(&Ok(pass), &["ps"], None),
@@ -374,6 +383,7 @@ fn explains() -> Vec<Value> {
             None,
         ),
         explained(&Err(Error::Usage("bad".into())), &["build", "."], None),
+        explained(&Ok(mounted), &["build", "-t", "app:1", "."], None),
     ]
 }
 
@@ -412,6 +422,9 @@ fn the_plan_json_has_the_documented_values() {
     assert_eq!(v[2]["route"], "refuse");
     assert_eq!(v[2]["exit_code"], 2);
     assert_eq!(v[4]["route"], "error");
+    assert_eq!(v[0]["warm"], Value::Null);
+    assert_eq!(v[5]["warm"]["inline_cache"], true);
+    assert_eq!(v[5]["warm"]["cache_from"][0], "app:1");
 }
 
 #[test]

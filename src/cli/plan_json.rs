@@ -43,6 +43,17 @@ impl StepJson {
     }
 }
 
+/// What a plan adds for a warm rebuild after Bitbucket's docker cache.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WarmJson {
+    /// `--build-arg BUILDKIT_INLINE_CACHE=1` was added.
+    pub inline_cache: bool,
+    /// The build's own tags found in the daemon, added as `--cache-from`.
+    pub cache_from: Vec<String>,
+    /// What was left as the call had it, or not added, and why.
+    pub kept: Vec<String>,
+}
+
 /// A plan, as printed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PlanJson {
@@ -77,6 +88,8 @@ pub struct PlanJson {
     pub client: String,
     /// Whether the plan differs from plain pass-through to the first client.
     pub rerouted: bool,
+    /// What was added for a warm rebuild; `None` (null) when nothing is done for it.
+    pub warm: Option<WarmJson>,
 }
 
 impl PlanJson {
@@ -103,6 +116,11 @@ impl PlanJson {
             prints_image_id: plan.image_id.as_ref().is_some_and(|i| i.print),
             client: plan.runner(),
             rerouted: plan.is_reroute(inv, first),
+            warm: plan.warm.as_ref().map(|w| WarmJson {
+                inline_cache: w.inline_cache,
+                cache_from: lossy(&w.cache_from),
+                kept: w.kept.clone(),
+            }),
         }
     }
 }

@@ -19,10 +19,11 @@ use crate::probe::buildkit;
 use crate::probe::cache::Cache;
 use crate::probe::clients;
 use crate::probe::discovery::{self, SearchReport};
+use crate::probe::images;
 use crate::probe::mounts::MountPoints;
 use crate::probe::runtime::{self, RuntimeReport};
 use crate::probe::settings::Settings;
-use crate::route::facts::{BuildEnv, DockerfileScan, Facts, Mode, Runtime};
+use crate::route::facts::{BuildEnv, DockerfileScan, Facts, LocalTags, Mode, Runtime, WarmFacts};
 use crate::route::plan::Route;
 
 /// The facts, plus what was learnt on the way (for `doctor` and `explain`).
@@ -112,6 +113,7 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
             .iter()
             .map(|(_, v)| v.to_string_lossy().into_owned()),
     );
+    let warm = warm_facts(inv, call.as_ref(), &settings, runtime.as_ref());
     Ok(Gathered {
         facts: Facts {
             clients,
@@ -125,12 +127,45 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
             buildkit: bk,
             dockerfile,
             scratch: scratch_path(),
+            warm,
         },
         search,
         runtime,
         settings,
         buildx_plugin,
     })
+}
+
+/// The facts of the warm-rebuild step: only a build bound for the mounted or legacy
+/// route (a restricted runtime, or the mode forcing one) looks its tags up in the daemon.
+fn warm_facts(
+    inv: &Invocation,
+    call: Option<&BuildCall>,
+    settings: &Settings,
+    runtime: Option<&RuntimeReport>,
+) -> WarmFacts {
+    let daemon_route = match settings.mode {
+        Mode::Force(route) => matches!(route, Route::Mounted | Route::Legacy),
+        // A shared BuildKit (DOCKROUTE_BUILDKIT_HOST) takes every build on any runtime.
+        Mode::Auto => {
+            settings.buildkit_host.is_none()
+                && matches!(
+                    runtime.map(|r| &r.runtime),
+                    Some(Runtime::Restricted { .. })
+                )
+        }
+    };
+    let local_tags = match call {
+        _ if !settings.warm => LocalTags::Unchecked("DOCKROUTE_WARM=off".into()),
+        Some(call) if daemon_route => {
+            images::local_tags(inv, &call.tags(), settings.daemon_timeout)
+        }
+        _ => LocalTags::Unchecked("the build does not go to the mounted or legacy route".into()),
+    };
+    WarmFacts {
+        on: settings.warm,
+        local_tags,
+    }
 }
 
 /// A directory name private to this call (created, exclusively, only by a route that

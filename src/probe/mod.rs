@@ -12,6 +12,7 @@ pub mod clients;
 pub mod daemon;
 pub mod discovery;
 pub mod gather;
+pub mod images;
 pub mod mounts;
 pub mod runtime;
 pub mod settings;

@@ -62,6 +62,7 @@ pub const TABLE: &[Setting] = &[
     user("DOCKROUTE_RUNTIME", "probe the daemon", "restricted (or v2), v3 or open: skip the daemon probe and take this runtime as given (pin it in a CI image that only ever runs on one)."),
     user("DOCKROUTE_BUILDKIT_HOST", "", "A BuildKit address (unix://, tcp://, kube-pod://, docker-container:// …): build every build-like call there, on any runtime; with a daemon the image is loaded into it unless the call pushes or exports."),
     user("DOCKROUTE_BUILDKIT_TLS_DIR", "", "Directory holding ca.pem, cert.pem and key.pem for a tcp:// BuildKit with mutual TLS (the layout of DOCKER_CERT_PATH)."),
+    user("DOCKROUTE_WARM", "on", "on or off: on the mounted and legacy routes, keep the next step's build warm through Bitbucket's docker cache (BuildKit's inline cache, BUILDKIT_INLINE_CACHE=1, and --cache-from for each of the build's own tags the daemon has); off builds exactly as the call says."),
     user("DOCKROUTE_QUIET", "off", "1: hide the reroute line and notices (errors still print)."),
     user("DOCKROUTE_LOG", "off", "A tracing filter (debug, trace, dockroute=debug ...): diagnostics on stderr, redacted like everything else."),
     user("DOCKROUTE_SECRETS", "warn", "warn, deny or off: what to do about secret-looking --build-arg names."),
@@ -120,6 +121,8 @@ pub struct Settings {
     pub daemon_ttl: Duration,
     /// `DOCKROUTE_CACHE_DIR` when set (validated by the cache).
     pub cache_dir: Option<PathBuf>,
+    /// `DOCKROUTE_WARM`: warm rebuilds through Bitbucket's docker cache.
+    pub warm: bool,
     /// Values not understood.
     pub bad: Vec<BadValue>,
     /// Each user variable with its value as set, or `None` when unset (for doctor).
@@ -187,6 +190,13 @@ impl Settings {
                 Policy::Warn
             }),
         };
+        let warm = match get("DOCKROUTE_WARM") {
+            None => true,
+            Some(v) => parse_switch(&v).unwrap_or_else(|| {
+                complain("DOCKROUTE_WARM", &v, "on or off", "on");
+                true
+            }),
+        };
         let extra_words = get("DOCKROUTE_SECRET_WORDS")
             .map(|v| {
                 v.split(',')
@@ -248,6 +258,7 @@ impl Settings {
             daemon_timeout,
             daemon_ttl,
             cache_dir,
+            warm,
             bad,
             raw,
         }
@@ -291,6 +302,15 @@ impl Settings {
     }
 }
 
+/// An on/off switch: on, off, and what Go's `ParseBool` reads (1, 0, true, false …).
+fn parse_switch(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "on" | "1" | "t" | "true" | "yes" => Some(true),
+        "off" | "0" | "f" | "false" | "no" => Some(false),
+        _ => None,
+    }
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -320,6 +340,7 @@ mod tests {
         assert_eq!(s.daemon_timeout, DEFAULT_DAEMON_TIMEOUT);
         assert_eq!(s.daemon_ttl, DEFAULT_DAEMON_TTL);
         assert_eq!(s.secrets.policy, Policy::Warn);
+        assert!(s.warm, "warm rebuilds are on by default");
         assert!(s.bad.is_empty());
         assert!(s.raw.iter().all(|(_, v)| v.is_none()));
     }
@@ -426,6 +447,31 @@ mod tests {
         assert_eq!(of("DOCKROUTE_SECRETS"), "warn (default)");
         assert_eq!(of("DOCKROUTE_BUILDKIT_HOST"), "unset");
         assert_eq!(shown.len(), TABLE.iter().filter(|s| !s.internal).count());
+    }
+
+    #[test]
+    fn warm_is_a_switch_and_a_bad_value_keeps_it_on() {
+        for off in ["off", "0", "false", "OFF", "no"] {
+            let s = read(&[("DOCKROUTE_WARM", off)]);
+            assert!(!s.warm, "{off}");
+            assert!(s.bad.is_empty(), "{off}");
+        }
+        for on in ["on", "1", "true", "yes"] {
+            assert!(read(&[("DOCKROUTE_WARM", on)]).warm, "{on}");
+        }
+        let s = read(&[("DOCKROUTE_WARM", "cold")]);
+        assert!(s.warm);
+        assert_eq!(
+            s.bad[0].to_string(),
+            "DOCKROUTE_WARM=\"cold\" is not on or off; using on"
+        );
+        assert_eq!(
+            s.shown()
+                .into_iter()
+                .find(|(n, _)| *n == "DOCKROUTE_WARM")
+                .map(|(_, v)| v),
+            Some("on (\"cold\" rejected: not on or off)".to_string())
+        );
     }
 
     #[test]

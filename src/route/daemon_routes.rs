@@ -3,7 +3,9 @@
 //! client's legacy builder) and `buildx`. Pure, like [`super::decide`], which picks among
 //! them; every argument reaches the client unchanged except the flags named in a notice
 //! or a refusal. What each flag gets on the mounted and legacy routes is its row's
-//! `legacy` and `buildkit` columns in [`crate::docker::build_flags::BUILD_FLAGS`].
+//! `legacy` and `buildkit` columns in [`crate::docker::build_flags::BUILD_FLAGS`]. The
+//! mounted and legacy routes also add what keeps the next step's build warm through
+//! Bitbucket's docker cache ([`crate::route::warm`]), right after the command word.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -12,7 +14,8 @@ use crate::docker::args::{BuildCall, BuildForm, CommandKind, Invocation};
 use crate::docker::build_flags::{BuildFlag, BuildKit, Legacy};
 use crate::error::{Error, Result};
 use crate::route::facts::{Client, Facts, BUILDX_DEFAULT_MAJOR};
-use crate::route::plan::{Builder, BuilderChoice, Plan, Route, Step};
+use crate::route::plan::{Builder, BuilderChoice, Plan, Route, Step, Warm};
+use crate::route::warm;
 
 pub(super) const V3_FIX: &str =
     "run the step on Bitbucket runtime v3 (`runtime: cloud: version: \"3\"`), where buildx works, or build on a shared BuildKit (DOCKROUTE_BUILDKIT_HOST)";
@@ -59,6 +62,8 @@ struct Edit<'a> {
     inv: &'a Invocation,
     drop: Vec<std::ops::Range<usize>>,
     notices: Vec<String>,
+    /// Arguments added after the command words (the warm-rebuild flags).
+    added: Vec<OsString>,
 }
 
 impl<'a> Edit<'a> {
@@ -67,6 +72,7 @@ impl<'a> Edit<'a> {
             inv,
             drop: Vec::new(),
             notices: Vec::new(),
+            added: Vec::new(),
         }
     }
 
@@ -112,11 +118,12 @@ impl<'a> Edit<'a> {
         }
     }
 
-    /// `[program, globals…, words…, rest without dropped spans]`.
+    /// `[program, globals…, words…, added…, rest without dropped spans]`.
     fn argv(&self, program: &Path, words: &[&str]) -> Vec<OsString> {
         let mut argv = vec![program.as_os_str().to_owned()];
         argv.extend(self.inv.global_args().iter().cloned());
         argv.extend(words.iter().map(OsString::from));
+        argv.extend(self.added.iter().cloned());
         argv.extend(
             (self.inv.rest_at..self.inv.args.len())
                 .filter(|i| !self.drop.iter().any(|r| r.contains(i)))
@@ -299,6 +306,12 @@ pub(super) fn mounted(
     edit.notices.extend(syntax_notice);
     edit.drop_dropped(call, Route::Mounted);
     let then = push_emulation(inv, call, &mut edit, &client.path)?;
+    let warm = warm::plan(
+        call,
+        &facts.warm,
+        builder.builder.is_some_and(Builder::is_buildkit),
+    );
+    edit.added = warm.as_ref().map(Warm::args).unwrap_or_default();
     if facts.env.buildkit() == Some(false) {
         if let Some((flag, _)) = needs_buildkit(call) {
             edit.notices.push(format!(
@@ -324,6 +337,7 @@ pub(super) fn mounted(
         then,
         image_id: None,
         supervised: false,
+        warm,
     })
 }
 
@@ -346,6 +360,8 @@ pub(super) fn legacy(
     edit.notices.extend(syntax_notice);
     edit.drop_dropped(call, Route::Legacy);
     let then = push_emulation(inv, call, &mut edit, &first.path)?;
+    let warm = warm::plan(call, &facts.warm, false);
+    edit.added = warm.as_ref().map(Warm::args).unwrap_or_default();
     Ok(Plan {
         route: Route::Legacy,
         command: "build".into(),
@@ -364,6 +380,7 @@ pub(super) fn legacy(
         load: None,
         then,
         image_id: None,
+        warm,
         supervised: false,
     })
 }
@@ -416,5 +433,6 @@ pub(super) fn buildx(
         then: Vec::new(),
         image_id: None,
         supervised: false,
+        warm: None,
     }
 }

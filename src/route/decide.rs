@@ -124,6 +124,7 @@ fn builtin(inv: &Invocation) -> Option<Plan> {
         then: Vec::new(),
         image_id: None,
         supervised: false,
+        warm: None,
     })
 }
 
@@ -252,6 +253,7 @@ pub(super) fn pass_plan(inv: &Invocation, client: &Client) -> Plan {
         load: None,
         then: Vec::new(),
         image_id: None,
+        warm: None,
         supervised: false,
     }
 }
@@ -474,6 +476,26 @@ mod tests {
     fn v2_no_old() -> Facts {
         with(vec![client(NEW, 28, false, false)], restricted())
     }
+    /// Warm rebuilds on (`DOCKROUTE_WARM`'s default), the daemon having the tag `x`.
+    fn warm(mut f: Facts) -> Facts {
+        f.warm = crate::route::facts::WarmFacts {
+            on: true,
+            local_tags: crate::route::facts::LocalTags::Present(vec!["x".into()]),
+        };
+        f
+    }
+    fn v2_warm() -> Facts {
+        warm(v2())
+    }
+    fn v2_warm_buildkit_off() -> Facts {
+        warm(v2_buildkit_off())
+    }
+    fn v2_no_old_warm() -> Facts {
+        warm(v2_no_old())
+    }
+    fn v3_warm() -> Facts {
+        warm(v3())
+    }
     fn v2_no_old_syntax_only() -> Facts {
         let mut f = v2_no_old();
         f.dockerfile = syntax_only();
@@ -693,6 +715,13 @@ mod tests {
             row(&["builder", "build", "."], v2, P { route: Route::Mounted, argv: &[OLD, "build", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
             row(&["buildx", "build", "."], v2, P { route: Route::Mounted, argv: &[OLD, "build", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
             row(&["buildx", "b", "."], v2, P { route: Route::Mounted, argv: &[OLD, "build", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
+            // Warm rebuilds through Bitbucket's docker cache: on the daemon's BuildKit,
+            // inline cache and --cache-from of the build's own tag the daemon has, right
+            // after `build`; the legacy builder gets only --cache-from; buildx nothing.
+            row(&["build", "-t", "x", "."], v2_warm, P { route: Route::Mounted, argv: &[OLD, "build", "--build-arg", "BUILDKIT_INLINE_CACHE=1", "--cache-from", "x", "-t", "x", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
+            row(&["build", "-t", "x", "."], v2_warm_buildkit_off, P { route: Route::Mounted, argv: &[OLD, "build", "--cache-from", "x", "-t", "x", "."], env: &[], unset: &[], builder: Some(LEG), then: 0, reroute: true, notice: None }),
+            row(&["build", "-t", "x", "."], v2_no_old_warm, P { route: Route::Legacy, argv: &[NEW, "build", "--cache-from", "x", "-t", "x", "."], env: &[("DOCKER_BUILDKIT", "0")], unset: &[], builder: Some(LEG), then: 0, reroute: true, notice: None }),
+            row(&["build", "-t", "x", "."], v3_warm, P { route: Route::Buildx, argv: &[NEW, "buildx", "build", "--load", "-t", "x", "."], env: &[], unset: &[], builder: Some(BX), then: 0, reroute: true, notice: None }),
             // The bind-mounted client is preferred; else the first client < 23.
             row(&["build", "."], v2_three, P { route: Route::Mounted, argv: &[OLD, "build", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),
             row(&["build", "."], v2_unmounted_old, P { route: Route::Mounted, argv: &["/opt/old/docker", "build", "."], env: &[("DOCKER_BUILDKIT", "1")], unset: &[], builder: Some(DBK), then: 0, reroute: true, notice: None }),

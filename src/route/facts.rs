@@ -276,6 +276,35 @@ pub struct DockerfileScan {
     pub findings: Vec<crate::docker::dockerfile::Finding>,
 }
 
+/// Which of the build's own tags (`-t`) the daemon already has: the images Bitbucket's
+/// docker cache brought back from the previous step, to pass as `--cache-from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalTags {
+    /// Not looked up, and why (one clause, shown by `explain`).
+    Unchecked(String),
+    /// Looked up in the daemon (`GET /images/NAME/json`): the tags found, in the call's
+    /// order. A tag the daemon did not answer for in time counts as absent.
+    Present(Vec<OsString>),
+}
+
+impl Default for LocalTags {
+    fn default() -> Self {
+        LocalTags::Unchecked("the call was not looked at".into())
+    }
+}
+
+/// What the warm-rebuild step of the mounted and legacy routes reads
+/// ([`crate::route::warm`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WarmFacts {
+    /// `DOCKROUTE_WARM` is on. Off by default here (a [`Facts`] built by hand warms
+    /// nothing); the setting's own default, on, comes from
+    /// [`crate::probe::settings::Settings`].
+    pub on: bool,
+    /// The build's own tags present in the daemon.
+    pub local_tags: LocalTags,
+}
+
 /// Everything `decide` reads besides the invocation.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -297,4 +326,6 @@ pub struct Facts {
     /// A directory private to this call (not yet created), for files a route needs
     /// around its programs (buildctl's metadata file for `-q`).
     pub scratch: PathBuf,
+    /// For a warm rebuild after Bitbucket's docker cache (mounted and legacy routes).
+    pub warm: WarmFacts,
 }

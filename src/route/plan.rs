@@ -123,6 +123,61 @@ pub struct ImageId {
     pub print: bool,
 }
 
+/// What the mounted and legacy routes added so that the next step's build is warm after
+/// Bitbucket's docker cache (`docker image save` at a step's end, `docker image load` at
+/// the next one's start), by [`crate::route::warm`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Warm {
+    /// `--build-arg BUILDKIT_INLINE_CACHE=1` was added: the image carries its build cache
+    /// metadata (BuildKit's inline cache, the final stage's layers).
+    pub inline_cache: bool,
+    /// The build's own tags found in the daemon, added as `--cache-from`.
+    pub cache_from: Vec<OsString>,
+    /// What was left as the call had it, or not added, and why: one clause each.
+    pub kept: Vec<String>,
+}
+
+impl Warm {
+    /// The arguments added to the build, in order.
+    #[must_use]
+    pub fn args(&self) -> Vec<OsString> {
+        let mut args = Vec::new();
+        if self.inline_cache {
+            args.push("--build-arg".into());
+            args.push(crate::route::warm::INLINE_CACHE_ON.into());
+        }
+        for tag in &self.cache_from {
+            args.push("--cache-from".into());
+            args.push(tag.clone());
+        }
+        args
+    }
+
+    /// "BUILDKIT_INLINE_CACHE=1, --cache-from app:1" or "nothing added (…)": for the
+    /// reroute line and `explain`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let mut added: Vec<String> = Vec::new();
+        if self.inline_cache {
+            added.push(crate::route::warm::INLINE_CACHE_ON.into());
+        }
+        added.extend(
+            self.cache_from
+                .iter()
+                .map(|t| format!("--cache-from {}", t.to_string_lossy())),
+        );
+        let mut s = if added.is_empty() {
+            "nothing added".to_string()
+        } else {
+            added.join(", ")
+        };
+        if !self.kept.is_empty() {
+            s.push_str(&format!(" ({})", self.kept.join("; ")));
+        }
+        s
+    }
+}
+
 /// What to run. `argv[0]` is `program`, so docker CLI plugins call back the real client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -156,6 +211,9 @@ pub struct Plan {
     /// Run under the supervisor even as one process: it starts a daemon of its own
     /// (`buildctl-daemonless.sh`) that must not outlive the call.
     pub supervised: bool,
+    /// What was added for a warm rebuild after Bitbucket's docker cache; `None` when
+    /// the route does not do it or `DOCKROUTE_WARM=off`.
+    pub warm: Option<Warm>,
 }
 
 impl Plan {
