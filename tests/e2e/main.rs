@@ -19,3 +19,4 @@ mod relative_path;
 mod routing;
 mod security;
 mod supervise;
+mod warm;

@@ -1,0 +1,384 @@
+//! Warm rebuilds through Bitbucket's docker cache (issue 13), on both strict daemons.
+//!
+//! Each test plays two Pipelines steps: a build through the shim, then what the docker
+//! cache does between steps (`docker image save` of the step's images, the images
+//! removed, BuildKit's cache pruned — a new step has a new daemon — and `docker image
+//! load`), then the same build again through the shim. What the second build ran or took
+//! from the cache is read from the builder's own output, and what reached the daemon from
+//! the authorization plugin's log.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::*;
+
+/// A Dockerfile of two `RUN` steps, each writing `marker` (unique per test, so the first
+/// build can never find them in a cache).
+fn single_stage(s: &Sandbox, marker: &str) -> PathBuf {
+    context(
+        &s.p("ctx"),
+        &format!(
+            "FROM {}\nRUN sleep 1 && echo one-{marker} > /one\nRUN echo two-{marker} > /two\n",
+            image()
+        ),
+    )
+}
+
+/// `docker` (the 20.10 client, which speaks the build API itself) against `host`.
+fn docker_at(host: &str) -> Command {
+    let mut c = Command::new(DOCKER20);
+    c.args(["-H", host]);
+    c
+}
+
+/// What Bitbucket's docker cache does between two steps, for the images `tags`: save
+/// them, remove them, prune the build cache, load them back.
+fn docker_cache_cycle(s: &Sandbox, host: &str, tags: &[&str]) -> u64 {
+    let tar = s.p("docker-cache.tar");
+    let mut save = docker_at(host);
+    save.args(["image", "save", "-o"]).arg(&tar).args(tags);
+    ok(&run(save));
+    let bytes = std::fs::metadata(&tar).unwrap().len();
+    let mut rmi = docker_at(host);
+    rmi.arg("rmi").args(tags);
+    ok(&run(rmi));
+    let mut prune = docker_at(host);
+    prune.args(["builder", "prune", "-af"]);
+    ok(&run(prune));
+    for tag in tags {
+        assert!(!image_exists(host, tag), "{tag} still there after rmi");
+    }
+    let mut load = docker_at(host);
+    load.args(["image", "load", "-i"]).arg(&tar);
+    ok(&run(load));
+    bytes
+}
+
+/// The `RUN` steps of a BuildKit build's plain progress output (`#5 [2/3] RUN …`), each
+/// with whether BuildKit took it from the cache (`#5 CACHED`).
+fn buildkit_runs(progress: &str) -> Vec<(String, bool)> {
+    let mut steps: Vec<(String, String)> = Vec::new();
+    for line in progress.lines() {
+        let Some((id, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        if !id.starts_with('#') {
+            continue;
+        }
+        if rest.starts_with('[') && rest.contains("] RUN ") && !steps.iter().any(|(i, _)| i == id)
+        {
+            steps.push((id.to_string(), rest.to_string()));
+        }
+    }
+    steps
+        .into_iter()
+        .map(|(id, title)| {
+            let cached = progress
+                .lines()
+                .any(|l| l.trim_end() == format!("{id} CACHED"));
+            (title, cached)
+        })
+        .collect()
+}
+
+/// The legacy builder's steps (`Step 2/3 : RUN …`), each with whether it said
+/// `---> Using cache`.
+fn legacy_runs(out: &str) -> Vec<(String, bool)> {
+    let lines: Vec<&str> = out.lines().collect();
+    let mut runs = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.starts_with("Step ") && l.contains(" : RUN ") {
+            let cached = lines
+                .get(i + 1)
+                .is_some_and(|n| n.contains("---> Using cache"));
+            runs.push(((*l).to_string(), cached));
+        }
+    }
+    runs
+}
+
+/// Percent-decodes a request URI's query (the build's options as the daemon saw them).
+fn decoded(uri: &str) -> String {
+    let b = uri.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&uri[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The `POST /build` requests for image `tag` in the plugin's log, decoded.
+fn builds_of(log: &str, tag: &str) -> Vec<String> {
+    authz_requests(log)
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.uri.contains("/build?"))
+        .map(|r| decoded(&r.uri))
+        .filter(|u| u.contains(&format!("&t={tag}&")))
+        .collect()
+}
+
+/// A build through the shim as a Bitbucket step on the strict daemon would run it.
+fn shim_build(s: &Sandbox, mounted: bool, args: &[&str], ctx: &Path) -> Output {
+    let mut c = s.docker();
+    c.arg("build").args(args).arg(ctx);
+    if mounted {
+        run(with_mounted_client(&c))
+    } else {
+        run(c)
+    }
+}
+
+/// What `cat /one /two` prints in the image.
+fn content(host: &str, tag: &str) -> String {
+    let mut c = Command::new(DOCKER28);
+    c.args(["-H", host, "run", "--rm", "--network", "none", tag, "cat", "/one", "/two"]);
+    let o = run(c);
+    ok(&o);
+    stdout(&o)
+}
+
+fn bitbucket_step(s: Sandbox, host: &str) -> Sandbox {
+    s.env("DOCKER_HOST", host)
+        .env("BITBUCKET_BUILD_NUMBER", "7")
+        .env("BITBUCKET_STEP_UUID", "{step}")
+}
+
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn a_bitbucket_step_rebuilds_warm_with_buildkit_after_the_docker_cache() {
+    each_strict(|which| {
+        let host = daemon(which);
+        let log = authz_log(which);
+        let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host);
+        let marker = unique("warm");
+        let ctx = single_stage(&s, &marker);
+        let tag = format!("{marker}:1");
+        let args = ["--network", "none", "--progress", "plain", "-t", &tag];
+
+        let first = shim_build(&s, true, &args, &ctx);
+        ok(&first);
+        let err = stderr(&first);
+        assert!(
+            err.contains("routed (mounted) to /usr/bin/docker")
+                && err.contains("warm through the docker cache: BUILDKIT_INLINE_CACHE=1 (no tag of this build is in the daemon yet, so no --cache-from)"),
+            "the reroute line says what it adds: {err}"
+        );
+        assert!(
+            buildkit_runs(&err).iter().all(|(_, cached)| !cached) && buildkit_runs(&err).len() == 2,
+            "the first build is cold: {:?}",
+            buildkit_runs(&err)
+        );
+        let sent = builds_of(&log, &tag);
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert!(
+            sent[0].contains(r#"buildargs={"BUILDKIT_INLINE_CACHE":"1"}"#)
+                && sent[0].contains("cachefrom=[]"),
+            "{}",
+            sent[0]
+        );
+
+        docker_cache_cycle(&s, &host, &[&tag]);
+
+        let second = shim_build(&s, true, &args, &ctx);
+        ok(&second);
+        let err = stderr(&second);
+        assert!(
+            err.contains(&format!(
+                "warm through the docker cache: BUILDKIT_INLINE_CACHE=1, --cache-from {tag} (DOCKROUTE_WARM=off turns it off)"
+            )),
+            "{err}"
+        );
+        let runs = buildkit_runs(&err);
+        assert_eq!(runs.len(), 2, "{err}");
+        assert!(
+            runs.iter().all(|(_, cached)| *cached),
+            "every step CACHED after the docker cache cycle: {runs:?}\n{err}"
+        );
+        let sent = builds_of(&log, &tag);
+        assert!(
+            sent[1].contains(&format!(r#"cachefrom=["{tag}"]"#)),
+            "{}",
+            sent[1]
+        );
+        assert_eq!(
+            content(&host, &tag),
+            format!("one-{marker}\ntwo-{marker}\n"),
+            "the warm image holds what the Dockerfile wrote"
+        );
+    });
+}
+
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn with_warm_off_the_rebuild_after_the_docker_cache_is_cold_as_before() {
+    each_strict(|which| {
+        let host = daemon(which);
+        let log = authz_log(which);
+        let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host).env("DOCKROUTE_WARM", "off");
+        let marker = unique("warm-off");
+        let ctx = single_stage(&s, &marker);
+        let tag = format!("{marker}:1");
+        let args = ["--network", "none", "--progress", "plain", "-t", &tag];
+        ok(&shim_build(&s, true, &args, &ctx));
+        docker_cache_cycle(&s, &host, &[&tag]);
+        let second = shim_build(&s, true, &args, &ctx);
+        ok(&second);
+        let err = stderr(&second);
+        assert!(!err.contains("warm through"), "{err}");
+        let runs = buildkit_runs(&err);
+        assert_eq!(runs.len(), 2, "{err}");
+        assert!(
+            runs.iter().all(|(_, cached)| !cached),
+            "cold, as without dockroute's warm step: {runs:?}"
+        );
+        for sent in builds_of(&log, &tag) {
+            assert!(
+                sent.contains("buildargs={}") && sent.contains("cachefrom=[]"),
+                "nothing added: {sent}"
+            );
+        }
+        assert_eq!(content(&host, &tag), format!("one-{marker}\ntwo-{marker}\n"));
+    });
+}
+
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn the_calls_own_inline_cache_and_cache_from_are_respected() {
+    each_strict(|which| {
+        let host = daemon(which);
+        let log = authz_log(which);
+        let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host);
+        let marker = unique("warm-own");
+        let ctx = single_stage(&s, &marker);
+        let tag = format!("{marker}:1");
+        let other = format!("{marker}-elsewhere:cache");
+        let args = [
+            "--network",
+            "none",
+            "--progress",
+            "plain",
+            "--build-arg",
+            "BUILDKIT_INLINE_CACHE=0",
+            "--cache-from",
+            &other,
+            "-t",
+            &tag,
+        ];
+        ok(&shim_build(&s, true, &args, &ctx));
+        docker_cache_cycle(&s, &host, &[&tag]);
+        let second = shim_build(&s, true, &args, &ctx);
+        ok(&second);
+        let err = stderr(&second);
+        assert!(
+            err.contains(&format!(
+                "warm through the docker cache: --cache-from {tag} (BUILDKIT_INLINE_CACHE is set by the call and kept)"
+            )),
+            "{err}"
+        );
+        let sent = builds_of(&log, &tag);
+        assert_eq!(sent.len(), 2, "{sent:?}");
+        assert!(
+            sent[0].contains(r#"buildargs={"BUILDKIT_INLINE_CACHE":"0"}"#)
+                && sent[0].contains(&format!(r#"cachefrom=["{other}"]"#)),
+            "the call's own values, nothing else: {}",
+            sent[0]
+        );
+        assert!(
+            sent[1].contains(r#"buildargs={"BUILDKIT_INLINE_CACHE":"0"}"#)
+                && sent[1].contains(&format!(r#"cachefrom=["{tag}","{other}"]"#)),
+            "its own tag added, the call's --cache-from kept: {}",
+            sent[1]
+        );
+        // With no inline cache in the image (the call's choice), nothing is warm.
+        let runs = buildkit_runs(&err);
+        assert!(
+            runs.len() == 2 && runs.iter().all(|(_, cached)| !cached),
+            "{runs:?}"
+        );
+    });
+}
+
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn a_tag_the_daemon_lacks_adds_no_cache_from_and_no_registry_lookup() {
+    each_strict(|which| {
+        let host = daemon(which);
+        let log = authz_log(which);
+        let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host);
+        let marker = unique("warm-new");
+        let ctx = single_stage(&s, &marker);
+        // A registry name that cannot resolve: any lookup of it would fail or hang.
+        let tag = format!("registry.invalid/{marker}:1");
+        let o = shim_build(&s, true, &["--network", "none", "-t", &tag], &ctx);
+        ok(&o);
+        let mine: Vec<AuthzRequest> = authz_requests(&log)
+            .into_iter()
+            .filter(|r| r.uri.contains(&marker))
+            .collect();
+        let looked_up: Vec<&AuthzRequest> = mine.iter().filter(|r| r.by_dockroute()).collect();
+        assert_eq!(looked_up.len(), 1, "one lookup of the tag: {mine:?}");
+        assert_eq!(looked_up[0].method, "GET");
+        assert!(
+            looked_up[0].uri.ends_with(&format!("/images/{tag}/json")),
+            "{:?}",
+            looked_up[0]
+        );
+        assert!(
+            !mine.iter().any(|r| r.uri.contains("/images/create")
+                || r.uri.contains("/distribution/")
+                || r.uri.contains("/auth")),
+            "no pull, no registry lookup: {mine:?}"
+        );
+        let sent = builds_of(&log, &tag);
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert!(sent[0].contains("cachefrom=[]"), "{}", sent[0]);
+        assert!(image_exists(&host, &tag));
+    });
+}
+
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn the_legacy_route_rebuilds_warm_after_the_docker_cache() {
+    each_strict(|which| {
+        let host = daemon(which);
+        let s = bitbucket_step(modern_only(Sandbox::new()), &host);
+        let marker = unique("warm-legacy");
+        let ctx = single_stage(&s, &marker);
+        let tag = format!("{marker}:1");
+        let first = shim_build(&s, false, &["-t", &tag], &ctx);
+        ok(&first);
+        let out = stdout(&first);
+        let runs = legacy_runs(&out);
+        assert!(runs.len() == 2 && runs.iter().all(|(_, c)| !c), "{out}");
+        assert!(
+            stderr(&first).contains("routed (legacy)")
+                && stderr(&first).contains("warm through the docker cache: nothing added (no tag of this build is in the daemon yet, so no --cache-from)"),
+            "{}",
+            stderr(&first)
+        );
+        docker_cache_cycle(&s, &host, &[&tag]);
+        let second = shim_build(&s, false, &["-t", &tag], &ctx);
+        ok(&second);
+        assert!(
+            stderr(&second).contains(&format!("warm through the docker cache: --cache-from {tag} ")),
+            "{}",
+            stderr(&second)
+        );
+        let out = stdout(&second);
+        let runs = legacy_runs(&out);
+        assert!(
+            runs.len() == 2 && runs.iter().all(|(_, c)| *c),
+            "every step from the cache: {out}"
+        );
+        assert_eq!(content(&host, &tag), format!("one-{marker}\ntwo-{marker}\n"));
+    });
+}
