@@ -209,6 +209,7 @@ mod tests {
             warm: Some(crate::route::plan::Warm {
                 inline_cache: true,
                 cache_from: vec!["app:1".into()],
+                stage_images: Vec::new(),
                 kept: Vec::new(),
             }),
             ..plan

@@ -359,6 +359,10 @@ fn explains() -> Vec<Value> {
     mounted.warm = Some(crate::route::plan::Warm {
         inline_cache: true,
         cache_from: vec!["app:1".into()],
+        stage_images: vec![crate::route::plan::StageImage {
+            stage: "deps".into(),
+            tag: "dockroute-stage/app:deps".into(),
+        }],
         kept: vec!["no -t/--tag".into()],
     });
     vec![

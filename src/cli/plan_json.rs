@@ -48,8 +48,10 @@ impl StepJson {
 pub struct WarmJson {
     /// `--build-arg BUILDKIT_INLINE_CACHE=1` was added.
     pub inline_cache: bool,
-    /// The build's own tags found in the daemon, added as `--cache-from`.
+    /// The images found in the daemon added as `--cache-from`.
     pub cache_from: Vec<String>,
+    /// The stage images rebuilt after the build (the `then` steps that do it).
+    pub stage_images: Vec<String>,
     /// What was left as the call had it, or not added, and why.
     pub kept: Vec<String>,
 }
@@ -119,6 +121,11 @@ impl PlanJson {
             warm: plan.warm.as_ref().map(|w| WarmJson {
                 inline_cache: w.inline_cache,
                 cache_from: lossy(&w.cache_from),
+                stage_images: w
+                    .stage_images
+                    .iter()
+                    .map(|s| s.tag.to_string_lossy().into_owned())
+                    .collect(),
                 kept: w.kept.clone(),
             }),
         }

@@ -95,6 +95,89 @@ const DIRECTIVES: &[&[u8]] = &[b"syntax", b"escape", b"check"];
 /// Scans a Dockerfile's bytes for BuildKit-only syntax, in line order.
 #[must_use]
 pub fn scan(text: &[u8]) -> Vec<Finding> {
+    walk(text, |_, _| {})
+}
+
+/// A build stage of a Dockerfile (`FROM … [AS name]`) and the stages it uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    /// Its name, lowercased as BuildKit compares them; `None` for a stage without `AS`.
+    pub name: Option<String>,
+    /// The indices of the earlier stages it uses: its `FROM` base, `COPY`/`ADD
+    /// --from=`, `RUN --mount=…,from=…` naming a stage (by name or by index).
+    pub uses: Vec<usize>,
+}
+
+/// The build stages of a Dockerfile, in order (read as [`scan`] reads instructions:
+/// continuations, comments, heredoc bodies and `# escape=` included). A reference that
+/// names no earlier stage is an image, not a dependency.
+#[must_use]
+pub fn stages(text: &[u8]) -> Vec<Stage> {
+    let mut stages: Vec<Stage> = Vec::new();
+    walk(text, |_, line| {
+        let (word, args) = split_word(line);
+        let lower = |w: &[u8]| String::from_utf8_lossy(w).to_ascii_lowercase();
+        let find = |stages: &[Stage], r: &str| {
+            stages
+                .iter()
+                .position(|s| s.name.as_deref() == Some(r))
+                .or_else(|| r.parse::<usize>().ok().filter(|i| *i < stages.len()))
+        };
+        if word.eq_ignore_ascii_case(b"from") {
+            let rest = leading_flags(args, |_| {});
+            let mut words = Vec::new();
+            let mut pos = 0;
+            while let Some((a, b)) = next_word(rest, pos, false) {
+                words.push(unquote(&rest[a..b], false));
+                pos = b;
+            }
+            let name = match words.as_slice() {
+                [_, kw, name, ..] if kw.eq_ignore_ascii_case(b"as") => Some(lower(name)),
+                _ => None,
+            };
+            let uses = words
+                .first()
+                .and_then(|base| find(&stages, &lower(base)))
+                .into_iter()
+                .collect();
+            stages.push(Stage { name, uses });
+            return;
+        }
+        let Some(current) = stages.len().checked_sub(1) else {
+            return;
+        };
+        let is_copy = word.eq_ignore_ascii_case(b"copy") || word.eq_ignore_ascii_case(b"add");
+        if !is_copy && !word.eq_ignore_ascii_case(b"run") {
+            return;
+        }
+        let mut refs = Vec::new();
+        flag_values(args, |name, value| {
+            if is_copy && name == b"from" {
+                refs.push(lower(value));
+            } else if !is_copy && name == b"mount" {
+                refs.extend(
+                    value
+                        .split(|b| *b == b',')
+                        .filter_map(|kv| kv.strip_prefix(b"from="))
+                        .map(lower),
+                );
+            }
+        });
+        for r in refs {
+            if let Some(i) = find(&stages[..current], &r) {
+                if !stages[current].uses.contains(&i) {
+                    stages[current].uses.push(i);
+                }
+            }
+        }
+    });
+    stages
+}
+
+/// Walks a Dockerfile's instructions: calls `each` with every logical line (its first
+/// line number, the instruction with continuations joined) and returns the BuildKit-only
+/// constructs found on the way.
+fn walk(text: &[u8], mut each: impl FnMut(usize, &[u8])) -> Vec<Finding> {
     let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
     let mut lines = Lines {
         rest: text,
@@ -146,6 +229,7 @@ pub fn scan(text: &[u8]) -> Vec<Finding> {
             logical.extend_from_slice(part);
             more = m;
         }
+        each(start, &logical);
         for doc in instruction(&logical, start, &mut found) {
             for (_, raw) in lines.by_ref() {
                 let end = if doc.chomp {
@@ -166,6 +250,12 @@ pub fn scan(text: &[u8]) -> Vec<Finding> {
 /// error of kind [`io::ErrorKind::InvalidData`], anything but a regular file one of kind
 /// [`io::ErrorKind::InvalidInput`] (never opened): the caller skips the scan.
 pub fn scan_file(path: &Path) -> io::Result<Vec<Finding>> {
+    read_file(path).map(|text| scan(&text))
+}
+
+/// Reads a Dockerfile's bytes, as [`scan_file`] does (a regular file of at most
+/// [`MAX_FILE_BYTES`]).
+pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
     // Only a regular file: a pipe or FIFO (`-f /dev/stdin`, `-f <(…)`) read here would be
     // drained before the client reads it, or block with no writer.
     if !std::fs::metadata(path)?.is_file() {
@@ -184,7 +274,7 @@ pub fn scan_file(path: &Path) -> io::Result<Vec<Finding>> {
             format!("{} is larger than {MAX_FILE_BYTES} bytes", path.display()),
         ));
     }
-    Ok(scan(&text))
+    Ok(text)
 }
 
 /// One refusal line per finding: `PATH:LINE: RUN --mount needs BuildKit`.
@@ -389,6 +479,26 @@ fn leading_flags(args: &[u8], mut each: impl FnMut(&[u8])) -> &[u8] {
         each(name.split(|b| *b == b'=').next().unwrap_or(name));
     }
     &args[pos.min(args.len())..]
+}
+
+/// Calls `each` with the name and value (unquoted, after `=`) of every leading
+/// `--flag=value` word of `args`.
+fn flag_values(args: &[u8], mut each: impl FnMut(&[u8], &[u8])) {
+    let mut pos = 0;
+    while let Some((from, to)) = next_word(args, pos, true) {
+        if !args[from..].starts_with(b"--") {
+            return;
+        }
+        pos = to;
+        let word = unquote(&args[from..to], true);
+        if word == b"--" {
+            return;
+        }
+        let body = &word[2..];
+        if let Some(eq) = body.iter().position(|b| *b == b'=') {
+            each(&body[..eq], &body[eq + 1..]);
+        }
+    }
 }
 
 /// The bounds of the next word at or after `pos`: words end at unquoted whitespace; a
@@ -687,6 +797,44 @@ mod tests {
                 want.iter().map(|(l, c)| (*l, (*c).to_string())).collect();
             assert_eq!(found(text), want, "case {name:?}");
         }
+    }
+
+    fn stage_table(text: &str) -> Vec<(Option<String>, Vec<usize>)> {
+        stages(text.as_bytes())
+            .into_iter()
+            .map(|s| (s.name, s.uses))
+            .collect()
+    }
+
+    #[test]
+    fn stages_and_what_each_uses() {
+        let text = "# escape=`\n\
+            FROM --platform=$BUILDPLATFORM golang:1 AS Deps\n\
+            RUN go mod download\n\
+            FROM deps AS build\n\
+            COPY --from=tools /x /x\n\
+            RUN --mount=type=cache,target=/c `\n\
+              --mount=type=bind,from=deps,target=/d make\n\
+            FROM alpine AS tools\n\
+            RUN cat <<EOF\n\
+            FROM build AS not-a-stage\n\
+            EOF\n\
+            FROM scratch\n\
+            COPY --from=build /app /app\n\
+            COPY --from=2 /t /t\n\
+            COPY --from=nginx:1 /etc/nginx /etc/nginx\n";
+        assert_eq!(
+            stage_table(text),
+            vec![
+                (Some("deps".into()), vec![]),
+                // `tools` is defined later: at this point it is an image.
+                (Some("build".into()), vec![0]),
+                (Some("tools".into()), vec![]),
+                (None, vec![1, 2]),
+            ]
+        );
+        assert_eq!(stage_table("FROM a\nRUN x\n"), vec![(None, vec![])]);
+        assert_eq!(stage_table("RUN x\nCOPY --from=a b c\n"), vec![]);
     }
 
     #[test]

@@ -23,8 +23,11 @@ use crate::probe::images;
 use crate::probe::mounts::MountPoints;
 use crate::probe::runtime::{self, RuntimeReport};
 use crate::probe::settings::Settings;
-use crate::route::facts::{BuildEnv, DockerfileScan, Facts, LocalTags, Mode, Runtime, WarmFacts};
+use crate::route::facts::{
+    BuildEnv, DockerfileScan, Facts, LocalTags, Mode, Runtime, WarmFacts, WarmLevel,
+};
 use crate::route::plan::Route;
+use crate::route::warm;
 
 /// The facts, plus what was learnt on the way (for `doctor` and `explain`).
 #[derive(Debug, Clone)]
@@ -113,7 +116,13 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
             .iter()
             .map(|(_, v)| v.to_string_lossy().into_owned()),
     );
-    let warm = warm_facts(inv, call.as_ref(), &settings, runtime.as_ref());
+    let warm = warm_facts(
+        inv,
+        call.as_ref(),
+        dockerfile.as_ref(),
+        &settings,
+        runtime.as_ref(),
+    );
     Ok(Gathered {
         facts: Facts {
             clients,
@@ -141,6 +150,7 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
 fn warm_facts(
     inv: &Invocation,
     call: Option<&BuildCall>,
+    scan: Option<&DockerfileScan>,
     settings: &Settings,
     runtime: Option<&RuntimeReport>,
 ) -> WarmFacts {
@@ -156,14 +166,18 @@ fn warm_facts(
         }
     };
     let local_tags = match call {
-        _ if !settings.warm => LocalTags::Unchecked("DOCKROUTE_WARM=off".into()),
+        _ if settings.warm == WarmLevel::Off => LocalTags::Unchecked("DOCKROUTE_WARM=off".into()),
         Some(call) if daemon_route => {
-            images::local_tags(inv, &call.tags(), settings.daemon_timeout)
+            let mut tags = call.tags();
+            if settings.warm == WarmLevel::Stages {
+                tags.extend(warm::stage_images(call, scan).into_iter().map(|(_, t)| t));
+            }
+            images::local_tags(inv, &tags, settings.daemon_timeout)
         }
         _ => LocalTags::Unchecked("the build does not go to the mounted or legacy route".into()),
     };
     WarmFacts {
-        on: settings.warm,
+        level: settings.warm,
         local_tags,
     }
 }
@@ -182,13 +196,14 @@ fn scratch_path() -> PathBuf {
 fn scan_dockerfile(inv: &Invocation, call: &BuildCall) -> Option<DockerfileScan> {
     let cwd = std::env::current_dir().ok()?;
     match dockerfile::locate(call, &inv.args, &cwd) {
-        dockerfile::Location::File(path) => match dockerfile::scan_file(&path) {
-            Ok(findings) => Some(DockerfileScan {
+        dockerfile::Location::File(path) => match dockerfile::read_file(&path) {
+            Ok(text) => Some(DockerfileScan {
+                findings: dockerfile::scan(&text),
+                stages: dockerfile::stages(&text),
                 // Shown as the user would type it when it is under the working directory.
                 path: path
                     .strip_prefix(&cwd)
                     .map_or_else(|_| path.clone(), Path::to_path_buf),
-                findings,
             }),
             Err(e) => {
                 tracing::debug!(path = %path.display(), error = %e, "Dockerfile not scanned");

@@ -15,7 +15,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::route::facts::{Mode, Runtime};
+use crate::route::facts::{Mode, Runtime, WarmLevel};
 use crate::route::secrets::{Guard, Policy};
 
 /// Default bound on each client's `--version` probe.
@@ -62,7 +62,7 @@ pub const TABLE: &[Setting] = &[
     user("DOCKROUTE_RUNTIME", "probe the daemon", "restricted (or v2), v3 or open: skip the daemon probe and take this runtime as given (pin it in a CI image that only ever runs on one)."),
     user("DOCKROUTE_BUILDKIT_HOST", "", "A BuildKit address (unix://, tcp://, kube-pod://, docker-container:// …): build every build-like call there, on any runtime; with a daemon the image is loaded into it unless the call pushes or exports."),
     user("DOCKROUTE_BUILDKIT_TLS_DIR", "", "Directory holding ca.pem, cert.pem and key.pem for a tcp:// BuildKit with mutual TLS (the layout of DOCKER_CERT_PATH)."),
-    user("DOCKROUTE_WARM", "on", "on or off: on the mounted and legacy routes, keep the next step's build warm through Bitbucket's docker cache (BuildKit's inline cache, BUILDKIT_INLINE_CACHE=1, and --cache-from for each of the build's own tags the daemon has); off builds exactly as the call says."),
+    user("DOCKROUTE_WARM", "on", "on, final or off: on the mounted and legacy routes, keep the next step's build warm through Bitbucket's docker cache: BuildKit's inline cache (BUILDKIT_INLINE_CACHE=1) and --cache-from for each of the build's own tags the daemon has; on also keeps the stages a multi-stage build uses as images (dockroute-stage/REPO:STAGE) so they stay warm too, final only the final stage; off builds exactly as the call says."),
     user("DOCKROUTE_QUIET", "off", "1: hide the reroute line and notices (errors still print)."),
     user("DOCKROUTE_LOG", "off", "A tracing filter (debug, trace, dockroute=debug ...): diagnostics on stderr, redacted like everything else."),
     user("DOCKROUTE_SECRETS", "warn", "warn, deny or off: what to do about secret-looking --build-arg names."),
@@ -122,7 +122,7 @@ pub struct Settings {
     /// `DOCKROUTE_CACHE_DIR` when set (validated by the cache).
     pub cache_dir: Option<PathBuf>,
     /// `DOCKROUTE_WARM`: warm rebuilds through Bitbucket's docker cache.
-    pub warm: bool,
+    pub warm: WarmLevel,
     /// Values not understood.
     pub bad: Vec<BadValue>,
     /// Each user variable with its value as set, or `None` when unset (for doctor).
@@ -191,10 +191,10 @@ impl Settings {
             }),
         };
         let warm = match get("DOCKROUTE_WARM") {
-            None => true,
-            Some(v) => parse_switch(&v).unwrap_or_else(|| {
-                complain("DOCKROUTE_WARM", &v, "on or off", "on");
-                true
+            None => WarmLevel::Stages,
+            Some(v) => WarmLevel::parse(&v).unwrap_or_else(|| {
+                complain("DOCKROUTE_WARM", &v, "one of on, final, off", "on");
+                WarmLevel::Stages
             }),
         };
         let extra_words = get("DOCKROUTE_SECRET_WORDS")
@@ -302,15 +302,6 @@ impl Settings {
     }
 }
 
-/// An on/off switch: on, off, and what Go's `ParseBool` reads (1, 0, true, false …).
-fn parse_switch(v: &str) -> Option<bool> {
-    match v.to_ascii_lowercase().as_str() {
-        "on" | "1" | "t" | "true" | "yes" => Some(true),
-        "off" | "0" | "f" | "false" | "no" => Some(false),
-        _ => None,
-    }
-}
-
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -340,7 +331,7 @@ mod tests {
         assert_eq!(s.daemon_timeout, DEFAULT_DAEMON_TIMEOUT);
         assert_eq!(s.daemon_ttl, DEFAULT_DAEMON_TTL);
         assert_eq!(s.secrets.policy, Policy::Warn);
-        assert!(s.warm, "warm rebuilds are on by default");
+        assert_eq!(s.warm, WarmLevel::Stages, "warm rebuilds are on by default");
         assert!(s.bad.is_empty());
         assert!(s.raw.iter().all(|(_, v)| v.is_none()));
     }
@@ -450,27 +441,31 @@ mod tests {
     }
 
     #[test]
-    fn warm_is_a_switch_and_a_bad_value_keeps_it_on() {
-        for off in ["off", "0", "false", "OFF", "no"] {
-            let s = read(&[("DOCKROUTE_WARM", off)]);
-            assert!(!s.warm, "{off}");
-            assert!(s.bad.is_empty(), "{off}");
-        }
-        for on in ["on", "1", "true", "yes"] {
-            assert!(read(&[("DOCKROUTE_WARM", on)]).warm, "{on}");
+    fn warm_has_three_levels_and_a_bad_value_keeps_it_on() {
+        for (v, level) in [
+            ("off", WarmLevel::Off),
+            ("0", WarmLevel::Off),
+            ("FALSE", WarmLevel::Off),
+            ("final", WarmLevel::Final),
+            ("on", WarmLevel::Stages),
+            ("1", WarmLevel::Stages),
+        ] {
+            let s = read(&[("DOCKROUTE_WARM", v)]);
+            assert_eq!(s.warm, level, "{v}");
+            assert!(s.bad.is_empty(), "{v}");
         }
         let s = read(&[("DOCKROUTE_WARM", "cold")]);
-        assert!(s.warm);
+        assert_eq!(s.warm, WarmLevel::Stages);
         assert_eq!(
             s.bad[0].to_string(),
-            "DOCKROUTE_WARM=\"cold\" is not on or off; using on"
+            "DOCKROUTE_WARM=\"cold\" is not one of on, final, off; using on"
         );
         assert_eq!(
             s.shown()
                 .into_iter()
                 .find(|(n, _)| *n == "DOCKROUTE_WARM")
                 .map(|(_, v)| v),
-            Some("on (\"cold\" rejected: not on or off)".to_string())
+            Some("on (\"cold\" rejected: not one of on, final, off)".to_string())
         );
     }
 

@@ -275,6 +275,37 @@ fn mounted_builder(
     }
 }
 
+/// The builds that refresh the stage images after the build: the call's own arguments
+/// (what the route kept of them) less its tags, target, outputs, `-q` and `--iidfile`,
+/// plus each stage's target, tag and inline cache.
+fn stage_steps(call: &BuildCall, edit: &Edit<'_>, warm: &Warm, program: &Path) -> Vec<Step> {
+    let mut drop = edit.drop.clone();
+    for flag in [
+        BuildFlag::Tag,
+        BuildFlag::Target,
+        BuildFlag::Push,
+        BuildFlag::Iidfile,
+        BuildFlag::Quiet,
+        BuildFlag::Output,
+        BuildFlag::Load,
+        BuildFlag::MetadataFile,
+    ] {
+        drop.extend(call.all(flag).map(|u| u.span.clone()));
+    }
+    warm.stage_images
+        .iter()
+        .map(|stage| {
+            let mut e = Edit::new(edit.inv);
+            e.drop.clone_from(&drop);
+            e.added = warm.stage_args(stage);
+            Step {
+                program: program.to_path_buf(),
+                argv: e.argv(program, &["build"]),
+            }
+        })
+        .collect()
+}
+
 pub(super) fn mounted(
     inv: &Invocation,
     call: &BuildCall,
@@ -309,9 +340,14 @@ pub(super) fn mounted(
     let warm = warm::plan(
         call,
         &facts.warm,
+        facts.dockerfile.as_ref(),
         builder.builder.is_some_and(Builder::is_buildkit),
     );
-    edit.added = warm.as_ref().map(Warm::args).unwrap_or_default();
+    let mut then = then;
+    if let Some(w) = &warm {
+        then.extend(stage_steps(call, &edit, w, &client.path));
+        edit.added = w.args();
+    }
     if facts.env.buildkit() == Some(false) {
         if let Some((flag, _)) = needs_buildkit(call) {
             edit.notices.push(format!(
@@ -360,7 +396,7 @@ pub(super) fn legacy(
     edit.notices.extend(syntax_notice);
     edit.drop_dropped(call, Route::Legacy);
     let then = push_emulation(inv, call, &mut edit, &first.path)?;
-    let warm = warm::plan(call, &facts.warm, false);
+    let warm = warm::plan(call, &facts.warm, facts.dockerfile.as_ref(), false);
     edit.added = warm.as_ref().map(Warm::args).unwrap_or_default();
     Ok(Plan {
         route: Route::Legacy,

@@ -402,6 +402,7 @@ mod tests {
                 line: 3,
                 construct: "RUN --mount".into(),
             }],
+            stages: Vec::new(),
         })
     }
 
@@ -412,6 +413,7 @@ mod tests {
                 line: 1,
                 construct: crate::docker::dockerfile::SYNTAX_DIRECTIVE.into(),
             }],
+            stages: Vec::new(),
         })
     }
 
@@ -479,7 +481,7 @@ mod tests {
     /// Warm rebuilds on (`DOCKROUTE_WARM`'s default), the daemon having the tag `x`.
     fn warm(mut f: Facts) -> Facts {
         f.warm = crate::route::facts::WarmFacts {
-            on: true,
+            level: crate::route::facts::WarmLevel::Stages,
             local_tags: crate::route::facts::LocalTags::Present(vec!["x".into()]),
         };
         f

@@ -274,6 +274,8 @@ pub struct DockerfileScan {
     pub path: PathBuf,
     /// What was found (empty: nothing BuildKit-only).
     pub findings: Vec<crate::docker::dockerfile::Finding>,
+    /// Its build stages, in order.
+    pub stages: Vec<crate::docker::dockerfile::Stage>,
 }
 
 /// Which of the build's own tags (`-t`) the daemon already has: the images Bitbucket's
@@ -293,15 +295,50 @@ impl Default for LocalTags {
     }
 }
 
+/// `DOCKROUTE_WARM`: how much of a build is kept warm through Bitbucket's docker cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WarmLevel {
+    /// Nothing added.
+    #[default]
+    Off,
+    /// The final stage: inline cache and `--cache-from` of the build's own tags.
+    Final,
+    /// That, and the stages the target uses kept as images of their own (`on`).
+    Stages,
+}
+
+impl WarmLevel {
+    /// The value as written in `DOCKROUTE_WARM`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            WarmLevel::Off => "off",
+            WarmLevel::Final => "final",
+            WarmLevel::Stages => "on",
+        }
+    }
+
+    /// Parses a `DOCKROUTE_WARM` value: on, final, off (and 1/0, true/false, yes/no).
+    #[must_use]
+    pub fn parse(v: &str) -> Option<WarmLevel> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "on" | "1" | "t" | "true" | "yes" | "stages" => Some(WarmLevel::Stages),
+            "final" => Some(WarmLevel::Final),
+            "off" | "0" | "f" | "false" | "no" => Some(WarmLevel::Off),
+            _ => None,
+        }
+    }
+}
+
 /// What the warm-rebuild step of the mounted and legacy routes reads
 /// ([`crate::route::warm`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WarmFacts {
-    /// `DOCKROUTE_WARM` is on. Off by default here (a [`Facts`] built by hand warms
-    /// nothing); the setting's own default, on, comes from
-    /// [`crate::probe::settings::Settings`].
-    pub on: bool,
-    /// The build's own tags present in the daemon.
+    /// `DOCKROUTE_WARM`. Off by default here (a [`Facts`] built by hand warms nothing);
+    /// the setting's own default, on, comes from [`crate::probe::settings::Settings`].
+    pub level: WarmLevel,
+    /// The build's own tags, and its stage images ([`crate::route::warm::stage_images`]),
+    /// present in the daemon.
     pub local_tags: LocalTags,
 }
 

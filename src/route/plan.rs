@@ -131,10 +131,25 @@ pub struct Warm {
     /// `--build-arg BUILDKIT_INLINE_CACHE=1` was added: the image carries its build cache
     /// metadata (BuildKit's inline cache, the final stage's layers).
     pub inline_cache: bool,
-    /// The build's own tags found in the daemon, added as `--cache-from`.
+    /// The images found in the daemon added as `--cache-from`: the build's own tags,
+    /// then its stage images.
     pub cache_from: Vec<OsString>,
+    /// The stages the build's target uses, each rebuilt after the build (`--target
+    /// STAGE`, all from BuildKit's cache by then) into an image of its own with inline
+    /// cache, so that the docker cache keeps them warm too (inline cache covers only the
+    /// final stage): the plan's `then` steps.
+    pub stage_images: Vec<StageImage>,
     /// What was left as the call had it, or not added, and why: one clause each.
     pub kept: Vec<String>,
+}
+
+/// A build stage kept as an image for the docker cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageImage {
+    /// The stage's name in the Dockerfile (lowercased).
+    pub stage: String,
+    /// The image: `dockroute-stage/REPO:STAGE`.
+    pub tag: OsString,
 }
 
 impl Warm {
@@ -153,6 +168,25 @@ impl Warm {
         args
     }
 
+    /// The arguments of the build that refreshes `stage`'s image: its target, its tag,
+    /// inline cache, and itself as a cache source when the daemon has it.
+    #[must_use]
+    pub fn stage_args(&self, stage: &StageImage) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![
+            "--target".into(),
+            stage.stage.clone().into(),
+            "-t".into(),
+            stage.tag.clone(),
+            "--build-arg".into(),
+            crate::route::warm::INLINE_CACHE_ON.into(),
+        ];
+        if self.cache_from.contains(&stage.tag) {
+            args.push("--cache-from".into());
+            args.push(stage.tag.clone());
+        }
+        args
+    }
+
     /// "BUILDKIT_INLINE_CACHE=1, --cache-from app:1" or "nothing added (…)": for the
     /// reroute line and `explain`.
     #[must_use]
@@ -166,6 +200,16 @@ impl Warm {
                 .iter()
                 .map(|t| format!("--cache-from {}", t.to_string_lossy())),
         );
+        if !self.stage_images.is_empty() {
+            added.push(format!(
+                "stage images {} (rebuilt from the cache after the build)",
+                self.stage_images
+                    .iter()
+                    .map(|s| s.tag.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         let mut s = if added.is_empty() {
             "nothing added".to_string()
         } else {

@@ -65,8 +65,7 @@ fn buildkit_runs(progress: &str) -> Vec<(String, bool)> {
         if !id.starts_with('#') {
             continue;
         }
-        if rest.starts_with('[') && rest.contains("] RUN ") && !steps.iter().any(|(i, _)| i == id)
-        {
+        if rest.starts_with('[') && rest.contains("] RUN ") && !steps.iter().any(|(i, _)| i == id) {
             steps.push((id.to_string(), rest.to_string()));
         }
     }
@@ -79,6 +78,135 @@ fn buildkit_runs(progress: &str) -> Vec<(String, bool)> {
             (title, cached)
         })
         .collect()
+}
+
+/// The build's own part of a stderr that also holds the stage builds run after it: up
+/// to its `naming to` line (the image written), the first of them.
+fn first_build(err: &str) -> &str {
+    let end = err
+        .find(" naming to ")
+        .and_then(|at| err[at..].find('\n').map(|nl| at + nl))
+        .unwrap_or(err.len());
+    &err[..end]
+}
+
+/// A two-stage build whose builder stage installs dependencies (slow, unchanged between
+/// the steps) and then compiles the source (`src.txt`, changed between the steps).
+fn two_stage(s: &Sandbox, marker: &str) -> PathBuf {
+    let dir = context(
+        &s.p("ctx2"),
+        &format!(
+            "FROM {image} AS deps\n\
+             RUN sleep 1 && echo deps-{marker} > /deps\n\
+             FROM deps AS build\n\
+             COPY src.txt /src.txt\n\
+             RUN cat /deps /src.txt > /artifact\n\
+             FROM {image}\n\
+             RUN echo final-{marker} > /final\n\
+             COPY --from=build /artifact /artifact\n",
+            image = image()
+        ),
+    );
+    std::fs::write(dir.join("src.txt"), "v1\n").unwrap();
+    dir
+}
+
+/// Two steps of a two-stage build with the source changed between them, at
+/// `DOCKROUTE_WARM=level`: the second build's `RUN` steps, and the image's artifact.
+fn two_stage_steps(which: &str, level: &str) -> (Vec<(String, bool)>, String, String) {
+    let host = daemon(which);
+    let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host).env("DOCKROUTE_WARM", level);
+    let marker = unique("warm-two");
+    let ctx = two_stage(&s, &marker);
+    let tag = format!("{marker}:1");
+    let args = ["--network", "none", "--progress", "plain", "-t", &tag];
+    let first = shim_build(&s, true, &args, &ctx);
+    ok(&first);
+    // What the step leaves in the daemon: the image, and the stage images at `on`.
+    let stages = [
+        format!("dockroute-stage/{marker}:deps"),
+        format!("dockroute-stage/{marker}:build"),
+    ];
+    let mut saved = vec![tag.clone()];
+    for st in &stages {
+        assert_eq!(
+            image_exists(&host, st),
+            level == "on",
+            "stage image {st} at DOCKROUTE_WARM={level}: {}",
+            stderr(&first)
+        );
+        if level == "on" {
+            saved.push(st.clone());
+        }
+    }
+    let saved: Vec<&str> = saved.iter().map(String::as_str).collect();
+    docker_cache_cycle(&s, &host, &saved);
+    std::fs::write(ctx.join("src.txt"), "v2\n").unwrap();
+    let second = shim_build(&s, true, &args, &ctx);
+    ok(&second);
+    let err = stderr(&second);
+    let main = first_build(&err);
+    let mut c = Command::new(DOCKER28);
+    c.args([
+        "-H",
+        &host,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &tag,
+        "cat",
+        "/artifact",
+        "/final",
+    ]);
+    let o = run(c);
+    ok(&o);
+    (buildkit_runs(main), stdout(&o), marker)
+}
+
+fn cached(runs: &[(String, bool)], needle: &str) -> bool {
+    runs.iter()
+        .find(|(title, _)| title.contains(needle))
+        .unwrap_or_else(|| panic!("no RUN step with {needle:?} in {runs:?}"))
+        .1
+}
+
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn a_two_stage_build_keeps_its_builder_stage_warm_through_stage_images() {
+    each_strict(|which| {
+        let (runs, artifact, marker) = two_stage_steps(which, "on");
+        assert_eq!(runs.len(), 3, "{runs:?}");
+        assert!(
+            cached(&runs, "echo deps-"),
+            "the dependency step of the builder stage is warm: {runs:?}"
+        );
+        assert!(
+            cached(&runs, "echo final-"),
+            "the final stage is warm: {runs:?}"
+        );
+        assert!(
+            !cached(&runs, "cat /deps /src.txt"),
+            "the changed source is built again: {runs:?}"
+        );
+        assert_eq!(artifact, format!("deps-{marker}\nv2\nfinal-{marker}\n"));
+    });
+}
+
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn a_two_stage_build_with_final_only_inline_cache_has_a_cold_builder_stage() {
+    each_strict(|which| {
+        let (runs, artifact, marker) = two_stage_steps(which, "final");
+        assert_eq!(runs.len(), 3, "{runs:?}");
+        // BuildKit's inline cache is mode=min: the final stage's layers only.
+        assert!(cached(&runs, "echo final-"), "{runs:?}");
+        assert!(
+            !cached(&runs, "echo deps-"),
+            "the builder stage is cold: {runs:?}"
+        );
+        assert_eq!(artifact, format!("deps-{marker}\nv2\nfinal-{marker}\n"));
+    });
 }
 
 /// The legacy builder's steps (`Step 2/3 : RUN …`), each with whether it said
@@ -140,7 +268,18 @@ fn shim_build(s: &Sandbox, mounted: bool, args: &[&str], ctx: &Path) -> Output {
 /// What `cat /one /two` prints in the image.
 fn content(host: &str, tag: &str) -> String {
     let mut c = Command::new(DOCKER28);
-    c.args(["-H", host, "run", "--rm", "--network", "none", tag, "cat", "/one", "/two"]);
+    c.args([
+        "-H",
+        host,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        tag,
+        "cat",
+        "/one",
+        "/two",
+    ]);
     let o = run(c);
     ok(&o);
     stdout(&o)
@@ -223,7 +362,8 @@ fn with_warm_off_the_rebuild_after_the_docker_cache_is_cold_as_before() {
     each_strict(|which| {
         let host = daemon(which);
         let log = authz_log(which);
-        let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host).env("DOCKROUTE_WARM", "off");
+        let s =
+            bitbucket_step(pipelines_layout(Sandbox::new()), &host).env("DOCKROUTE_WARM", "off");
         let marker = unique("warm-off");
         let ctx = single_stage(&s, &marker);
         let tag = format!("{marker}:1");
@@ -246,7 +386,10 @@ fn with_warm_off_the_rebuild_after_the_docker_cache_is_cold_as_before() {
                 "nothing added: {sent}"
             );
         }
-        assert_eq!(content(&host, &tag), format!("one-{marker}\ntwo-{marker}\n"));
+        assert_eq!(
+            content(&host, &tag),
+            format!("one-{marker}\ntwo-{marker}\n")
+        );
     });
 }
 
@@ -369,7 +512,9 @@ fn the_legacy_route_rebuilds_warm_after_the_docker_cache() {
         let second = shim_build(&s, false, &["-t", &tag], &ctx);
         ok(&second);
         assert!(
-            stderr(&second).contains(&format!("warm through the docker cache: --cache-from {tag} ")),
+            stderr(&second).contains(&format!(
+                "warm through the docker cache: --cache-from {tag} "
+            )),
             "{}",
             stderr(&second)
         );
@@ -379,6 +524,9 @@ fn the_legacy_route_rebuilds_warm_after_the_docker_cache() {
             runs.len() == 2 && runs.iter().all(|(_, c)| *c),
             "every step from the cache: {out}"
         );
-        assert_eq!(content(&host, &tag), format!("one-{marker}\ntwo-{marker}\n"));
+        assert_eq!(
+            content(&host, &tag),
+            format!("one-{marker}\ntwo-{marker}\n")
+        );
     });
 }
