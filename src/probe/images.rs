@@ -42,10 +42,12 @@ pub fn local_tags(inv: &Invocation, tags: &[OsString], timeout: Duration) -> Loc
     }
 }
 
-/// Looks each tag up at `address` by `deadline`; a tag not answered for counts as absent.
+/// Looks each tag up at `address` by `deadline`; a tag not answered for counts as absent,
+/// and when the daemon answers none, nothing was checked.
 #[must_use]
 pub fn present(address: &Address, tags: &[OsString], deadline: Instant) -> LocalTags {
     let mut found = Vec::new();
+    let mut answered = false;
     for tag in tags {
         let Some(name) = tag.to_str().filter(|t| is_reference(t)) else {
             continue;
@@ -57,11 +59,25 @@ pub fn present(address: &Address, tags: &[OsString], deadline: Instant) -> Local
             b"",
             deadline,
         ) {
-            Ok(r) if r.status == 200 => found.push(tag.clone()),
-            Ok(r) => tracing::debug!(tag = name, status = r.status, "tag not in the daemon"),
+            Ok(r) => {
+                answered = true;
+                if r.status == 200 {
+                    found.push(tag.clone());
+                } else {
+                    tracing::debug!(tag = name, status = r.status, "tag not in the daemon");
+                }
+            }
             Err(e) => {
                 // Out of time or no daemon: the rest would fail the same way.
                 tracing::debug!(tag = name, error = ?e, "tag lookup failed");
+                if !answered {
+                    let why = match e {
+                        http::Failure::Nobody(d) | http::Failure::NoAnswer(d) => d,
+                    };
+                    return LocalTags::Unchecked(format!(
+                        "the daemon did not answer the image lookup ({why})"
+                    ));
+                }
                 break;
             }
         }
@@ -162,13 +178,16 @@ mod tests {
     }
 
     #[test]
-    fn no_daemon_means_no_tag() {
+    fn no_daemon_means_nothing_checked() {
         let got = present(
             &Address::Unix("/nonexistent/d.sock".into()),
             &tags(&["app:1"]),
             Instant::now() + Duration::from_secs(1),
         );
-        assert_eq!(got, LocalTags::Present(Vec::new()));
+        assert!(
+            matches!(&got, LocalTags::Unchecked(why) if why.starts_with("the daemon did not answer the image lookup")),
+            "{got:?}"
+        );
     }
 
     #[test]
@@ -188,7 +207,7 @@ mod tests {
             &tags(&["a:1", "b:1", "c:1"]),
             Instant::now() + Duration::from_millis(300),
         );
-        assert_eq!(got, LocalTags::Present(Vec::new()));
+        assert!(matches!(got, LocalTags::Unchecked(_)), "{got:?}");
         assert!(
             start.elapsed() < Duration::from_millis(1200),
             "{:?}",

@@ -77,7 +77,7 @@ fn explain_json_has_the_plan_fields() {
     type Is = fn(&serde_json::Value) -> bool;
     let string_or_null: Is = |x| x.is_string() || x.is_null();
     let object_or_null: Is = |x| x.is_object() || x.is_null();
-    let fields: [(&str, Is); 18] = [
+    let fields: [(&str, Is); 19] = [
         ("schema_version", |x| x.as_u64() == Some(1)),
         ("route", serde_json::Value::is_string),
         ("command", string_or_null),
@@ -94,6 +94,7 @@ fn explain_json_has_the_plan_fields() {
         ("prints_image_id", serde_json::Value::is_boolean),
         ("client", serde_json::Value::is_string),
         ("rerouted", serde_json::Value::is_boolean),
+        ("warm", object_or_null),
         ("runtime", serde_json::Value::is_object),
         ("settings_not_understood", serde_json::Value::is_array),
     ];
@@ -114,9 +115,21 @@ fn explain_json_has_the_plan_fields() {
     assert_eq!(v["program"], DOCKER20);
     assert_eq!(
         v["argv"],
-        serde_json::json!([DOCKER20, "build", "--progress=plain", "-t", "x", "."])
+        serde_json::json!([
+            DOCKER20,
+            "build",
+            "--build-arg",
+            "BUILDKIT_INLINE_CACHE=***",
+            "--progress=plain",
+            "-t",
+            "x",
+            "."
+        ])
     );
     assert_eq!(v["env_set"]["DOCKER_BUILDKIT"], "1");
+    assert_eq!(v["warm"]["inline_cache"], true, "{v}");
+    assert_eq!(v["warm"]["cache_from"], serde_json::json!([]), "{v}");
+    assert_eq!(v["warm"]["stage_images"], serde_json::json!([]), "{v}");
     let mut c = s.dockroute();
     c.args(["explain", "--json", "--", "ps"]);
     let v: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
@@ -163,8 +176,11 @@ fn explain_prints_the_route_program_argv_and_environment() {
         explain_text(&s, &["build", "--progress=plain", "-t", "x", "."]),
         [
             "`docker build --progress=plain -t x .` would run as \
-             `/usr/bin/docker build --progress=plain -t x .` (route mounted, client 20.10.24).",
+             `/usr/bin/docker build --build-arg BUILDKIT_INLINE_CACHE=*** --progress=plain -t x .` (route mounted, client 20.10.24).",
             "  builder: the daemon's embedded BuildKit — `--progress` needs BuildKit",
+            "  warm rebuild (Bitbucket's docker cache; DOCKROUTE_WARM=off turns it off): \
+             BUILDKIT_INLINE_CACHE=1 (no --cache-from: the daemon did not answer the image lookup \
+             (No such file or directory (os error 2)))",
             "  environment: DOCKER_BUILDKIT=1",
             "  because: DOCKROUTE_RUNTIME=restricted",
         ]
@@ -187,6 +203,8 @@ fn explain_prints_the_route_program_argv_and_environment() {
                  `{DOCKER28} build -t x .` (route legacy, client {v28})."
             ),
             "  builder: the legacy builder — no Docker CLI < 23 on PATH to reach the daemon's BuildKit, and buildx cannot run here".into(),
+            "  warm rebuild (Bitbucket's docker cache; DOCKROUTE_WARM=off turns it off): nothing added \
+             (no --cache-from: the daemon did not answer the image lookup (No such file or directory (os error 2)))".into(),
             "  environment: DOCKER_BUILDKIT=0".into(),
             format!("  then: `{DOCKER28} push x`"),
             "  because: DOCKROUTE_RUNTIME=restricted".into(),
@@ -227,17 +245,20 @@ fn explain_prints_the_route_program_argv_and_environment() {
     // Probed: the reason is the daemon's own words, on either strict daemon.
     for which in STRICT {
         let probed = Sandbox::new().env("DOCKER_HOST", daemon(which));
-        let lines = explain_text(&probed, &["build", "-t", "x", "."]);
+        // A tag no test builds, so the daemon has none of it.
+        let tag = unique("explain-probed");
+        let lines = explain_text(&probed, &["build", "-t", &tag, "."]);
         assert_eq!(
         lines,
         [
-            "`docker build -t x .` would run as `/usr/bin/docker build -t x .` \
-             (route mounted, client 20.10.24)."
-                .to_string(),
+            format!("`docker build -t {tag} .` would run as `/usr/bin/docker build \
+             --build-arg BUILDKIT_INLINE_CACHE=*** -t {tag} .` (route mounted, client 20.10.24)."),
             format!(
                 "  builder: the daemon's embedded BuildKit — the first `docker` on PATH \
                  ({DOCKER28}, {v28}) is a CLI ≥ 23, whose default builder is BuildKit"
             ),
+            "  warm rebuild (Bitbucket's docker cache; DOCKROUTE_WARM=off turns it off): \
+             BUILDKIT_INLINE_CACHE=1 (no tag of this build is in the daemon yet, so no --cache-from)".into(),
             "  environment: DOCKER_BUILDKIT=1".into(),
             "  because: authorization denied by plugin pipelines: --privileged=true is not allowed"
                 .into(),
