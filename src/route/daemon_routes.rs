@@ -276,8 +276,9 @@ fn mounted_builder(
 }
 
 /// The builds that refresh the stage images after the build: the call's own arguments
-/// (what the route kept of them) less its tags, target, outputs, `-q` and `--iidfile`,
-/// plus each stage's target, tag and inline cache.
+/// (what the route kept of them) less its tags, target, outputs, `-q`, `--iidfile` and
+/// `--no-cache` (the stages were just built: they come from BuildKit's cache), plus each
+/// stage's target, tag and inline cache.
 fn stage_steps(call: &BuildCall, edit: &Edit<'_>, warm: &Warm, program: &Path) -> Vec<Step> {
     let mut drop = edit.drop.clone();
     for flag in [
@@ -289,6 +290,8 @@ fn stage_steps(call: &BuildCall, edit: &Edit<'_>, warm: &Warm, program: &Path) -
         BuildFlag::Output,
         BuildFlag::Load,
         BuildFlag::MetadataFile,
+        BuildFlag::NoCache,
+        BuildFlag::NoCacheFilter,
     ] {
         drop.extend(call.all(flag).map(|u| u.span.clone()));
     }

@@ -924,4 +924,106 @@ mod tests {
         let why = &p.builder.unwrap().why;
         assert!(why.contains(NEW) && why.contains("28.10.24"), "{why}");
     }
+
+    /// A multi-stage build on the mounted route: the build, then one build per stage the
+    /// target uses, with the call's own arguments less what would clobber the build's
+    /// outputs (tags, -q, --iidfile, --push) or skip the cache (--no-cache).
+    #[test]
+    fn a_multi_stage_build_refreshes_its_stage_images_after_the_build() {
+        let mut f = v2_warm();
+        f.dockerfile = Some(DockerfileScan {
+            path: "Dockerfile".into(),
+            findings: Vec::new(),
+            stages: crate::docker::dockerfile::stages(
+                b"FROM a AS deps\nFROM deps AS build\nFROM b\nCOPY --from=build / /\n",
+            ),
+        });
+        let args = [
+            "-H",
+            "tcp://localhost:2375",
+            "build",
+            "-q",
+            "--no-cache",
+            "--iidfile",
+            "/tmp/id",
+            "--build-arg",
+            "V=1",
+            "-f",
+            "ci/Dockerfile",
+            "-t",
+            "x",
+            "--push",
+            "--network=none",
+            ".",
+        ];
+        let inv = Invocation::parse(args.iter().map(OsString::from).collect());
+        let p = decide(&inv, &f).unwrap();
+        let argv = |v: &[OsString]| {
+            v.iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            argv(&p.argv),
+            [
+                OLD,
+                "-H",
+                "tcp://localhost:2375",
+                "build",
+                "--build-arg",
+                "BUILDKIT_INLINE_CACHE=1",
+                "-q",
+                "--no-cache",
+                "--iidfile",
+                "/tmp/id",
+                "--build-arg",
+                "V=1",
+                "-f",
+                "ci/Dockerfile",
+                "-t",
+                "x",
+                "--network=none",
+                "."
+            ]
+        );
+        let then: Vec<Vec<String>> = p.then.iter().map(|s| argv(&s.argv)).collect();
+        let stage = |name: &str| -> Vec<String> {
+            [
+                OLD,
+                "-H",
+                "tcp://localhost:2375",
+                "build",
+                "--target",
+                name,
+                "-t",
+                &format!("dockroute-stage/x:{name}"),
+                "--build-arg",
+                "BUILDKIT_INLINE_CACHE=1",
+                "--build-arg",
+                "V=1",
+                "-f",
+                "ci/Dockerfile",
+                "--network=none",
+                ".",
+            ]
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect()
+        };
+        assert_eq!(
+            then,
+            vec![
+                vec![
+                    OLD.to_string(),
+                    "-H".into(),
+                    "tcp://localhost:2375".into(),
+                    "push".into(),
+                    "x".into()
+                ],
+                stage("deps"),
+                stage("build"),
+            ]
+        );
+        assert_eq!(p.warm.unwrap().stage_images.len(), 2);
+    }
 }
