@@ -13,9 +13,22 @@
 #   4. a shared BuildKit with the image loaded into the restricted daemon: through
 #      dockroute (buildctl | docker load) vs a buildx `remote` builder with --load by hand.
 #      Target <= 1.05x.
+#   5. warm rebuilds through Bitbucket's docker cache (issue 13), on each strict daemon
+#      (`v2` Engine 20.10, `v2-26` Engine 26): a cold build, then what the docker cache
+#      does between two steps (save every image the step made, tagged ones by name and
+#      untagged ones by ID — the legacy builder's intermediate images too, the most it
+#      could keep — remove them, prune the build cache, load them back), then the warm
+#      build; cold and warm timed apart, the saved bytes recorded. Builders: through
+#      dockroute (mounted, the daemon's BuildKit, DOCKROUTE_WARM=on, and =final), BuildKit
+#      by hand with no cache flags (what a BuildKit user had: cold), and the legacy
+#      builder by hand (what DOCKER_BUILDKIT=0 users had). Single-stage (nothing changed
+#      between the steps) and two-stage (a builder stage with a slow dependency step, the
+#      source changed between the steps). Targets: warm <= 0.1x cold (single-stage), and
+#      no slower than the legacy builder's warm rebuild.
 #
 # Usage (as root, from anywhere): bench/builds.sh [ROUNDS]   default 7
-#   BENCH_CASES=REGEX runs only the cases whose names match (v2-, nodaemon-, remote-),
+#   BENCH_CASES=REGEX runs only the cases whose names match (v2-, nodaemon-, remote-,
+#   warm-),
 #   e.g. more rounds of the quick ones; the summary then goes to stdout only.
 #   Needs what scripts/test.sh installs (docker.io, runc, docker-registry …) and the
 #   BuildKit binaries in ../shared/buildkit/bin (DOCKROUTE_BUILDKIT_BIN overrides).
@@ -71,11 +84,110 @@ ln -s "$bk/docker-buildx" "$w/dc/cli-plugins/docker-buildx"
 env -i HOME="$w/home" DOCKER_CONFIG="$w/dc" DOCKER_HOST="$V2" /usr/local/bin/docker buildx create --name bench-remote --driver remote "$DOCKROUTE_TEST_BUILDKIT_UNIX" >/dev/null
 case_cmd[remote-buildx]="env -i HOME=$w/home DOCKER_CONFIG=$w/dc DOCKER_HOST=$V2 /usr/local/bin/docker buildx build --builder bench-remote --load -t bench-remote-buildx $w/small"
 
+# --- warm rebuilds (5) -------------------------------------------------------------------
+mkdir -p "$w/one" "$w/stages"
+cat >"$w/one/Dockerfile" <<EOF
+FROM $DOCKROUTE_TEST_IMAGE
+RUN sleep 2 && echo one > /one
+RUN sleep 2 && echo two > /two
+EOF
+cat >"$w/stages/Dockerfile" <<EOF
+FROM $DOCKROUTE_TEST_IMAGE AS deps
+RUN sleep 2 && echo deps > /deps
+FROM deps AS build
+COPY src.txt /src.txt
+RUN cat /deps /src.txt > /artifact
+FROM $DOCKROUTE_TEST_IMAGE
+RUN sleep 2 && echo final > /final
+COPY --from=build /artifact /artifact
+EOF
+# A warm case NAME = "DAEMON BUILDER CONTEXT": BUILDER is dockroute, dockroute-final,
+# buildkit (by hand, no cache flags) or legacy (by hand); CONTEXT is one or stages.
+declare -A warm_case
+for d in ${BENCH_WARM_DAEMONS:-v2 v2-26}; do
+  for ctx in one stages; do
+    for b in dockroute buildkit legacy; do warm_case[warm-$d-$ctx-$b]="$d $b $ctx"; done
+  done
+  warm_case[warm-$d-stages-dockroute-final]="$d dockroute-final stages"
+done
+base_images="$DOCKROUTE_TEST_IMAGE $DOCKROUTE_TEST_BUILDX_IMAGE"
+
+# The daemon's images other than the test bed's base images: tagged ones by name,
+# untagged ones (the legacy builder's intermediate images) by ID.
+step_images() {
+  local d=$1
+  {
+    /usr/bin/docker -H "$d" image ls --format '{{.Repository}}:{{.Tag}}' | grep -v '<none>' |
+      grep -vxF -f <(printf '%s\n' $base_images) || true
+    /usr/bin/docker -H "$d" image ls -a --filter dangling=true -q --no-trunc || true
+  } | sort -u
+}
+# A new step's daemon: only the base images, no build cache.
+fresh_daemon() {
+  local d=$1 imgs
+  imgs=$(step_images "$d")
+  # shellcheck disable=SC2086
+  [ -z "$imgs" ] || /usr/bin/docker -H "$d" rmi -f $imgs >/dev/null 2>&1 || true
+  /usr/bin/docker -H "$d" image prune -f >/dev/null
+  /usr/bin/docker -H "$d" builder prune -af >/dev/null
+}
+warm_build() {
+  local host=$1 builder=$2 ctx=$3 level=on
+  case $builder in
+  dockroute*)
+    [ "$builder" = dockroute-final ] && level=final
+    env -i HOME="$w/home" DOCKROUTE_CACHE_DIR="$w/cache" DOCKROUTE_QUIET=1 DOCKROUTE_WARM=$level \
+      BITBUCKET_BUILD_NUMBER=1 PATH="$w/shim:/usr/local/bin:/usr/bin" DOCKER_HOST="$host" \
+      docker build --network none -t "bench-warm-$ctx:1" "$w/$ctx"
+    ;;
+  buildkit)
+    env -i HOME="$w/home" PATH=/usr/bin DOCKER_HOST="$host" DOCKER_BUILDKIT=1 \
+      /usr/bin/docker build --network none -t "bench-warm-$ctx:1" "$w/$ctx"
+    ;;
+  legacy)
+    env -i HOME="$w/home" PATH=/usr/bin DOCKER_HOST="$host" DOCKER_BUILDKIT=0 \
+      /usr/bin/docker build -t "bench-warm-$ctx:1" "$w/$ctx"
+    ;;
+  esac
+}
+# One cold build, the docker cache cycle, one warm build: "NAME-cold US" and "NAME-warm
+# US" in times, "NAME BYTES" (the saved images) in bytes.
+run_warm_case() {
+  local name=$1 daemon builder ctx host start end imgs var
+  read -r daemon builder ctx <<<"${warm_case[$name]}"
+  var=DOCKROUTE_TEST_$(echo "$daemon" | tr 'a-z-' 'A-Z_')_HOST
+  host=${!var}
+  fresh_daemon "$host"
+  echo "v1 $RANDOM" >"$w/stages/src.txt"
+  start=$(ms_now)
+  warm_build "$host" "$builder" "$ctx" >"$w/$name.out" 2>&1 ||
+    { echo "bench/builds.sh: $name: the cold build failed:" >&2; tail -20 "$w/$name.out" >&2; exit 1; }
+  end=$(ms_now)
+  echo "$name-cold $(((end - start) / 1000))" >>"$w/times"
+  imgs=$(step_images "$host")
+  # shellcheck disable=SC2086
+  /usr/bin/docker -H "$host" image save -o "$w/cache.tar" $imgs
+  echo "$name $(stat -c %s "$w/cache.tar")" >>"$w/bytes"
+  # shellcheck disable=SC2086
+  /usr/bin/docker -H "$host" rmi -f $imgs >/dev/null 2>&1 || true
+  /usr/bin/docker -H "$host" builder prune -af >/dev/null
+  /usr/bin/docker -H "$host" image load -i "$w/cache.tar" >/dev/null
+  echo "v2 $RANDOM" >"$w/stages/src.txt"
+  start=$(ms_now)
+  warm_build "$host" "$builder" "$ctx" >"$w/$name.out" 2>&1 ||
+    { echo "bench/builds.sh: $name: the warm build failed:" >&2; tail -20 "$w/$name.out" >&2; exit 1; }
+  end=$(ms_now)
+  echo "$name-warm $(((end - start) / 1000))" >>"$w/times"
+}
+
 if [ -n "${BENCH_CASES:-}" ]; then
   for name in "${!case_cmd[@]}"; do
     [[ $name =~ $BENCH_CASES ]] || unset "case_cmd[$name]"
   done
-  [ "${#case_cmd[@]}" -gt 0 ] || { echo "bench/builds.sh: no case matches $BENCH_CASES" >&2; exit 2; }
+  for name in "${!warm_case[@]}"; do
+    [[ $name =~ $BENCH_CASES ]] || unset "warm_case[$name]"
+  done
+  [ "$((${#case_cmd[@]} + ${#warm_case[@]}))" -gt 0 ] || { echo "bench/builds.sh: no case matches $BENCH_CASES" >&2; exit 2; }
   results=/dev/null
 fi
 
@@ -94,11 +206,18 @@ run_case() {
 
 echo "warming up (each case once) ..." >&2
 for name in "${!case_cmd[@]}"; do run_case "$name"; done
+for name in "${!warm_case[@]}"; do run_warm_case "$name"; done
 : >"$w/times"
+: >"$w/bytes"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$rounds"); do
   echo "round $r of $rounds ..." >&2
-  for name in $(printf '%s\n' "${!case_cmd[@]}" | shuf); do run_case "$name"; done
+  for name in $({ printf 'cmd:%s\n' "${!case_cmd[@]}"; printf 'warm:%s\n' "${!warm_case[@]}"; } | shuf); do
+    case $name in
+    cmd:*) run_case "${name#cmd:}" ;;
+    warm:*) run_warm_case "${name#warm:}" ;;
+    esac
+  done
 done
 scan=$("$target/release/examples/scan_bench")
 
@@ -108,7 +227,8 @@ scan=$("$target/release/examples/scan_bench")
   echo "rounds: $rounds, cases shuffled in each round; times in ms (wall clock of the whole command)"
   echo
   awk -v scan="$scan" '
-    { t[$1] = t[$1] " " $2 }
+    FNR == NR { t[$1] = t[$1] " " $2; next }
+    { b[$1] = $2 }
     function line(label, key) { if (key in m) printf "%-64s %10.1f\n", label, m[key] }
     function median(list,   a, n, i, j, x) {
       n = split(list, a, " ")
@@ -133,5 +253,26 @@ scan=$("$target/release/examples/scan_bench")
       if (("remote-dockroute" in m) && ("remote-buildx" in m))
         printf "remote: dockroute / buildx --load = %.2f (target <= 1.05)\n", m["remote-dockroute"] / m["remote-buildx"]
       printf "Dockerfile scan: %s (target < 0.2 ms)\n", scan
-    }' "$w/times"
+      split("v2 v2-26", ds, " ")
+      for (di = 1; di <= 2; di++) {
+        d = ds[di]
+        if (!(("warm-" d "-one-dockroute-cold") in m) && !(("warm-" d "-stages-dockroute-cold") in m)) continue
+        printf "\nwarm rebuilds after the docker cache cycle, strict daemon %s (Engine %s):\n", d, (d == "v2" ? "20.10" : "26")
+        printf "%-52s %9s %9s %6s %12s\n", "case", "cold ms", "warm ms", "w/c", "saved bytes"
+        split("one stages", cs, " ")
+        for (ci = 1; ci <= 2; ci++) {
+          c = cs[ci]
+          split("dockroute dockroute-final buildkit legacy", bs, " ")
+          for (bi = 1; bi <= 4; bi++) {
+            k = "warm-" d "-" c "-" bs[bi]
+            if (!((k "-cold") in m)) continue
+            label = (c == "one" ? "single-stage, unchanged: " : "two-stage, source changed: ") bs[bi]
+            printf "%-52s %9.1f %9.1f %6.3f %12d\n", label, m[k "-cold"], m[k "-warm"], m[k "-warm"] / m[k "-cold"], b[k]
+          }
+          kd = "warm-" d "-" c "-dockroute"; kl = "warm-" d "-" c "-legacy"; kb = "warm-" d "-" c "-buildkit"
+          if (((kd "-warm") in m) && ((kl "-warm") in m))
+            printf "  %s: dockroute warm / legacy warm = %.2f (target <= 1); dockroute warm / cold = %.3f%s; saved bytes over BuildKit without cache flags: %+d\n", (c == "one" ? "single-stage" : "two-stage"), m[kd "-warm"] / m[kl "-warm"], m[kd "-warm"] / m[kd "-cold"], (c == "one" ? " (target <= 0.1)" : ""), b[kd] - b[kb]
+        }
+      }
+    }' "$w/times" "$w/bytes"
 } | tee "$results"
