@@ -530,3 +530,42 @@ fn the_legacy_route_rebuilds_warm_after_the_docker_cache() {
         );
     });
 }
+
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn quiet_prints_only_the_image_id_while_the_stage_images_are_rebuilt() {
+    each_strict(|which| {
+        let host = daemon(which);
+        let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host);
+        let marker = unique("warm-quiet");
+        let ctx = two_stage(&s, &marker);
+        let tag = format!("{marker}:1");
+        let iid = s.p("iid");
+        let mut args = vec!["--network", "none", "-q", "-t", &tag, "--iidfile"];
+        let iid_str = iid.to_string_lossy().into_owned();
+        args.push(&iid_str);
+        let o = shim_build(&s, true, &args, &ctx);
+        ok(&o);
+        let out = stdout(&o);
+        let id = std::fs::read_to_string(&iid).unwrap();
+        assert_eq!(
+            out.trim_end(),
+            id.trim_end(),
+            "stdout is the build's image ID alone"
+        );
+        assert_eq!(out.lines().count(), 1, "{out}");
+        for stage in ["deps", "build"] {
+            let st = format!("dockroute-stage/{marker}:{stage}");
+            assert!(image_exists(&host, &st), "{st}: {}", stderr(&o));
+        }
+        let mut inspect = docker_at(&host);
+        inspect.args(["image", "inspect", "-f", "{{.Id}}", &tag]);
+        let o = run(inspect);
+        ok(&o);
+        assert_eq!(
+            stdout(&o).trim_end(),
+            id.trim_end(),
+            "--iidfile names the build's image, not a stage's"
+        );
+    });
+}
