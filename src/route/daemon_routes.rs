@@ -275,7 +275,7 @@ fn mounted_builder(
     }
 }
 
-/// The builds that refresh the stage images after the build: the call's own arguments
+/// The builds that make the missing stage images after the build: the call's own arguments
 /// (what the route kept of them) less its tags, target, outputs, `-q`, `--iidfile` and
 /// `--no-cache` (the stages were just built: they come from BuildKit's cache), plus each
 /// stage's target, tag and inline cache.
@@ -300,7 +300,7 @@ fn stage_steps(call: &BuildCall, edit: &Edit<'_>, warm: &Warm, program: &Path) -
         .map(|stage| {
             let mut e = Edit::new(edit.inv);
             e.drop.clone_from(&drop);
-            e.added = warm.stage_args(stage);
+            e.added = Warm::stage_args(stage);
             Step {
                 program: program.to_path_buf(),
                 argv: e.argv(program, &["build"]),

@@ -134,10 +134,10 @@ pub struct Warm {
     /// The images found in the daemon added as `--cache-from`: the build's own tags,
     /// then its stage images.
     pub cache_from: Vec<OsString>,
-    /// The stages the build's target uses, each rebuilt after the build (`--target
-    /// STAGE`, all from BuildKit's cache by then) into an image of its own with inline
-    /// cache, so that the docker cache keeps them warm too (inline cache covers only the
-    /// final stage): the plan's `then` steps.
+    /// The stages the build's target uses whose images the daemon lacks, each built
+    /// after the build (`--target STAGE`, all from BuildKit's cache by then) into an
+    /// image of its own with inline cache, so that the docker cache keeps them warm too
+    /// (inline cache covers only the final stage): the plan's `then` steps.
     pub stage_images: Vec<StageImage>,
     /// What was left as the call had it, or not added, and why: one clause each.
     pub kept: Vec<String>,
@@ -168,23 +168,18 @@ impl Warm {
         args
     }
 
-    /// The arguments of the build that refreshes `stage`'s image: its target, its tag,
-    /// inline cache, and itself as a cache source when the daemon has it.
+    /// The arguments of the build that makes `stage`'s image: its target, its tag and
+    /// inline cache.
     #[must_use]
-    pub fn stage_args(&self, stage: &StageImage) -> Vec<OsString> {
-        let mut args: Vec<OsString> = vec![
+    pub fn stage_args(stage: &StageImage) -> Vec<OsString> {
+        vec![
             "--target".into(),
             stage.stage.clone().into(),
             "-t".into(),
             stage.tag.clone(),
             "--build-arg".into(),
             crate::route::warm::INLINE_CACHE_ON.into(),
-        ];
-        if self.cache_from.contains(&stage.tag) {
-            args.push("--cache-from".into());
-            args.push(stage.tag.clone());
-        }
-        args
+        ]
     }
 
     /// "BUILDKIT_INLINE_CACHE=1, --cache-from app:1" or "nothing added (…)": for the
@@ -202,7 +197,7 @@ impl Warm {
         );
         if !self.stage_images.is_empty() {
             added.push(format!(
-                "stage images {} (rebuilt from the cache after the build)",
+                "stage images {} (built from the cache after the build)",
                 self.stage_images
                     .iter()
                     .map(|s| s.tag.to_string_lossy())

@@ -18,13 +18,15 @@
 //! - with `DOCKROUTE_WARM=on` (the default; `final` stops at the above), a BuildKit
 //!   build of a multi-stage Dockerfile also keeps the named stages its target uses as
 //!   images of their own, `dockroute-stage/REPO:STAGE` (REPO from the first `-t`), each
-//!   rebuilt after the build (`--target STAGE`, from BuildKit's cache by then) with
-//!   inline cache, and passed as `--cache-from` to the next step's build. Inline cache
+//!   built after the build (`--target STAGE`, from BuildKit's cache by then) with inline
+//!   cache when the daemon lacks it, and passed as `--cache-from` when it has it (the
+//!   docker cache brought it back). Inline cache
 //!   is BuildKit's `mode=min`: without this, a stage the final image only copies from
 //!   (a dependency install in a builder stage) is cold after the docker cache, while the
 //!   legacy builder keeps it in its intermediate images. The cost is the stage images'
 //!   bytes in the docker cache (the layers the legacy builder's intermediate images held
-//!   anyway) and one cached build per stage (measured in `bench/builds.sh`).
+//!   anyway) and one cached build per stage in a step whose daemon lacks the image (the
+//!   first of a docker cache's week; measured in `bench/builds.sh`).
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -196,10 +198,19 @@ pub fn plan(
             }
         }
     }
-    w.stage_images = stages
-        .into_iter()
-        .map(|(stage, tag)| StageImage { stage, tag })
-        .collect();
+    // Only a stage image the daemon lacks is built: one the docker cache brought back
+    // stays as it is, since Bitbucket saves a cache only when it has none (it expires
+    // after a week), so a refreshed image would not be saved anyway, and a stale one
+    // still holds the stage's slow steps (its dependency install) when their inputs did
+    // not change. Where the daemon could not be asked, none is built: none could be used.
+    w.stage_images = match &warm.local_tags {
+        LocalTags::Present(present) => stages
+            .into_iter()
+            .filter(|(_, tag)| !present.contains(tag))
+            .map(|(stage, tag)| StageImage { stage, tag })
+            .collect(),
+        LocalTags::Unchecked(_) => Vec::new(),
+    };
     Some(w)
 }
 
@@ -402,6 +413,7 @@ mod tests {
         let args = ["build", "-t", "app:1", "."];
         let f = facts(&["app:1", "dockroute-stage/app:build"]);
         let w = plan(&call(&args), &f, Some(&scan), true).unwrap();
+        // deps is missing: built after the build; build came back: a cache source only.
         assert_eq!(
             w.args(),
             os(&[
@@ -414,9 +426,9 @@ mod tests {
             ])
         );
         let stages: Vec<&str> = w.stage_images.iter().map(|s| s.stage.as_str()).collect();
-        assert_eq!(stages, ["deps", "build"]);
+        assert_eq!(stages, ["deps"]);
         assert_eq!(
-            w.stage_args(&w.stage_images[0]),
+            Warm::stage_args(&w.stage_images[0]),
             os(&[
                 "--target",
                 "deps",
@@ -426,25 +438,30 @@ mod tests {
                 "BUILDKIT_INLINE_CACHE=1"
             ])
         );
-        assert_eq!(
-            w.stage_args(&w.stage_images[1]),
-            os(&[
-                "--target",
-                "build",
-                "-t",
-                "dockroute-stage/app:build",
-                "--build-arg",
-                "BUILDKIT_INLINE_CACHE=1",
-                "--cache-from",
-                "dockroute-stage/app:build"
-            ])
-        );
         assert!(
             w.describe()
-                .contains("stage images dockroute-stage/app:deps, dockroute-stage/app:build"),
+                .contains("--cache-from dockroute-stage/app:build, stage images dockroute-stage/app:deps (built from the cache after the build)"),
             "{}",
             w.describe()
         );
+        // Both back from the docker cache: nothing built after the build.
+        let both = facts(&[
+            "app:1",
+            "dockroute-stage/app:deps",
+            "dockroute-stage/app:build",
+        ]);
+        let w = plan(&call(&args), &both, Some(&scan), true).unwrap();
+        assert!(w.stage_images.is_empty());
+        assert_eq!(w.cache_from.len(), 3);
+        // The daemon could not be asked: no stage image would ever be used.
+        let unchecked = WarmFacts {
+            level: WarmLevel::Stages,
+            local_tags: LocalTags::Unchecked("ssh".into()),
+        };
+        assert!(plan(&call(&args), &unchecked, Some(&scan), true)
+            .unwrap()
+            .stage_images
+            .is_empty());
         let mut final_only = f.clone();
         final_only.level = WarmLevel::Final;
         assert!(plan(&call(&args), &final_only, Some(&scan), true)

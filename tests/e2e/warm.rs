@@ -146,6 +146,20 @@ fn two_stage_steps(which: &str, level: &str) -> (Vec<(String, bool)>, String, St
     ok(&second);
     let err = stderr(&second);
     let main = first_build(&err);
+    if level == "on" {
+        // The stage images came back with the docker cache: cache sources, not built again.
+        assert!(
+            err.contains(&format!(
+                "--cache-from {tag}, --cache-from dockroute-stage/{marker}:deps, --cache-from dockroute-stage/{marker}:build ("
+            )),
+            "{err}"
+        );
+        assert_eq!(
+            err.matches(" naming to ").count(),
+            1,
+            "one build only: {err}"
+        );
+    }
     let mut c = Command::new(DOCKER28);
     c.args([
         "-H",
@@ -533,7 +547,7 @@ fn the_legacy_route_rebuilds_warm_after_the_docker_cache() {
 
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
-fn quiet_prints_only_the_image_id_while_the_stage_images_are_rebuilt() {
+fn quiet_prints_only_the_image_id_while_the_stage_images_are_built() {
     each_strict(|which| {
         let host = daemon(which);
         let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host);
