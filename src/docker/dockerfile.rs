@@ -112,7 +112,7 @@ pub struct Stage {
 /// continuations, comments, heredoc bodies and `# escape=` included). A reference that
 /// names no earlier stage is an image, not a dependency.
 #[must_use]
-pub fn stages(text: &[u8]) -> Vec<Stage> {
+pub(crate) fn stages(text: &[u8]) -> Vec<Stage> {
     let mut stages: Vec<Stage> = Vec::new();
     walk(text, |_, line| {
         let (word, args) = split_word(line);
@@ -255,7 +255,7 @@ pub fn scan_file(path: &Path) -> io::Result<Vec<Finding>> {
 
 /// Reads a Dockerfile's bytes, as [`scan_file`] does (a regular file of at most
 /// [`MAX_FILE_BYTES`]).
-pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+pub(crate) fn read_file(path: &Path) -> io::Result<Vec<u8>> {
     // Only a regular file: a pipe or FIFO (`-f /dev/stdin`, `-f <(…)`) read here would be
     // drained before the client reads it, or block with no writer.
     if !std::fs::metadata(path)?.is_file() {

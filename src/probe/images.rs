@@ -24,7 +24,7 @@ use crate::route::facts::LocalTags;
 
 /// The tags of `tags` the daemon of this call has, within `timeout` in all.
 #[must_use]
-pub fn local_tags(inv: &Invocation, tags: &[OsString], timeout: Duration) -> LocalTags {
+pub(crate) fn local_tags(inv: &Invocation, tags: &[OsString], timeout: Duration) -> LocalTags {
     if tags.is_empty() {
         return LocalTags::Present(Vec::new());
     }
@@ -45,7 +45,7 @@ pub fn local_tags(inv: &Invocation, tags: &[OsString], timeout: Duration) -> Loc
 /// Looks each tag up at `address` by `deadline`; a tag not answered for counts as absent,
 /// and when the daemon answers none, nothing was checked.
 #[must_use]
-pub fn present(address: &Address, tags: &[OsString], deadline: Instant) -> LocalTags {
+pub(crate) fn present(address: &Address, tags: &[OsString], deadline: Instant) -> LocalTags {
     let mut found = Vec::new();
     let mut answered = false;
     for tag in tags {

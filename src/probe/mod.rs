@@ -12,7 +12,7 @@ pub mod clients;
 pub mod daemon;
 pub mod discovery;
 pub mod gather;
-pub mod images;
+pub(crate) mod images;
 pub mod mounts;
 pub mod runtime;
 pub mod settings;

@@ -13,4 +13,4 @@ mod every_flag;
 pub mod facts;
 pub mod plan;
 pub mod secrets;
-pub mod warm;
+pub(crate) mod warm;

@@ -37,12 +37,12 @@ use crate::route::plan::{StageImage, Warm};
 
 /// The repository of the stage images: a name of dockroute's own, so the stages never
 /// land in the user's repository (`docker push --all-tags` would push them).
-pub const STAGE_REPOSITORY: &str = "dockroute-stage";
+pub(crate) const STAGE_REPOSITORY: &str = "dockroute-stage";
 
 /// The build argument that asks BuildKit for inline cache metadata.
-pub const INLINE_CACHE: &str = "BUILDKIT_INLINE_CACHE";
+pub(crate) const INLINE_CACHE: &str = "BUILDKIT_INLINE_CACHE";
 /// It, turned on: what the routes add.
-pub const INLINE_CACHE_ON: &str = "BUILDKIT_INLINE_CACHE=1";
+pub(crate) const INLINE_CACHE_ON: &str = "BUILDKIT_INLINE_CACHE=1";
 
 /// Whether the call sets `BUILDKIT_INLINE_CACHE` itself (`K=V`, or bare `K` taken from
 /// the environment).
@@ -93,7 +93,7 @@ fn repository_component(tag: &[u8]) -> String {
 /// `dockroute-stage/REPO:STAGE`. Empty without a `-t` to name them after, without a
 /// local Dockerfile, or with a single stage.
 #[must_use]
-pub fn stage_images(call: &BuildCall, scan: Option<&DockerfileScan>) -> Vec<(String, OsString)> {
+pub(crate) fn stage_images(call: &BuildCall, scan: Option<&DockerfileScan>) -> Vec<(String, OsString)> {
     let Some(stages) = scan.map(|s| &s.stages).filter(|s| s.len() > 1) else {
         return Vec::new();
     };
@@ -148,7 +148,7 @@ pub fn stage_images(call: &BuildCall, scan: Option<&DockerfileScan>) -> Vec<(Str
 /// What to add to a build on the daemon with this builder (`buildkit`: the daemon's
 /// BuildKit; otherwise the legacy builder); `None` when `DOCKROUTE_WARM=off`.
 #[must_use]
-pub fn plan(
+pub(crate) fn plan(
     call: &BuildCall,
     warm: &WarmFacts,
     scan: Option<&DockerfileScan>,
