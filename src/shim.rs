@@ -13,8 +13,8 @@ use crate::error::Result;
 use crate::guard::SelfGuard;
 use crate::guard::PROBE_VAR;
 use crate::output;
+use crate::prepare::{prepare, Prepared, Probe};
 use crate::probe::discovery;
-use crate::probe::gather;
 use crate::route::decide;
 use crate::route::facts::{Client, Facts};
 use crate::route::plan::{Plan, Route};
@@ -63,16 +63,14 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
         let plan = decide::decide(&inv, &facts)?;
         return Err(crate::exec::exec(&plan, &guard));
     }
-    crate::output::redact::register_call(&inv, &|k| crate::route::secrets::looks_secret(k, &[]));
-    let g = gather::gather(&inv, &guard, false)?;
+    let Prepared {
+        gathered: g,
+        decision,
+    } = prepare(&inv, &guard, Probe::AsNeeded)?;
     for bad in &g.settings.bad {
         output::notice(&bad.to_string());
     }
-    let plan = match decide::decide(&inv, &g.facts) {
-        // No docker client at all is only an error for calls that need one.
-        Err(crate::error::Error::NoClient { .. }) => return Err(g.search.into_error()),
-        other => other?,
-    };
+    let plan = decision?;
     tracing::debug!(
         route = plan.route.name(),
         program = %plan.program.display(),

@@ -40,15 +40,19 @@ pub struct Gathered {
     pub buildx_plugin: Option<std::path::PathBuf>,
 }
 
-/// Gathers everything for `inv`. `with_runtime` forces the runtime probe even for calls
-/// that would not need it (doctor).
+/// Gathers everything for `inv` under `settings` (read once by the caller). `with_runtime`
+/// forces the runtime probe even for calls that would not need it (doctor).
 ///
 /// # Errors
 /// None today; the signature leaves room for a fact that must stop the call.
-pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result<Gathered> {
+pub fn gather(
+    inv: &Invocation,
+    guard: &SelfGuard,
+    settings: Settings,
+    with_runtime: bool,
+) -> Result<Gathered> {
     let path: Option<OsString> = std::env::var_os("PATH");
     let (candidates, search) = discovery::all_clients(path.as_deref(), guard);
-    let settings = Settings::from_env();
     let cache = Cache::open(settings.cache_dir.as_deref());
     let outcomes = clients::versions(&candidates, guard, cache.as_ref(), settings.probe_timeout);
     let config_dir = config::config_dir(inv.globals.value("config"));
