@@ -17,7 +17,8 @@ use crate::prepare::{prepare, Prepared, Probe};
 use crate::probe::discovery;
 use crate::route::decide;
 use crate::route::facts::{Client, Facts};
-use crate::route::plan::{Plan, Route};
+use crate::route::mode::Route;
+use crate::route::plan::Plan;
 
 /// Runs a docker call; returns the exit code when it does not exec.
 #[must_use]
@@ -155,7 +156,8 @@ pub fn reroute_line(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::route::plan::{Builder, BuilderChoice, Route};
+    use crate::route::mode::Route;
+    use crate::route::plan::{Builder, BuilderChoice};
 
     /// One line, naming the client and its version, the route, the builder and why, the
     /// reason in the runtime's own words, and how to turn it off.

@@ -12,7 +12,8 @@ use crate::output;
 use crate::output::redact;
 use crate::prepare::{prepare, Prepared, Probe};
 use crate::probe::gather::Gathered;
-use crate::route::plan::{Plan, Route};
+use crate::route::mode::Route;
+use crate::route::plan::Plan;
 
 fn lossy(v: &[OsString]) -> Vec<String> {
     v.iter().map(|a| a.to_string_lossy().into_owned()).collect()

@@ -18,8 +18,10 @@ use crate::probe::discovery::SearchReport;
 use crate::probe::gather::Gathered;
 use crate::probe::runtime::{RuntimeReport, RuntimeSource};
 use crate::probe::settings::{BadValue, Settings};
-use crate::route::facts::{BuildKitFacts, Client, Facts, Mode, ProbeProblem, Runtime};
-use crate::route::plan::{Builder, BuilderChoice, ImageId, Plan, Route, Step};
+use crate::route::facts::{BuildKitFacts, Client, Facts, ProbeProblem, Runtime};
+use crate::route::mode::Mode;
+use crate::route::mode::Route;
+use crate::route::plan::{Builder, BuilderChoice, ImageId, Plan, Step};
 
 const DOC: &str = include_str!("../../docs/json.md");
 

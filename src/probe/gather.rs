@@ -22,8 +22,9 @@ use crate::probe::discovery::{self, SearchReport};
 use crate::probe::mounts::MountPoints;
 use crate::probe::runtime::{self, RuntimeReport};
 use crate::probe::settings::Settings;
-use crate::route::facts::{BuildEnv, DockerfileScan, Facts, Mode, Runtime};
-use crate::route::plan::Route;
+use crate::route::facts::{BuildEnv, DockerfileScan, Facts, Runtime};
+use crate::route::mode::Mode;
+use crate::route::mode::Route;
 
 /// The facts, plus what was learnt on the way (for `doctor` and `explain`).
 #[derive(Debug, Clone)]

@@ -15,7 +15,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::route::facts::{Mode, Runtime};
+use crate::route::facts::Runtime;
+use crate::route::mode::Mode;
 use crate::route::secrets::{Guard, Policy};
 
 /// Default bound on each client's `--version` probe.
@@ -352,7 +353,7 @@ mod tests {
             ("DOCKROUTE_SECRET_WORDS", "npmrc, pin"),
             ("DOCKROUTE_BUILDKIT_HOST", "tcp://bk:1234"),
         ]);
-        assert_eq!(s.mode, Mode::Force(crate::route::plan::Route::Remote));
+        assert_eq!(s.mode, Mode::Force(crate::route::mode::Route::Remote));
         assert!(matches!(s.runtime, Some(Runtime::Restricted { .. })));
         assert_eq!(s.probe_timeout, Duration::from_millis(700));
         assert_eq!(s.daemon_ttl, Duration::ZERO);

@@ -12,7 +12,8 @@ use crate::docker::args::{BuildCall, Invocation};
 use crate::error::{Error, Result};
 use crate::route::buildctl::{self, Sink};
 use crate::route::facts::{Facts, Runtime};
-use crate::route::plan::{Builder, BuilderChoice, ImageId, Plan, Route, Step};
+use crate::route::mode::Route;
+use crate::route::plan::{Builder, BuilderChoice, ImageId, Plan, Step};
 
 /// The daemonless and remote routes: the call translated for `buildctl`.
 pub(super) fn buildkit(

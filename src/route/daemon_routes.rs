@@ -12,7 +12,8 @@ use crate::docker::args::{BuildCall, BuildForm, CommandKind, Invocation};
 use crate::docker::build_flags::{BuildFlag, BuildKit, Legacy};
 use crate::error::{Error, Result};
 use crate::route::facts::{Client, Facts, BUILDX_DEFAULT_MAJOR};
-use crate::route::plan::{Builder, BuilderChoice, Plan, Route, Step};
+use crate::route::mode::Route;
+use crate::route::plan::{Builder, BuilderChoice, Plan, Step};
 
 pub(super) const V3_FIX: &str =
     "run the step on Bitbucket runtime v3 (`runtime: cloud: version: \"3\"`), where buildx works, or build on a shared BuildKit (DOCKROUTE_BUILDKIT_HOST)";

@@ -16,8 +16,10 @@ use crate::docker::args::{BootForm, CommandKind, Invocation};
 use crate::error::{Error, Result};
 use crate::route::buildkit_routes::buildkit;
 use crate::route::daemon_routes::{buildx, legacy, mounted, unset_inherited_off, V3_FIX};
-use crate::route::facts::{Client, Facts, Mode, Runtime, BUILDX_DEFAULT_MAJOR};
-use crate::route::plan::{Builder, BuilderChoice, Plan, Route};
+use crate::route::facts::{Client, Facts, Runtime, BUILDX_DEFAULT_MAJOR};
+use crate::route::mode::Mode;
+use crate::route::mode::Route;
+use crate::route::plan::{Builder, BuilderChoice, Plan};
 use crate::route::secrets::{self, Policy};
 
 /// Decides what to run.

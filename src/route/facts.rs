@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use semver::Version;
 
-use crate::route::plan::Route;
+use crate::route::mode::Mode;
 
 /// A real docker client found on PATH, with what was learnt about it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -177,50 +177,6 @@ impl Runtime {
             Runtime::NoDaemon { .. } => "no_daemon",
             Runtime::Unknown { .. } => "unknown",
         }
-    }
-}
-
-/// `DOCKROUTE_MODE`: decide from the runtime, or force a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Decide from the runtime.
-    #[default]
-    Auto,
-    /// Always this route for builds (`pass` turns routing off).
-    Force(Route),
-}
-
-impl Mode {
-    /// The value as written in `DOCKROUTE_MODE`.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Auto => "auto",
-            Mode::Force(route) => route.name(),
-        }
-    }
-
-    /// Whether this mode forces `route`.
-    #[must_use]
-    pub fn forces(self, route: Route) -> bool {
-        self == Mode::Force(route)
-    }
-
-    /// Parses a `DOCKROUTE_MODE` value (`off` is `pass`).
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Mode> {
-        let route = match s.trim().to_ascii_lowercase().as_str() {
-            "" | "auto" => return Some(Mode::Auto),
-            "pass" | "off" => Route::Pass,
-            "mounted" => Route::Mounted,
-            "legacy" => Route::Legacy,
-            "buildx" => Route::Buildx,
-            "daemonless" => Route::Daemonless,
-            "remote" => Route::Remote,
-            _ => return None,
-        };
-        Some(Mode::Force(route))
     }
 }
 

@@ -11,5 +11,6 @@ pub mod decide;
 #[cfg(test)]
 mod every_flag;
 pub mod facts;
+pub mod mode;
 pub mod plan;
 pub mod secrets;

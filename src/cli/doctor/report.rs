@@ -23,7 +23,8 @@ use crate::probe::gather::Gathered;
 use crate::probe::runtime::{RuntimeReport, RuntimeSource};
 use crate::route::decide;
 use crate::route::facts::{BuildKitFacts, Client, Runtime};
-use crate::route::plan::{Builder, Plan, Route};
+use crate::route::mode::Route;
+use crate::route::plan::{Builder, Plan};
 
 /// The sample calls whose routes doctor shows; the first is "my build".
 const SAMPLES: [&[&str]; 3] = [&["build", "."], &["compose", "up", "--build"], &["ps"]];
@@ -692,7 +693,8 @@ fn runtime_answer(rt: &RuntimeReport, endpoint: &str) -> String {
 mod tests {
     use super::*;
     use crate::probe::discovery::SearchReport;
-    use crate::route::facts::{Facts, Mode};
+    use crate::route::facts::Facts;
+    use crate::route::mode::Mode;
 
     fn client(path: &str, major: u64, mounted: bool, buildx: bool) -> Client {
         Client::fixture(path, major, mounted, buildx)
