@@ -197,12 +197,8 @@ impl BuildEnv {
     /// since CLI 24). `None` when unset, empty or unparsable.
     #[must_use]
     pub fn buildkit(&self) -> Option<bool> {
-        let v = self.docker_buildkit.as_ref()?.to_str()?;
-        match v {
-            "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-            "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
-            _ => None,
-        }
+        let v = self.docker_buildkit.as_ref()?;
+        crate::docker::args::parse_bool(std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()))
     }
 }
 
