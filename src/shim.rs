@@ -165,12 +165,7 @@ mod tests {
     fn the_reroute_line_says_where_why_and_how_to_turn_it_off() {
         let denial = "authorization denied by plugin pipelines: --privileged=true is not allowed";
         let plan = Plan {
-            route: Route::Mounted,
-            command: "build".into(),
-            program: "/usr/bin/docker".into(),
-            argv: vec!["/usr/bin/docker".into(), "build".into(), ".".into()],
             env_set: vec![("DOCKER_BUILDKIT".into(), "1".into())],
-            env_unset: Vec::new(),
             client: Some(crate::route::facts::Client {
                 path: "/usr/bin/docker".into(),
                 version: Some(semver::Version::new(20, 10, 24)),
@@ -184,11 +179,12 @@ mod tests {
                 why: "`--secret` needs BuildKit".into(),
                 set_by_route: true,
             }),
-            notices: Vec::new(),
-            load: None,
-            then: Vec::new(),
-            image_id: None,
-            supervised: false,
+            ..Plan::new(
+                Route::Mounted,
+                "build",
+                "/usr/bin/docker".into(),
+                vec!["/usr/bin/docker".into(), "build".into(), ".".into()],
+            )
         };
         let line = reroute_line(&plan);
         assert!(!line.contains('\n'), "{line}");

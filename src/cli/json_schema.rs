@@ -311,17 +311,8 @@ fn explains() -> Vec<Value> {
             .collect(),
     };
     let remote = Plan {
-        route: Route::Remote,
-        command: "build".into(),
-        program: "/usr/bin/buildctl".into(),
-        argv: step(
-            "/usr/bin/buildctl",
-            &["build", "--frontend", "dockerfile.v0"],
-        )
-        .argv,
         env_set: vec![("BUILDKIT_HOST".into(), "tcp://buildkit:1234".into())],
         env_unset: vec!["DOCKER_BUILDKIT".into()],
-        client: None,
         reason: Some("DOCKROUTE_BUILDKIT_HOST is set".into()),
         builder: Some(BuilderChoice {
             builder: Some(Builder::BuildKit),
@@ -338,7 +329,16 @@ fn explains() -> Vec<Value> {
             write_to: Some("/tmp/iid".into()),
             print: true,
         }),
-        supervised: false,
+        ..Plan::new(
+            Route::Remote,
+            "build",
+            "/usr/bin/buildctl".into(),
+            step(
+                "/usr/bin/buildctl",
+                &["build", "--frontend", "dockerfile.v0"],
+            )
+            .argv,
+        )
     };
     let mut pass = remote.clone();
     pass.route = Route::Pass;

@@ -149,13 +149,6 @@ pub(super) fn buildkit(
         }
     };
     Ok(Plan {
-        route,
-        command: "build".into(),
-        program,
-        argv,
-        env_set: Vec::new(),
-        env_unset: Vec::new(),
-        client: None,
         reason,
         builder: Some(BuilderChoice {
             builder: Some(Builder::BuildKit),
@@ -169,8 +162,8 @@ pub(super) fn buildkit(
         }),
         notices,
         load,
-        then: Vec::new(),
         image_id,
         supervised,
+        ..Plan::new(route, "build", program, argv)
     })
 }

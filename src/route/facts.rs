@@ -110,6 +110,15 @@ impl Client {
             .is_some_and(|v| v.major < BUILDX_DEFAULT_MAJOR)
     }
 
+    /// A client from buildx's era (CLI ≥ 23): `docker build` is `docker buildx build`, and
+    /// its default builder is BuildKit. (A client of unknown version is of neither era.)
+    #[must_use]
+    pub fn buildx_era(&self) -> bool {
+        self.version
+            .as_ref()
+            .is_some_and(|v| v.major >= BUILDX_DEFAULT_MAJOR)
+    }
+
     /// A client as tests describe one: version `MAJOR.10.24`, no probe problem.
     #[cfg(test)]
     #[must_use]

@@ -121,6 +121,34 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan that runs `argv` (whose argv\[0\] is `program`) on `route` and nothing
+    /// more: no environment change, client, reason, builder, notice or extra step. The
+    /// routes fill in what they add with struct update syntax (`..Plan::new(…)`).
+    #[must_use]
+    pub fn new(
+        route: Route,
+        command: impl Into<String>,
+        program: PathBuf,
+        argv: Vec<OsString>,
+    ) -> Plan {
+        Plan {
+            route,
+            command: command.into(),
+            program,
+            argv,
+            env_set: Vec::new(),
+            env_unset: Vec::new(),
+            client: None,
+            reason: None,
+            builder: None,
+            notices: Vec::new(),
+            load: None,
+            then: Vec::new(),
+            image_id: None,
+            supervised: false,
+        }
+    }
+
     /// Whether this plan changes anything compared with plain pass-through of `inv` to
     /// `first` (program, arguments, environment or extra steps); only then does the shim
     /// print the reroute line.

@@ -441,12 +441,10 @@ fn legacy_builder(plan: &Plan, g: &Gathered) -> Option<Finding> {
             fix: "unset DOCKER_BUILDKIT (a workaround from runtime v2 days is no longer needed with dockroute)".into(),
         });
     }
-    let buildx_era_without_plugin = plan.client.as_ref().is_some_and(|c| {
-        c.version
-            .as_ref()
-            .is_some_and(|v| v.major >= crate::route::facts::BUILDX_DEFAULT_MAJOR)
-            && !c.buildx
-    });
+    let buildx_era_without_plugin = plan
+        .client
+        .as_ref()
+        .is_some_and(|c| c.buildx_era() && !c.buildx);
     buildx_era_without_plugin.then(|| Finding {
         problem: "the build client has no buildx plugin: `docker build` uses the deprecated legacy builder".into(),
         fix: "install the buildx plugin (docker-buildx into /usr/local/lib/docker/cli-plugins) to build with BuildKit".into(),
