@@ -25,6 +25,16 @@ pub const RELAYED_SIGNALS: [nix::sys::signal::Signal; 4] = [
     nix::sys::signal::Signal::SIGQUIT,
 ];
 
+/// [`RELAYED_SIGNALS`] as a set, to block or wait on.
+#[must_use]
+pub fn relayed_set() -> nix::sys::signal::SigSet {
+    let mut set = nix::sys::signal::SigSet::empty();
+    for sig in RELAYED_SIGNALS {
+        set.add(sig);
+    }
+    set
+}
+
 /// Set to `1` in the environment of a `--version` probe, so that a copy of dockroute
 /// being probed answers with its marker instead of probing in turn.
 pub const PROBE_VAR: &str = "DOCKROUTE_PROBE";

@@ -14,4 +14,5 @@ pub mod config_file;
 pub mod dockerfile;
 pub mod endpoint;
 pub mod plugins;
+pub mod program;
 pub mod version;
