@@ -121,13 +121,15 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(dir)
-            .map_err(|e| Error::Refused {
-                flag: "-q".into(),
-                why: format!(
-                    "could not create the private directory {} for the image ID: {e}",
+            .map_err(|source| Error::Io {
+                what: format!(
+                    "create the private directory {} for the image ID of `-q`",
                     dir.display()
                 ),
-                fix: "use --iidfile FILE, or point TMPDIR at a directory only you can write".into(),
+                source,
+                fix: Some(
+                    "use --iidfile FILE, or point TMPDIR at a directory only you can write".into(),
+                ),
             })?;
     }
     if let Some(path) = plan.image_id.as_ref().and_then(|i| i.write_to.as_ref()) {

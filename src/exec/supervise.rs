@@ -97,25 +97,26 @@ pub enum Stage {
 /// Runs `stages` in order, stopping at the first failure or forwarded signal. Returns the
 /// exit code to leave with (see the module documentation for how it is chosen).
 ///
-/// Fails with [`Error::Exec`] when a program cannot be started; processes the stage had
-/// already started are stopped first.
+/// Fails with [`Error::Exec`] when a program cannot be started (processes the stage had
+/// already started are stopped first), with [`Error::Io`] when the signal relay cannot be
+/// set up.
 pub fn run(stages: &[Stage], guard: &SelfGuard) -> Result<u8> {
-    let program = match stages.first() {
-        Some(Stage::One(s) | Stage::Pipe(s, _)) => s.program.clone(),
-        None => PathBuf::new(),
-    };
-    let exec_err = |source: std::io::Error| Error::Exec {
-        program: program.clone(),
-        source,
-    };
     let set = crate::guard::relayed_set();
     let caller = set
         .thread_swap_mask(SigmaskHow::SIG_BLOCK)
-        .map_err(|e| exec_err(e.into()))?;
+        .map_err(|e| Error::Io {
+            what: "block the relayed signals before starting the build's processes".into(),
+            source: e.into(),
+            fix: None,
+        })?;
     // Best effort: without it, orphans are reparented to init and only signalled.
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let result = Listener::register(taken_over(&set, &caller))
-        .map_err(exec_err)
+        .map_err(|source| Error::Io {
+            what: "install the signal relay".into(),
+            source,
+            fix: None,
+        })
         .and_then(|events| {
             let mut run = Run {
                 guard,
