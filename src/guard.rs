@@ -8,7 +8,9 @@
 //! - a hop counter ([`HOPS_VAR`]) that stops two wrappers bouncing a call between them.
 //!
 //! Both discovery (which candidates to skip) and every process dockroute starts (exec,
-//! probes, supervised children) use this module; it depends on nothing else.
+//! probes, supervised children) use this module; it depends only on [`crate::error`].
+//! It also holds the two rules every spawn obeys: a program runs only by an absolute
+//! path ([`require_absolute`]), and the relayed signals are one set ([`relayed_set`]).
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
