@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use std::os::unix::ffi::OsStrExt;
 
-use crate::docker::args::{BuildCall, CommandKind, Invocation};
+use crate::docker::args::{BuildCall, Invocation};
 use crate::docker::config;
 use crate::docker::dockerfile;
 use crate::docker::plugins;
@@ -22,7 +22,7 @@ use crate::probe::discovery::{self, SearchReport};
 use crate::probe::mounts::MountPoints;
 use crate::probe::runtime::{self, RuntimeReport};
 use crate::probe::settings::Settings;
-use crate::route::facts::{BuildEnv, DockerfileScan, Facts, Runtime};
+use crate::route::facts::{BuildEnv, DockerfileScan, Facts};
 use crate::route::mode::Mode;
 use crate::route::mode::Route;
 
@@ -69,30 +69,16 @@ pub fn gather(
         buildx_plugin.is_some(),
     );
     let mode = settings.mode;
-    let routed = matches!(
-        inv.kind,
-        CommandKind::Build(_) | CommandKind::Compose | CommandKind::BuilderBoot(_)
-    );
-    let is_build = matches!(inv.kind, CommandKind::Build(_));
-    let needs_runtime = with_runtime
-        || (routed && mode == Mode::Auto)
-        || (is_build && mode == Mode::Force(Route::Remote));
-    let runtime =
-        needs_runtime.then(|| runtime::learn(inv, &clients, cache.as_ref(), &settings, guard));
+    let needs = crate::route::needs::needs(&inv.kind, mode, with_runtime);
+    let runtime = needs
+        .runtime
+        .then(|| runtime::learn(inv, &clients, cache.as_ref(), &settings, guard));
     let mut bk = buildkit::facts(&settings, path.as_deref());
-    if is_build || with_runtime {
+    if needs.buildkit {
         // Only the address the build would use is checked.
-        let no_daemon = matches!(
-            runtime.as_ref().map(|r| &r.runtime),
-            Some(Runtime::NoDaemon { .. })
-        ) || mode == Mode::Force(Route::Daemonless);
-        let addr = match (&bk.remote, &bk.host) {
-            (Some(r), _) if mode == Mode::Auto || mode == Mode::Force(Route::Remote) => {
-                Some(r.clone())
-            }
-            (_, Some(h)) if no_daemon => Some(h.clone()),
-            _ => None,
-        };
+        let addr =
+            crate::route::needs::buildkit_address(&bk, mode, runtime.as_ref().map(|r| &r.runtime))
+                .map(str::to_string);
         bk.unreachable = addr.and_then(|a| buildkit::unreachable(&a, settings.daemon_timeout));
     }
     let call = inv.build_call();

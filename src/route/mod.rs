@@ -12,5 +12,6 @@ pub mod decide;
 mod every_flag;
 pub mod facts;
 pub mod mode;
+pub mod needs;
 pub mod plan;
 pub mod secrets;

@@ -380,14 +380,8 @@ fn buildctl_missing(g: &Gathered) -> Option<Finding> {
 
 /// The BuildKit address a build would use, which gathering checked.
 fn checked_address(g: &Gathered) -> Option<String> {
-    let bk = &g.facts.buildkit;
-    match (&bk.remote, &bk.host) {
-        (Some(r), _) => Some(r.clone()),
-        (None, Some(h)) if matches!(g.facts.runtime, Some(Runtime::NoDaemon { .. })) => {
-            Some(h.clone())
-        }
-        _ => None,
-    }
+    crate::route::needs::buildkit_address(&g.facts.buildkit, g.facts.mode, g.facts.runtime.as_ref())
+        .map(str::to_string)
 }
 
 /// Problem: the BuildKit a build would use does not answer.
