@@ -273,6 +273,10 @@ fn reports() -> Vec<Value> {
             host: Some("tcp://buildkit:1234".into()),
             buildctl: Some("/usr/bin/buildctl".into()),
             unreachable: Some("connection refused".into()),
+            checks: vec![crate::route::nodes::NodeCheck {
+                address: "tcp://buildkit:1234".into(),
+                unreachable: Some("connection refused".into()),
+            }],
             ..BuildKitFacts::default()
         },
     );

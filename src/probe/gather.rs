@@ -25,6 +25,7 @@ use crate::probe::settings::Settings;
 use crate::route::facts::{BuildEnv, DockerfileScan, Facts};
 use crate::route::mode::Mode;
 use crate::route::mode::Route;
+use crate::route::nodes::{self, Affinity};
 
 /// The facts, plus what was learnt on the way (for `doctor` and `explain`).
 #[derive(Debug, Clone)]
@@ -75,11 +76,22 @@ pub fn gather(
         .then(|| runtime::learn(inv, &clients, cache.as_ref(), &settings, guard));
     let mut bk = buildkit::facts(&settings, path.as_deref());
     if needs.buildkit {
-        // Only the address the build would use is checked.
+        // Only the addresses the build would use are checked: with a node list, in this
+        // build's order until one answers (one address: just that one).
         let addr =
             crate::route::needs::buildkit_address(&bk, mode, runtime.as_ref().map(|r| &r.runtime))
                 .map(str::to_string);
-        bk.unreachable = addr.and_then(|a| buildkit::unreachable(&a, settings.daemon_timeout));
+        if let Some(list) = addr {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            bk.affinity = inv
+                .build_call()
+                .and_then(|call| buildkit::affinity(&call, &inv.args, &cwd));
+            let key = bk.affinity.as_ref().map(Affinity::key).unwrap_or_default();
+            let all = nodes::parse_list(&list);
+            let ordered = nodes::order(&all, &key);
+            bk.checks = buildkit::check(&ordered, settings.daemon_timeout, with_runtime);
+            bk.unreachable = buildkit::none_answers(&bk.checks);
+        }
     }
     let call = inv.build_call();
     // The scan only serves refusals; with routing off nothing is refused.

@@ -214,18 +214,28 @@ impl BuildEnv {
 /// What was found about BuildKit, for the daemonless and remote routes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BuildKitFacts {
-    /// `DOCKROUTE_BUILDKIT_HOST`: a shared BuildKit for every build.
+    /// `DOCKROUTE_BUILDKIT_HOST`, as set: a shared BuildKit for every build, or a
+    /// comma-separated list of nodes ([`crate::route::nodes`]).
     pub remote: Option<String>,
     /// `DOCKROUTE_BUILDKIT_TLS_DIR`: `ca.pem`, `cert.pem`, `key.pem` for it.
     pub tls_dir: Option<PathBuf>,
-    /// `BUILDKIT_HOST`, as buildctl reads it.
+    /// `BUILDKIT_HOST`, as set (an address, or a comma-separated list of nodes).
     pub host: Option<String>,
     /// `buildctl` on PATH.
     pub buildctl: Option<PathBuf>,
     /// `buildctl-daemonless.sh` on PATH.
     pub daemonless: Option<PathBuf>,
-    /// The address the route would use was checked and does not answer: why.
+    /// The address the route would use was checked and does not answer: why (with a
+    /// node list: no node answers, each with its reason).
     pub unreachable: Option<String>,
+    /// What the build is recognised by when its node is chosen from a list (the
+    /// canonical context directory and Dockerfile); `None` when it is not a local build.
+    #[serde(skip)]
+    pub affinity: Option<crate::route::nodes::Affinity>,
+    /// Each node checked, in the build's order: the probe stops at the first that
+    /// answers (doctor checks every node).
+    #[serde(skip)]
+    pub checks: Vec<crate::route::nodes::NodeCheck>,
 }
 
 /// The Dockerfile a build would use, and the BuildKit-only syntax found in it.

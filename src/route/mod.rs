@@ -13,5 +13,6 @@ mod every_flag;
 pub mod facts;
 pub mod mode;
 pub mod needs;
+pub mod nodes;
 pub mod plan;
 pub mod secrets;
