@@ -66,7 +66,7 @@ pub fn affinity(call: &BuildCall, args: &[OsString], cwd: &Path) -> Option<Affin
 /// Checks `ordered` nodes: one after another until one answers, or (`all`) every node at
 /// once, each bounded by `timeout`. The checks come back in order.
 #[must_use]
-pub fn check(ordered: &[&str], timeout: Duration, all: bool) -> Vec<NodeCheck> {
+pub(crate) fn check(ordered: &[&str], timeout: Duration, all: bool) -> Vec<NodeCheck> {
     let one = |a: &str| NodeCheck {
         address: a.to_string(),
         unreachable: unreachable(a, timeout),
@@ -101,7 +101,7 @@ pub fn check(ordered: &[&str], timeout: Duration, all: bool) -> Vec<NodeCheck> {
 /// Why no node answers, when none of `checks` does: the one node's reason, or each node
 /// with its reason. `None` when one answers (or none was checked).
 #[must_use]
-pub fn none_answers(checks: &[NodeCheck]) -> Option<String> {
+pub(crate) fn none_answers(checks: &[NodeCheck]) -> Option<String> {
     let dead: Vec<(&str, &str)> = checks
         .iter()
         .map(|c| Some((c.address.as_str(), c.unreachable.as_deref()?)))

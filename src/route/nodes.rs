@@ -58,12 +58,19 @@ impl Affinity {
     }
 }
 
-/// A node's rendezvous weight for `key`.
-fn weight(key: &[u8], node: &str) -> u64 {
+/// The hash state after `key`: each node's weight continues from it, so the key is
+/// hashed once per choice, not once per node.
+fn keyed(key: &[u8]) -> Sha256 {
     let mut h = Sha256::new();
     // The key's length first, so that no (key, node) pair reads as another.
     h.update((key.len() as u64).to_be_bytes());
     h.update(key);
+    h
+}
+
+/// A node's rendezvous weight: the first 8 bytes of SHA-256(len(key), key, node).
+fn weight(keyed: &Sha256, node: &str) -> u64 {
+    let mut h = keyed.clone();
     h.update(node.as_bytes());
     let d = h.finalize();
     let mut first = [0u8; 8];
@@ -72,11 +79,15 @@ fn weight(key: &[u8], node: &str) -> u64 {
 }
 
 /// The nodes in the order a build with `key` tries them: heaviest weight first, ties
-/// (practically never) by address.
+/// (practically never) by address. A single node needs no hashing.
 #[must_use]
 pub fn order<'a>(nodes: &'a [String], key: &[u8]) -> Vec<&'a str> {
+    if let [one] = nodes {
+        return vec![one.as_str()];
+    }
+    let k = keyed(key);
     let mut weighted: Vec<(u64, &str)> =
-        nodes.iter().map(|n| (weight(key, n), n.as_str())).collect();
+        nodes.iter().map(|n| (weight(&k, n), n.as_str())).collect();
     weighted.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
     weighted.dedup_by(|a, b| a.1 == b.1);
     weighted.into_iter().map(|(_, n)| n).collect()
@@ -141,7 +152,7 @@ pub fn choose(
 
 /// The context and Dockerfile as the key shows them in notices (`explain`).
 #[must_use]
-pub fn describe(affinity: Option<&Affinity>) -> String {
+pub(crate) fn describe(affinity: Option<&Affinity>) -> String {
     match affinity {
         Some(Affinity {
             context,
