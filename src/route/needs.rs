@@ -38,7 +38,8 @@ pub fn needs(kind: &CommandKind, mode: Mode, everything: bool) -> Needs {
 
 /// The BuildKit address a build goes to, if any: the shared BuildKit
 /// (`DOCKROUTE_BUILDKIT_HOST`) unless another route is forced, else `BUILDKIT_HOST` when
-/// there is no daemon (or the daemonless route is forced).
+/// there is no daemon (or the daemonless route is forced). Either may be a node list, as
+/// set: [`crate::route::nodes`] picks the build's node from it.
 #[must_use]
 pub fn buildkit_address<'a>(
     bk: &'a BuildKitFacts,
