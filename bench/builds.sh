@@ -8,7 +8,9 @@
 #      BuildKit, inline cache added; DOCKROUTE_WARM=final, the stage images are case 5's)
 #      vs `DOCKER_BUILDKIT=1 /usr/bin/docker build` by hand vs the legacy builder by
 #      hand. Target: dockroute <= 1.1x by hand.
-#   2. the Dockerfile scan on a 300-line Dockerfile (examples/scan_bench). Target < 0.2 ms.
+#   2. the Dockerfile scan on a 300-line Dockerfile (examples/scan_bench). Target < 0.2 ms;
+#      and the choice of a BuildKit node from a list (examples/node_choice_bench), next to
+#      the reachability check it orders.
 #   3. no daemon, BUILDKIT_HOST: `docker build -o type=local` through dockroute vs the
 #      equivalent `buildctl build` by hand. Target: < 5 ms more (only the decision).
 #   4. a shared BuildKit with the image loaded into the restricted daemon: through
@@ -40,7 +42,7 @@ results=bench/builds-results.txt
 [ "$(id -u)" = 0 ] || { echo "bench/builds.sh: run as root (it starts dockerds)" >&2; exit 1; }
 
 cargo build --quiet --example authz_plugin
-cargo build --quiet --release --example scan_bench
+cargo build --quiet --release --example scan_bench --example node_choice_bench
 cargo build --quiet --release
 target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 export DOCKROUTE_AUTHZ_PLUGIN=$target/debug/examples/authz_plugin
@@ -226,6 +228,7 @@ for r in $(seq "$rounds"); do
   done
 done
 scan=$("$target/release/examples/scan_bench")
+nodes=$("$target/release/examples/node_choice_bench")
 
 {
   echo "dockroute build bench ($(date -u +%Y-%m-%d), $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
@@ -281,4 +284,5 @@ scan=$("$target/release/examples/scan_bench")
         }
       }
     }' "$w/times" "$w/bytes"
+  echo "$nodes"
 } | tee "$results"

@@ -123,7 +123,11 @@ pub fn run(args: Vec<OsString>) -> u8 {
                 crate::output::report(&page);
                 Ok(0)
             }
-            Err(e) => Err(Error::Usage(format!("could not render the man page: {e}"))),
+            Err(source) => Err(Error::Io {
+                what: "render the man page".into(),
+                source,
+                fix: None,
+            }),
         },
     };
     match result {
@@ -134,14 +138,6 @@ pub fn run(args: Vec<OsString>) -> u8 {
         }
     }
 }
-
-/// dockroute's own exit codes (otherwise the real client's).
-pub const EXIT_CODES: &[(&str, &str)] = &[
-    ("127", "No real docker client on PATH; the message says where it looked."),
-    ("126", "The chosen client could not be executed."),
-    ("2", "Refused before running: a flag the route cannot honour (the message names it and gives the fix), a secret build argument under DOCKROUTE_SECRETS=deny, wrappers calling each other, or bad usage."),
-    ("1", "doctor found something to fix."),
-];
 
 /// The man page: clap's sections for the CLI, then each command with its options, then
 /// the shim, environment, exit status and files.
@@ -203,7 +199,7 @@ pub fn man_page() -> std::io::Result<String> {
         ));
     }
     page.push_str(".SH EXIT STATUS\nThe real client's own, except:\n");
-    for (code, what) in EXIT_CODES {
+    for (code, what) in crate::error::exit::ALL {
         page.push_str(&format!(".TP\n\\fB{code}\\fR\n{}\n", roff_escape(what)));
     }
     page.push_str(&format!(
@@ -286,6 +282,13 @@ mod tests {
             "\\fB127\\fR",
         ] {
             assert!(page.contains(needle), "{needle} missing from\n{page}");
+        }
+        // Every exit code of dockroute's own, from the one table the errors use.
+        for (code, _) in crate::error::exit::ALL {
+            assert!(
+                page.contains(&format!(".TP\n\\fB{code}\\fR\n")),
+                "{code}: {page}"
+            );
         }
         assert!(
             !page.contains("dockroute\\-doctor(1)"),

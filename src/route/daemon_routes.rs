@@ -13,8 +13,9 @@ use std::path::Path;
 use crate::docker::args::{BuildCall, BuildForm, CommandKind, Invocation};
 use crate::docker::build_flags::{BuildFlag, BuildKit, Legacy};
 use crate::error::{Error, Result};
-use crate::route::facts::{Client, Facts, BUILDX_DEFAULT_MAJOR};
-use crate::route::plan::{Builder, BuilderChoice, Plan, Route, Step, Warm};
+use crate::route::facts::{Client, Facts};
+use crate::route::mode::Route;
+use crate::route::plan::{Builder, BuilderChoice, Plan, Step, Warm};
 use crate::route::warm;
 
 pub(super) const V3_FIX: &str =
@@ -228,11 +229,7 @@ fn mounted_builder(
         })
         .map(|f| format!("`{}` needs BuildKit", f.dashed()))
         .or_else(|| typed_buildx.then(|| "`docker buildx build` asks for BuildKit".to_string()));
-    let own = facts.clients.first().filter(|c| {
-        c.version
-            .as_ref()
-            .is_some_and(|v| v.major >= BUILDX_DEFAULT_MAJOR)
-    });
+    let own = facts.clients.first().filter(|c| c.buildx_era());
     let choice = |builder, why: String, set_by_route| BuilderChoice {
         builder: Some(builder),
         why,
@@ -359,24 +356,18 @@ pub(super) fn mounted(
             ));
         }
     }
+    let argv = edit.argv(&client.path, &["build"]);
     Ok(Plan {
-        route: Route::Mounted,
-        command: "build".into(),
-        argv: edit.argv(&client.path, &["build"]),
-        program: client.path.clone(),
         env_set: set
             .map(|v| vec![("DOCKER_BUILDKIT".to_string(), v.to_string())])
             .unwrap_or_default(),
-        env_unset: Vec::new(),
         client: Some(client.clone()),
         reason,
         builder: Some(builder),
         notices: edit.notices,
-        load: None,
         then,
-        image_id: None,
-        supervised: false,
         warm,
+        ..Plan::new(Route::Mounted, "build", client.path.clone(), argv)
     })
 }
 
@@ -401,13 +392,9 @@ pub(super) fn legacy(
     let then = push_emulation(inv, call, &mut edit, &first.path)?;
     let warm = warm::plan(call, &facts.warm, facts.dockerfile.as_ref(), false);
     edit.added = warm.as_ref().map(Warm::args).unwrap_or_default();
+    let argv = edit.argv(&first.path, &["build"]);
     Ok(Plan {
-        route: Route::Legacy,
-        command: "build".into(),
-        argv: edit.argv(&first.path, &["build"]),
-        program: first.path.clone(),
         env_set: vec![("DOCKER_BUILDKIT".into(), "0".into())],
-        env_unset: Vec::new(),
         client: Some(first.clone()),
         reason,
         builder: Some(BuilderChoice {
@@ -416,11 +403,9 @@ pub(super) fn legacy(
             set_by_route: true,
         }),
         notices: edit.notices,
-        load: None,
         then,
-        image_id: None,
         warm,
-        supervised: false,
+        ..Plan::new(Route::Legacy, "build", first.path.clone(), argv)
     })
 }
 
@@ -454,11 +439,6 @@ pub(super) fn buildx(
     }
     let edit = Edit::new(inv);
     Plan {
-        route: Route::Buildx,
-        command: words.join(" "),
-        argv: edit.argv(&client.path, &words),
-        program: client.path.clone(),
-        env_set: Vec::new(),
         env_unset,
         client: Some(client.clone()),
         reason,
@@ -468,10 +448,11 @@ pub(super) fn buildx(
             set_by_route: false,
         }),
         notices,
-        load: None,
-        then: Vec::new(),
-        image_id: None,
-        supervised: false,
-        warm: None,
+        ..Plan::new(
+            Route::Buildx,
+            words.join(" "),
+            client.path.clone(),
+            edit.argv(&client.path, &words),
+        )
     }
 }

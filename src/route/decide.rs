@@ -16,8 +16,10 @@ use crate::docker::args::{BootForm, CommandKind, Invocation};
 use crate::error::{Error, Result};
 use crate::route::buildkit_routes::buildkit;
 use crate::route::daemon_routes::{buildx, legacy, mounted, unset_inherited_off, V3_FIX};
-use crate::route::facts::{Client, Facts, Mode, Runtime, BUILDX_DEFAULT_MAJOR};
-use crate::route::plan::{Builder, BuilderChoice, Plan, Route};
+use crate::route::facts::{Client, Facts, Runtime};
+use crate::route::mode::Mode;
+use crate::route::mode::Route;
+use crate::route::plan::{Builder, BuilderChoice, Plan};
 use crate::route::secrets::{self, Policy};
 
 /// Decides what to run.
@@ -110,21 +112,13 @@ fn builtin(inv: &Invocation) -> Option<Plan> {
         });
     }
     Some(Plan {
-        route: Route::Builtin,
-        command: word.to_string_lossy().into_owned(),
-        program: std::path::PathBuf::new(),
-        argv,
-        env_set: Vec::new(),
-        env_unset: Vec::new(),
-        client: None,
         reason: Some("no docker client on PATH".into()),
-        builder: None,
-        notices: Vec::new(),
-        load: None,
-        then: Vec::new(),
-        image_id: None,
-        supervised: false,
-        warm: None,
+        ..Plan::new(
+            Route::Builtin,
+            word.to_string_lossy().into_owned(),
+            std::path::PathBuf::new(),
+            argv,
+        )
     })
 }
 
@@ -240,29 +234,14 @@ pub(super) fn pass_plan(inv: &Invocation, client: &Client) -> Plan {
     argv.push(client.path.clone().into_os_string());
     argv.extend(inv.args.iter().cloned());
     Plan {
-        route: Route::Pass,
-        command: command_words(inv),
-        program: client.path.clone(),
-        argv,
-        env_set: Vec::new(),
-        env_unset: Vec::new(),
         client: Some(client.clone()),
-        reason: None,
-        builder: None,
-        notices: Vec::new(),
-        load: None,
-        then: Vec::new(),
-        image_id: None,
-        warm: None,
-        supervised: false,
+        ..Plan::new(Route::Pass, command_words(inv), client.path.clone(), argv)
     }
 }
 
 /// The builder `docker build` gets from this client with the inherited environment.
 fn default_builder(client: Option<&Client>, facts: &Facts) -> BuilderChoice {
-    let modern = client
-        .and_then(|c| c.version.as_ref())
-        .is_some_and(|v| v.major >= BUILDX_DEFAULT_MAJOR);
+    let modern = client.is_some_and(Client::buildx_era);
     let buildx = client.is_some_and(|c| c.buildx);
     let (builder, why) = match (facts.env.buildkit(), modern, buildx) {
         (Some(false), _, _) => (Some(Builder::Legacy), "DOCKER_BUILDKIT=0 is set".to_string()),
@@ -371,6 +350,7 @@ mod tests {
 
     use crate::docker::dockerfile::Finding;
     use crate::route::facts::{BuildKitFacts, DockerfileScan};
+    use crate::route::nodes::{Affinity, NodeCheck};
 
     const NEW: &str = "/usr/local/bin/docker";
     const OLD: &str = "/usr/bin/docker";
@@ -587,6 +567,10 @@ mod tests {
         let mut f = no_daemon_buildkit_host();
         f.buildkit.daemonless = None;
         f.buildkit.unreachable = Some("connection refused".into());
+        f.buildkit.checks = vec![NodeCheck {
+            address: "tcp://bk:1234".into(),
+            unreachable: Some("connection refused".into()),
+        }];
         f
     }
     fn no_daemon_preset_host_with_script() -> Facts {
@@ -1025,5 +1009,170 @@ mod tests {
             ]
         );
         assert_eq!(p.warm.unwrap().stage_images.len(), 2);
+    }
+
+    // --- several shared BuildKits ----------------------------------------------------
+    const NODES: &str = "tcp://bk-0:1234, tcp://bk-1:1234";
+
+    fn affinity(ctx: &str) -> Affinity {
+        Affinity {
+            context: ctx.into(),
+            dockerfile: Some(format!("{ctx}/Dockerfile").into()),
+        }
+    }
+
+    fn checks(dead: &[&str]) -> Vec<NodeCheck> {
+        dead.iter()
+            .map(|a| NodeCheck {
+                address: (*a).into(),
+                unreachable: Some(format!("{a}: connection refused")),
+            })
+            .collect()
+    }
+
+    /// `DOCKROUTE_BUILDKIT_HOST` = `list`, a build of /w/a, the nodes in `dead` checked
+    /// and dead.
+    fn remote_nodes(list: &str, dead: &[&str]) -> Facts {
+        let mut f = remote_on_v2();
+        f.buildkit.remote = Some(list.into());
+        f.buildkit.affinity = Some(affinity("/w/a"));
+        f.buildkit.checks = checks(dead);
+        f
+    }
+
+    fn order_of(list: &str, ctx: &str) -> Vec<String> {
+        let all = crate::route::nodes::parse_list(list);
+        crate::route::nodes::order(&all, &affinity(ctx).key())
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
+    fn plan_for(facts: &Facts) -> Result<Plan> {
+        let inv = Invocation::parse(vec!["build".into(), "-t".into(), "x".into(), ".".into()]);
+        decide(&inv, facts)
+    }
+
+    #[test]
+    fn a_node_list_builds_on_the_first_node_in_the_builds_order_that_answers() {
+        let o = order_of(NODES, "/w/a");
+        // All answer: the first in the order, named with what chose it.
+        let p = plan_for(&remote_nodes(NODES, &[])).unwrap();
+        assert_eq!(
+            lossy(&p.argv)[..5],
+            [BUILDCTL, "--addr", o[0].as_str(), "--tlsdir", "/certs"]
+        );
+        let why = &p.builder.as_ref().unwrap().why;
+        assert_eq!(
+            why,
+            &format!(
+                "the BuildKit at {}, node 1 of 2 in the order of this build (/w/a and /w/a/Dockerfile)",
+                o[0]
+            )
+        );
+        assert!(
+            p.notices.iter().all(|n| !n.contains("does not answer")),
+            "{:?}",
+            p.notices
+        );
+        assert_eq!(p.route, Route::Remote);
+        assert!(p.load.is_some(), "loaded into the daemon as with one node");
+
+        // The first dead: the next, with a notice naming both.
+        let p = plan_for(&remote_nodes(NODES, &[o[0].as_str()])).unwrap();
+        assert_eq!(lossy(&p.argv)[..3], [BUILDCTL, "--addr", o[1].as_str()]);
+        assert!(
+            p.notices.iter().any(|n| n
+                == &format!(
+                    "the BuildKit node {0} does not answer ({0}: connection refused): building on {1}, the next node in this build's order",
+                    o[0], o[1]
+                )),
+            "{:?}",
+            p.notices
+        );
+        assert!(p.builder.unwrap().why.contains("node 2 of 2"));
+
+        // A dead node later in the order changes nothing.
+        let p = plan_for(&remote_nodes(NODES, &[o[1].as_str()])).unwrap();
+        assert_eq!(lossy(&p.argv)[2], o[0]);
+        assert!(p.notices.iter().all(|n| !n.contains("does not answer")));
+
+        // None answers: refused before anything runs, each node named with its reason.
+        let e = plan_for(&remote_nodes(NODES, &[o[1].as_str(), o[0].as_str()])).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let said = e.to_string();
+        assert!(said.contains("DOCKROUTE_BUILDKIT_HOST"), "{said}");
+        assert!(
+            said.contains(&format!(
+                "none of the 2 BuildKit nodes in DOCKROUTE_BUILDKIT_HOST answers: {0} ({0}: connection refused); {1} ({1}: connection refused)",
+                o[0], o[1]
+            )),
+            "{said}"
+        );
+        assert!(e.hint().is_some_and(|h| h.contains("buildkitds")));
+    }
+
+    #[test]
+    fn each_context_goes_to_its_own_first_node() {
+        let list = "tcp://bk-0:1234,tcp://bk-1:1234,tcp://bk-2:1234";
+        let mut firsts = std::collections::BTreeSet::new();
+        for ctx in ["/w/a", "/w/b", "/w/c", "/w/d", "/srv/x", "/srv/y"] {
+            let mut f = remote_nodes(list, &[]);
+            f.buildkit.affinity = Some(affinity(ctx));
+            let p = plan_for(&f).unwrap();
+            let want = order_of(list, ctx);
+            assert_eq!(lossy(&p.argv)[2], want[0], "{ctx}");
+            firsts.insert(want[0].clone());
+        }
+        // (Pinned weights: these six contexts do not all hash to one node.)
+        assert!(firsts.len() > 1, "{firsts:?}");
+    }
+
+    #[test]
+    fn tls_files_go_to_network_nodes_only() {
+        let unix = "unix:///run/buildkit/buildkitd.sock";
+        let tcp = "tcp://bk-0:1234";
+        let list = format!("{unix},{tcp}");
+        let p = plan_for(&remote_nodes(&list, &[tcp])).unwrap();
+        assert_eq!(lossy(&p.argv)[..4], [BUILDCTL, "--addr", unix, "build"]);
+        let p = plan_for(&remote_nodes(&list, &[unix])).unwrap();
+        assert_eq!(
+            lossy(&p.argv)[..5],
+            [BUILDCTL, "--addr", tcp, "--tlsdir", "/certs"]
+        );
+    }
+
+    #[test]
+    fn a_buildkit_host_list_on_the_daemonless_route() {
+        let list = "tcp://a:1,tcp://b:1";
+        let o = order_of(list, "/w/a");
+        let pod = |dead: &[&str], script: bool| {
+            let mut f = no_client();
+            f.buildkit.host = Some(list.into());
+            f.buildkit.affinity = Some(affinity("/w/a"));
+            f.buildkit.checks = checks(dead);
+            if dead.len() == 2 {
+                f.buildkit.unreachable = Some("no node answers".into());
+            }
+            if !script {
+                f.buildkit.daemonless = None;
+            }
+            f
+        };
+        let p = plan_for(&pod(&[o[0].as_str()], true)).unwrap();
+        assert_eq!(p.route, Route::Daemonless);
+        assert_eq!(lossy(&p.argv)[..3], [BUILDCTL, "--addr", o[1].as_str()]);
+        assert!(p.notices.iter().any(|n| n.contains("does not answer")));
+        // None answers, the script is there: a private BuildKit, as with one address.
+        let p = plan_for(&pod(&[o[0].as_str(), o[1].as_str()], true)).unwrap();
+        assert_eq!(lossy(&p.argv)[0], SCRIPT);
+        assert!(p.supervised);
+        assert!(p
+            .notices
+            .iter()
+            .any(|n| n.contains(&format!("BUILDKIT_HOST={list} does not answer"))));
+        // … and without it: refused, naming BUILDKIT_HOST.
+        let e = plan_for(&pod(&[o[0].as_str(), o[1].as_str()], false)).unwrap_err();
+        assert!(e.to_string().contains("in BUILDKIT_HOST answers"), "{e}");
     }
 }

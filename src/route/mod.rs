@@ -11,6 +11,9 @@ pub mod decide;
 #[cfg(test)]
 mod every_flag;
 pub mod facts;
+pub mod mode;
+pub mod needs;
+pub mod nodes;
 pub mod plan;
 pub mod secrets;
 pub(crate) mod warm;

@@ -93,7 +93,10 @@ fn repository_component(tag: &[u8]) -> String {
 /// `dockroute-stage/REPO:STAGE`. Empty without a `-t` to name them after, without a
 /// local Dockerfile, or with a single stage.
 #[must_use]
-pub(crate) fn stage_images(call: &BuildCall, scan: Option<&DockerfileScan>) -> Vec<(String, OsString)> {
+pub(crate) fn stage_images(
+    call: &BuildCall,
+    scan: Option<&DockerfileScan>,
+) -> Vec<(String, OsString)> {
     let Some(stages) = scan.map(|s| &s.stages).filter(|s| s.len() > 1) else {
         return Vec::new();
     };

@@ -13,6 +13,7 @@ mod cli;
 mod daemonless;
 mod discovery;
 mod login;
+mod nodes;
 mod packaging;
 mod passthrough;
 mod relative_path;
