@@ -357,6 +357,23 @@ pub static BUILD_FLAGS: &[BuildFlagRow] = &[
     row(F::Ulimit, "ulimit", None, Value, KEEP, NO, Translate("`--opt ulimit=name=soft:hard,…` (the last per name)")),
 ];
 
+/// The flags that say what becomes of a build's result (its name, where it goes, its ID)
+/// or that skip the build cache. A second build of the same call for another purpose —
+/// the stage images of [`crate::route::warm`], built from the cache right after the
+/// build — leaves them out, so it neither clobbers the build's outputs nor runs again.
+pub(crate) const RESULT_FLAGS: &[BuildFlag] = &[
+    BuildFlag::Tag,
+    BuildFlag::Target,
+    BuildFlag::Push,
+    BuildFlag::Load,
+    BuildFlag::Output,
+    BuildFlag::Iidfile,
+    BuildFlag::MetadataFile,
+    BuildFlag::Quiet,
+    BuildFlag::NoCache,
+    BuildFlag::NoCacheFilter,
+];
+
 /// One flag occurrence of a build call: which flag (`None` for one the grammar does not
 /// know) and the occurrence as typed.
 #[derive(Debug, Clone, PartialEq, Eq)]

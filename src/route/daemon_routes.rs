@@ -11,7 +11,7 @@ use std::ffi::OsString;
 use std::path::Path;
 
 use crate::docker::args::{BuildCall, BuildForm, CommandKind, Invocation};
-use crate::docker::build_flags::{BuildFlag, BuildKit, Legacy};
+use crate::docker::build_flags::{BuildFlag, BuildKit, Legacy, RESULT_FLAGS};
 use crate::error::{Error, Result};
 use crate::route::facts::{Client, Facts};
 use crate::route::mode::Route;
@@ -273,24 +273,13 @@ fn mounted_builder(
 }
 
 /// The builds that make the missing stage images after the build: the call's own arguments
-/// (what the route kept of them) less its tags, target, outputs, `-q`, `--iidfile` and
-/// `--no-cache` (the stages were just built: they come from BuildKit's cache), plus each
-/// stage's target, tag and inline cache.
+/// (what the route kept of them) less its [`RESULT_FLAGS`] (tags, target, outputs, `-q`,
+/// `--iidfile`, `--no-cache`: the stages were just built and come from BuildKit's cache),
+/// plus each stage's target, tag and inline cache.
 fn stage_steps(call: &BuildCall, edit: &Edit<'_>, warm: &Warm, program: &Path) -> Vec<Step> {
     let mut drop = edit.drop.clone();
-    for flag in [
-        BuildFlag::Tag,
-        BuildFlag::Target,
-        BuildFlag::Push,
-        BuildFlag::Iidfile,
-        BuildFlag::Quiet,
-        BuildFlag::Output,
-        BuildFlag::Load,
-        BuildFlag::MetadataFile,
-        BuildFlag::NoCache,
-        BuildFlag::NoCacheFilter,
-    ] {
-        drop.extend(call.all(flag).map(|u| u.span.clone()));
+    for flag in RESULT_FLAGS {
+        drop.extend(call.all(*flag).map(|u| u.span.clone()));
     }
     warm.stage_images
         .iter()
