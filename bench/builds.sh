@@ -18,10 +18,10 @@
 #      Target <= 1.05x.
 #   5. warm rebuilds through Bitbucket's docker cache (issue 13), on each strict daemon
 #      (`v2` Engine 20.10, `v2-26` Engine 26): a cold build, then what the docker cache
-#      does between two steps (save every image the step made, tagged ones by name and
-#      untagged ones by ID — the legacy builder's intermediate images too, the most it
-#      could keep — remove them, prune the build cache, load them back), then the warm
-#      build; cold and warm timed apart, the saved bytes recorded. Builders: through
+#      does between two steps (save every image of the daemon — tagged ones by name,
+#      untagged ones by ID: the legacy builder's intermediate images too, the most it
+#      could keep — remove the step's own, prune the build cache, load them back), then
+#      the warm build; cold and warm timed apart, the saved bytes recorded. Builders: through
 #      dockroute (mounted, the daemon's BuildKit, DOCKROUTE_WARM=on, and =final), BuildKit
 #      by hand with no cache flags (what a BuildKit user had: cold), and the legacy
 #      builder by hand (what DOCKER_BUILDKIT=0 users had). Single-stage (nothing changed
@@ -173,8 +173,10 @@ run_warm_case() {
   end=$(ms_now)
   echo "$name-cold $(((end - start) / 1000))" >>"$w/times"
   imgs=$(step_images "$host")
+  # The base images too: the legacy builder's intermediate images keep their parent
+  # links through save and load only with their parents in the same archive.
   # shellcheck disable=SC2086
-  /usr/bin/docker -H "$host" image save -o "$w/cache.tar" $imgs
+  /usr/bin/docker -H "$host" image save -o "$w/cache.tar" $base_images $imgs
   echo "$name $(stat -c %s "$w/cache.tar")" >>"$w/bytes"
   # shellcheck disable=SC2086
   /usr/bin/docker -H "$host" rmi -f $imgs >/dev/null 2>&1 || true
