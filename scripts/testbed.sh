@@ -13,7 +13,12 @@
 #   v2-26     the same as v2 on Docker Engine 26.1.5 (Debian 13's dockerd, fetched and
 #             cached by scripts/fetch-dockerd26.sh; bookworm's containerd and runc):
 #             nearer the Engine 25 that Pipelines' docker service runs today;
-#   privonly  --authorization-plugin=pipelines, policy privileged.
+#   privonly  --authorization-plugin=pipelines, policy privileged;
+#   v2-warm, v2-26-warm
+#             the same as v2 and v2-26, for tests/e2e/warm.rs alone: those tests play
+#             Bitbucket's docker cache between two steps, which prunes the daemon's whole
+#             build cache (`docker builder prune -af`); on a daemon other tests build on at
+#             the same time that prune made Engine 20.10 drop its connections (EOF).
 #
 # Two daemons need a plugin of the same name `pipelines` with different policies, and
 # dockerd only looks for plugins at fixed host paths (/run/docker/plugins/NAME.sock, then
@@ -49,7 +54,7 @@
 
 set -euo pipefail
 
-readonly DAEMONS=(plain v2 v2-26 privonly)
+readonly DAEMONS=(plain v2 v2-26 privonly v2-warm v2-26-warm)
 # The strict (Bitbucket-like) daemons: one per engine version.
 readonly STRICT=(v2 v2-26)
 readonly DOCKER28=/usr/local/bin/docker
@@ -73,7 +78,7 @@ usage() {
 # The plugin policy of a daemon ("" = no plugin).
 policy_of() {
     case "$1" in
-    v2 | v2-26) echo privileged-grpc ;;
+    v2 | v2-26 | v2-warm | v2-26-warm) echo privileged-grpc ;;
     privonly) echo privileged ;;
     *) echo "" ;;
     esac
@@ -255,7 +260,7 @@ start_plugin() {
 # The dockerd binary of a daemon: Engine 26 for `v2-26`, the system's 20.10 otherwise.
 dockerd_of() {
     case "$1" in
-    v2-26) echo "$DOCKERD26" ;;
+    v2-26 | v2-26-warm) echo "$DOCKERD26" ;;
     *) command -v dockerd ;;
     esac
 }
@@ -560,6 +565,10 @@ cmd_start() {
             DOCKROUTE_TEST_V2_26_AUTHZ_LOG "$DIR/v2-26/authz.log" \
             DOCKROUTE_TEST_DOCKERD26 "$DOCKERD26" \
             DOCKROUTE_TEST_PRIVONLY_AUTHZ_LOG "$DIR/privonly/authz.log" \
+            DOCKROUTE_TEST_V2_WARM_HOST "unix://$DIR/v2-warm/docker.sock" \
+            DOCKROUTE_TEST_V2_WARM_AUTHZ_LOG "$DIR/v2-warm/authz.log" \
+            DOCKROUTE_TEST_V2_26_WARM_HOST "unix://$DIR/v2-26-warm/docker.sock" \
+            DOCKROUTE_TEST_V2_26_WARM_AUTHZ_LOG "$DIR/v2-26-warm/authz.log" \
             DOCKROUTE_TEST_REGISTRY "127.0.0.1:$port" \
             DOCKROUTE_TEST_IMAGE busybox:latest \
             DOCKROUTE_TEST_DOCKER20 "$DOCKER20" \

@@ -12,6 +12,24 @@ use std::process::{Command, Output};
 
 use crate::support::*;
 
+/// The strict daemon of `which` engine kept for these tests (`v2-warm`, `v2-26-warm`:
+/// the same Bitbucket-like daemons as `v2` and `v2-26`): the docker cache cycle prunes
+/// the daemon's whole build cache, which must not happen under other tests' builds.
+fn warm_daemon(which: &str) -> String {
+    daemon(&format!("{which}-warm"))
+}
+
+fn warm_log(which: &str) -> String {
+    authz_log(&format!("{which}-warm"))
+}
+
+/// One of these tests at a time: one's prune must not run under another's build.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A Dockerfile of two `RUN` steps, each writing `marker` (unique per test, so the first
 /// build can never find them in a cache).
 fn single_stage(s: &Sandbox, marker: &str) -> PathBuf {
@@ -114,7 +132,7 @@ fn two_stage(s: &Sandbox, marker: &str) -> PathBuf {
 /// Two steps of a two-stage build with the source changed between them, at
 /// `DOCKROUTE_WARM=level`: the second build's `RUN` steps, and the image's artifact.
 fn two_stage_steps(which: &str, level: &str) -> (Vec<(String, bool)>, String, String) {
-    let host = daemon(which);
+    let host = warm_daemon(which);
     let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host).env("DOCKROUTE_WARM", level);
     let marker = unique("warm-two");
     let ctx = two_stage(&s, &marker);
@@ -188,6 +206,7 @@ fn cached(runs: &[(String, bool)], needle: &str) -> bool {
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn a_two_stage_build_keeps_its_builder_stage_warm_through_stage_images() {
+    let _one = one_at_a_time();
     each_strict(|which| {
         let (runs, artifact, marker) = two_stage_steps(which, "on");
         assert_eq!(runs.len(), 3, "{runs:?}");
@@ -210,6 +229,7 @@ fn a_two_stage_build_keeps_its_builder_stage_warm_through_stage_images() {
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn a_two_stage_build_with_final_only_inline_cache_has_a_cold_builder_stage() {
+    let _one = one_at_a_time();
     each_strict(|which| {
         let (runs, artifact, marker) = two_stage_steps(which, "final");
         assert_eq!(runs.len(), 3, "{runs:?}");
@@ -308,9 +328,10 @@ fn bitbucket_step(s: Sandbox, host: &str) -> Sandbox {
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn a_bitbucket_step_rebuilds_warm_with_buildkit_after_the_docker_cache() {
+    let _one = one_at_a_time();
     each_strict(|which| {
-        let host = daemon(which);
-        let log = authz_log(which);
+        let host = warm_daemon(which);
+        let log = warm_log(which);
         let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host);
         let marker = unique("warm");
         let ctx = single_stage(&s, &marker);
@@ -373,9 +394,10 @@ fn a_bitbucket_step_rebuilds_warm_with_buildkit_after_the_docker_cache() {
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn with_warm_off_the_rebuild_after_the_docker_cache_is_cold_as_before() {
+    let _one = one_at_a_time();
     each_strict(|which| {
-        let host = daemon(which);
-        let log = authz_log(which);
+        let host = warm_daemon(which);
+        let log = warm_log(which);
         let s =
             bitbucket_step(pipelines_layout(Sandbox::new()), &host).env("DOCKROUTE_WARM", "off");
         let marker = unique("warm-off");
@@ -410,9 +432,10 @@ fn with_warm_off_the_rebuild_after_the_docker_cache_is_cold_as_before() {
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn the_calls_own_inline_cache_and_cache_from_are_respected() {
+    let _one = one_at_a_time();
     each_strict(|which| {
-        let host = daemon(which);
-        let log = authz_log(which);
+        let host = warm_daemon(which);
+        let log = warm_log(which);
         let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host);
         let marker = unique("warm-own");
         let ctx = single_stage(&s, &marker);
@@ -467,9 +490,10 @@ fn the_calls_own_inline_cache_and_cache_from_are_respected() {
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn a_tag_the_daemon_lacks_adds_no_cache_from_and_no_registry_lookup() {
+    let _one = one_at_a_time();
     each_strict(|which| {
-        let host = daemon(which);
-        let log = authz_log(which);
+        let host = warm_daemon(which);
+        let log = warm_log(which);
         let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host);
         let marker = unique("warm-new");
         let ctx = single_stage(&s, &marker);
@@ -505,8 +529,9 @@ fn a_tag_the_daemon_lacks_adds_no_cache_from_and_no_registry_lookup() {
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn the_legacy_route_rebuilds_warm_after_the_docker_cache() {
+    let _one = one_at_a_time();
     each_strict(|which| {
-        let host = daemon(which);
+        let host = warm_daemon(which);
         let s = bitbucket_step(modern_only(Sandbox::new()), &host);
         let marker = unique("warm-legacy");
         let ctx = single_stage(&s, &marker);
@@ -548,8 +573,9 @@ fn the_legacy_route_rebuilds_warm_after_the_docker_cache() {
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn quiet_prints_only_the_image_id_while_the_stage_images_are_built() {
+    let _one = one_at_a_time();
     each_strict(|which| {
-        let host = daemon(which);
+        let host = warm_daemon(which);
         let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host);
         let marker = unique("warm-quiet");
         let ctx = two_stage(&s, &marker);
