@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The end-to-end test bed: four throwaway dockerds, two authorization plugins, a
+# The end-to-end test bed: six throwaway dockerds, two authorization plugins, a
 # registry and two BuildKit daemons, everything under one directory, nothing on the
 # host's default sockets.
 #
