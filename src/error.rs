@@ -4,7 +4,8 @@
 //! the docker CLI's own), 127 when no real client exists, 126 when the chosen client
 //! could not be executed, 2 when a call is refused before anything runs (recursion, a
 //! flag the chosen route cannot honour, a secret build argument under `deny`, bad usage).
-//! Every other exit code a user sees is the real client's own.
+//! Every other exit code a user sees is the real client's own (a project printer's
+//! failure, [`Error::Printer`], included).
 
 use std::ffi::OsString;
 use std::fmt;
@@ -49,6 +50,15 @@ pub enum Error {
     /// failed: bad flags, a registry that refused the credentials, a credential helper
     /// or `config.json` that could not be used. Exit 1, as the docker CLI's own failure.
     Login { why: String, fix: String },
+    /// The printer that resolves a project (`docker compose build --print`, `docker
+    /// buildx bake --print`) failed: a broken compose file, an unknown service or target.
+    /// Its own message is printed unchanged and its exit code is the one returned;
+    /// nothing is built.
+    Printer {
+        printer: String,
+        code: u8,
+        message: Vec<u8>,
+    },
 }
 
 impl Error {
@@ -65,6 +75,7 @@ impl Error {
                 }
             }
             Error::Login { .. } => 1,
+            Error::Printer { code, .. } => *code,
             Error::Recursion { .. }
             | Error::Refused { .. }
             | Error::NeedsBuildKit { .. }
@@ -103,6 +114,7 @@ impl Error {
             | Error::NeedsBuildKit { fix, .. }
             | Error::Login { fix, .. } => Some(fix.clone()),
             Error::Usage(_) => Some("see `dockroute --help`".into()),
+            Error::Printer { .. } => None,
         }
     }
 }
@@ -173,6 +185,19 @@ impl fmt::Display for Error {
             }
             Error::Usage(msg) => write!(f, "{msg}"),
             Error::Login { why, .. } => write!(f, "{why}"),
+            Error::Printer {
+                printer,
+                code,
+                message,
+            } => {
+                let message = String::from_utf8_lossy(message);
+                let message = message.trim_end();
+                if message.is_empty() {
+                    write!(f, "`{printer}` failed with exit code {code}")
+                } else {
+                    write!(f, "{message}")
+                }
+            }
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod net;
 
 pub mod output;
 pub mod probe;
+pub mod project;
 pub mod registry;
 pub mod route;
 pub mod shim;

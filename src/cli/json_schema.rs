@@ -337,6 +337,7 @@ fn explains() -> Vec<Value> {
             print: true,
         }),
         supervised: false,
+        project: None,
     };
     let mut pass = remote.clone();
     pass.route = Route::Pass;

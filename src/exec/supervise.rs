@@ -85,6 +85,9 @@ pub struct Step {
     /// Send its stdout to the caller's stderr (a consumer whose report is progress, not
     /// the command's output).
     pub stdout_to_stderr: bool,
+    /// Relay its stdout and stderr line by line, each line prefixed with this (`[app] `):
+    /// one of several builds running at once ([`run_jobs`]).
+    pub prefix: Option<String>,
 }
 
 /// What runs at once, in its own process group.
@@ -115,9 +118,26 @@ pub fn run(stages: &[Stage], guard: &SelfGuard) -> Result<u8> {
     let caller = set
         .thread_swap_mask(SigmaskHow::SIG_BLOCK)
         .map_err(|e| exec_err(e.into()))?;
+    let result = run_masked(stages, guard, caller);
+    let _ = caller.thread_set_mask();
+    result
+}
+
+/// [`run`] on a thread that already blocks the forwarded signals; `caller` is the mask
+/// the children start with (the caller's own, from before any blocking).
+fn run_masked(stages: &[Stage], guard: &SelfGuard, caller: SigSet) -> Result<u8> {
+    let program = match stages.first() {
+        Some(Stage::One(s) | Stage::Pipe(s, _)) => s.program.clone(),
+        None => PathBuf::new(),
+    };
+    let exec_err = |source: std::io::Error| Error::Exec {
+        program: program.clone(),
+        source,
+    };
+    let set = forwarded_set();
     // Best effort: without it, orphans are reparented to init and only signalled.
     let _ = nix::sys::prctl::set_child_subreaper(true);
-    let result = Listener::register(taken_over(&set, &caller))
+    Listener::register(taken_over(&set, &caller))
         .map_err(exec_err)
         .and_then(|events| {
             let mut run = Run {
@@ -127,9 +147,7 @@ pub fn run(stages: &[Stage], guard: &SelfGuard) -> Result<u8> {
                 received: None,
             };
             run.stages(stages)
-        });
-    let _ = caller.thread_set_mask();
-    result
+        })
 }
 
 fn forwarded_set() -> SigSet {
@@ -211,7 +229,7 @@ impl Run<'_> {
         // The forwarded signals stay blocked here: each child unblocks them for itself
         // (`command`), so a signal that comes while the stage starts is relayed, not fatal.
         let spawned = spawn(first, second, self.guard, self.caller);
-        let (children, pgid) = match spawned {
+        let (mut children, pgid) = match spawned {
             Ok(started) => started,
             Err((e, started)) => {
                 if let Some((mut producer, pgid)) = started {
@@ -223,6 +241,7 @@ impl Run<'_> {
             }
         };
 
+        let relays = relay_output(&mut children, first, second);
         let tx = self.events.tx.clone();
         let waiter = std::thread::Builder::new()
             .name("supervise-wait".into())
@@ -235,6 +254,7 @@ impl Run<'_> {
             // The children went with the closure; they are reaped with their group.
             let _ = killpg(pgid, Signal::SIGKILL);
             self.clear_group(pgid);
+            relays.into_iter().for_each(|r| drop(r.join()));
             return Err(Error::Exec {
                 program: first.program.clone(),
                 source,
@@ -253,6 +273,8 @@ impl Run<'_> {
             }
         };
         self.clear_group(pgid);
+        // The group is empty, so every write end is closed: the relays end.
+        relays.into_iter().for_each(|r| drop(r.join()));
         Ok(statuses)
     }
 
@@ -331,6 +353,176 @@ fn spawn(
     }
 }
 
+/// Starts a relay thread for each output stream of a prefixed step ([`Step::prefix`]):
+/// every line is written whole, prefixed, to the caller's stdout (stderr for a step
+/// whose stdout is progress) or stderr.
+fn relay_output(
+    children: &mut [Child],
+    first: &Step,
+    second: Option<&Step>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    let mut relays = Vec::new();
+    for (child, step) in children
+        .iter_mut()
+        .zip(std::iter::once(first).chain(second))
+    {
+        let Some(prefix) = &step.prefix else {
+            continue;
+        };
+        if let Some(out) = child.stdout.take() {
+            let to_stderr = step.stdout_to_stderr;
+            relays.extend(spawn_relay(out, prefix.clone(), to_stderr));
+        }
+        if let Some(err) = child.stderr.take() {
+            relays.extend(spawn_relay(err, prefix.clone(), true));
+        }
+    }
+    relays
+}
+
+/// One relay thread (started from a thread that blocks the forwarded signals, so it
+/// blocks them too). A last line without a newline gets one.
+fn spawn_relay<R: std::io::Read + Send + 'static>(
+    stream: R,
+    prefix: String,
+    to_stderr: bool,
+) -> Option<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("supervise-relay".into())
+        .spawn(move || {
+            use std::io::{BufRead, Write};
+            let mut reader = std::io::BufReader::new(stream);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                if line.last() != Some(&b'\n') {
+                    line.push(b'\n');
+                }
+                let mut whole = Vec::with_capacity(prefix.len() + line.len());
+                whole.extend_from_slice(prefix.as_bytes());
+                whole.extend_from_slice(&line);
+                // One write per line, under the stream's lock: lines of parallel builds
+                // interleave, never mix.
+                let _ = if to_stderr {
+                    std::io::stderr().lock().write_all(&whole)
+                } else {
+                    std::io::stdout().lock().write_all(&whole)
+                };
+            }
+        })
+        .ok()
+}
+
+/// One job of [`run_jobs`]: its stages, run in order as by [`run`], and the jobs (by
+/// index) that must have succeeded before it starts.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// What the job runs.
+    pub stages: Vec<Stage>,
+    /// Indices of the jobs it waits for.
+    pub after: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobState {
+    Waiting,
+    Running,
+    Done(u8),
+}
+
+/// Runs `jobs`, at most `bound` at once, each as soon as the jobs it waits for have
+/// succeeded: each job is a [`run`] of its own (own process groups, signals forwarded to
+/// them). After the first failure or a forwarded signal no further job starts; the jobs
+/// already running finish (a forwarded signal reaches them too). Returns the first
+/// failure's exit code (in the order failures happened), else 128+N after signal N, else 0.
+///
+/// # Errors
+/// [`Error::Exec`] when a job's program cannot be started (after the running jobs finished).
+pub fn run_jobs(jobs: &[Job], bound: usize, guard: &SelfGuard) -> Result<u8> {
+    let set = forwarded_set();
+    let exec_err = |source: std::io::Error| Error::Exec {
+        program: PathBuf::new(),
+        source,
+    };
+    let caller = set
+        .thread_swap_mask(SigmaskHow::SIG_BLOCK)
+        .map_err(|e| exec_err(e.into()))?;
+    // The scheduler listens too, so a signal between two jobs stops the next one from
+    // starting instead of taking its default action with jobs still running.
+    let result = Listener::register(taken_over(&set, &caller))
+        .map_err(exec_err)
+        .map(|events| schedule(jobs, bound.max(1), guard, caller, &events));
+    let _ = caller.thread_set_mask();
+    result?
+}
+
+fn schedule(
+    jobs: &[Job],
+    bound: usize,
+    guard: &SelfGuard,
+    caller: SigSet,
+    events: &Listener,
+) -> Result<u8> {
+    let (tx, rx) = channel::<(usize, Result<u8>)>();
+    let mut state = vec![JobState::Waiting; jobs.len()];
+    let mut running = 0usize;
+    let mut failure: Option<u8> = None;
+    let mut error: Option<Error> = None;
+    let mut received: Option<Signal> = None;
+    std::thread::scope(|scope| loop {
+        while let Ok(event) = events.rx.try_recv() {
+            if let Event::Signal(sig) = event {
+                received = Some(sig);
+            }
+        }
+        if failure.is_none() && error.is_none() && received.is_none() {
+            for i in 0..jobs.len() {
+                let ready = state[i] == JobState::Waiting
+                    && jobs[i]
+                        .after
+                        .iter()
+                        .all(|d| state.get(*d) == Some(&JobState::Done(0)));
+                if ready && running < bound {
+                    state[i] = JobState::Running;
+                    running += 1;
+                    let tx = tx.clone();
+                    let stages = &jobs[i].stages;
+                    scope.spawn(move || {
+                        let _ = tx.send((i, run_masked(stages, guard, caller)));
+                    });
+                }
+            }
+        }
+        if running == 0 {
+            break;
+        }
+        if let Ok((i, result)) = rx.recv_timeout(POLL) {
+            running -= 1;
+            let code = match result {
+                Ok(code) => code,
+                Err(e) => {
+                    error.get_or_insert(e);
+                    126
+                }
+            };
+            state[i] = JobState::Done(code);
+            if code != 0 {
+                failure.get_or_insert(code);
+            }
+        }
+    });
+    match (error, failure, received) {
+        (Some(e), _, _) => Err(e),
+        (None, Some(code), _) => Ok(code),
+        (None, None, Some(sig)) => Ok(signal_code(sig as i32)),
+        (None, None, None) => Ok(0),
+    }
+}
+
 fn wait(child: &mut Child) -> ExitStatus {
     child
         .wait()
@@ -352,7 +544,9 @@ fn command(step: &Step, guard: &SelfGuard, pgid: i32, mask: SigSet) -> Command {
     for (k, v) in guard.child_env() {
         cmd.env(k, v);
     }
-    if step.stdout_to_stderr {
+    if step.prefix.is_some() {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    } else if step.stdout_to_stderr {
         if let Ok(fd) = std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned() {
             cmd.stdout(Stdio::from(fd));
         }
@@ -515,6 +709,7 @@ mod tests {
             env_set: Vec::new(),
             env_unset: Vec::new(),
             stdout_to_stderr: false,
+            prefix: None,
         }
     }
 
@@ -633,6 +828,7 @@ mod tests {
             env_set: Vec::new(),
             env_unset: Vec::new(),
             stdout_to_stderr: false,
+            prefix: None,
         };
         let save = sh(&format!(
             "cat > {0}; (trap '' TERM; grep '^SigIgn:' /proc/self/status) >> {0}",

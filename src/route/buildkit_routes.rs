@@ -171,5 +171,6 @@ pub(super) fn buildkit(
         then: Vec::new(),
         image_id,
         supervised,
+        project: None,
     })
 }

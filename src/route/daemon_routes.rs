@@ -324,6 +324,7 @@ pub(super) fn mounted(
         then,
         image_id: None,
         supervised: false,
+        project: None,
     })
 }
 
@@ -365,6 +366,7 @@ pub(super) fn legacy(
         then,
         image_id: None,
         supervised: false,
+        project: None,
     })
 }
 
@@ -416,5 +418,6 @@ pub(super) fn buildx(
         then: Vec::new(),
         image_id: None,
         supervised: false,
+        project: None,
     }
 }
