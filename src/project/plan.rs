@@ -145,10 +145,7 @@ fn resolved(
 fn in_target(e: Error, name: &str) -> Error {
     match e {
         Error::Refused { flag, why, fix } => {
-            let head = flag
-                .split([' ', '='])
-                .next()
-                .unwrap_or("");
+            let head = flag.split([' ', '=']).next().unwrap_or("");
             let flag = match field_of(head) {
                 Some(field) => format!("target `{name}`, field `{field}` ({flag})"),
                 None => format!("target `{name}`: {flag}"),
