@@ -390,31 +390,39 @@ fn spawn_relay<R: std::io::Read + Send + 'static>(
     std::thread::Builder::new()
         .name("supervise-relay".into())
         .spawn(move || {
-            use std::io::{BufRead, Write};
-            let mut reader = std::io::BufReader::new(stream);
-            let mut line = Vec::new();
-            loop {
-                line.clear();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-                if line.last() != Some(&b'\n') {
-                    line.push(b'\n');
-                }
-                let mut whole = Vec::with_capacity(prefix.len() + line.len());
-                whole.extend_from_slice(prefix.as_bytes());
-                whole.extend_from_slice(&line);
+            relay_lines(stream, &prefix, |line| {
+                use std::io::Write;
                 // One write per line, under the stream's lock: lines of parallel builds
                 // interleave, never mix.
                 let _ = if to_stderr {
-                    std::io::stderr().lock().write_all(&whole)
+                    std::io::stderr().lock().write_all(line)
                 } else {
-                    std::io::stdout().lock().write_all(&whole)
+                    std::io::stdout().lock().write_all(line)
                 };
-            }
+            });
         })
         .ok()
+}
+
+/// Reads `stream` to its end and hands `write` each line, prefixed, newline-terminated.
+fn relay_lines<R: std::io::Read>(stream: R, prefix: &str, mut write: impl FnMut(&[u8])) {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if line.last() != Some(&b'\n') {
+            line.push(b'\n');
+        }
+        let mut whole = Vec::with_capacity(prefix.len() + line.len());
+        whole.extend_from_slice(prefix.as_bytes());
+        whole.extend_from_slice(&line);
+        write(&whole);
+    }
 }
 
 /// One job of [`run_jobs`]: its stages, run in order as by [`run`], and the jobs (by
@@ -727,6 +735,74 @@ mod tests {
 
     fn read(path: &Path) -> String {
         std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    fn job(script: &str, after: &[usize]) -> Job {
+        Job {
+            stages: vec![one(script)],
+            after: after.to_vec(),
+        }
+    }
+
+    fn jobs(jobs: &[Job], bound: usize) -> u8 {
+        run_jobs(jobs, bound, &SelfGuard::default()).unwrap()
+    }
+
+    /// Two jobs that each wait (bounded) for the other's mark can only both succeed when
+    /// they run at the same time.
+    #[test]
+    fn supervise_jobs_run_at_once_up_to_the_bound() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("a"), t.path().join("b"));
+        let meet = |mine: &Path, other: &Path| {
+            format!(
+                "touch {}; i=0; while [ ! -e {} ]; do i=$((i+1)); [ $i -gt 100 ] && exit 7; sleep 0.05; done",
+                mine.display(),
+                other.display()
+            )
+        };
+        let pair = [job(&meet(&a, &b), &[]), job(&meet(&b, &a), &[])];
+        assert_eq!(jobs(&pair, 2), 0);
+        // One at a time, the first waits in vain.
+        std::fs::remove_file(&a).unwrap();
+        std::fs::remove_file(&b).unwrap();
+        assert_eq!(jobs(&pair, 1), 7);
+    }
+
+    #[test]
+    fn supervise_jobs_wait_for_what_they_depend_on_and_stop_after_a_failure() {
+        let t = tempfile::tempdir().unwrap();
+        let (first, second, never) = (t.path().join("1"), t.path().join("2"), t.path().join("n"));
+        // Job 0 waits for job 1, which is slow: job 0 must see job 1's file.
+        let ordered = [
+            job(
+                &format!("test -e {} && touch {}", second.display(), first.display()),
+                &[1],
+            ),
+            job(&format!("sleep 0.2; touch {}", second.display()), &[]),
+        ];
+        assert_eq!(jobs(&ordered, 2), 0);
+        assert!(first.exists());
+        // A failure: its dependant never starts; the exit code is the failure's.
+        let failing = [
+            job("exit 5", &[]),
+            job(&format!("touch {}", never.display()), &[0]),
+        ];
+        assert_eq!(jobs(&failing, 2), 5);
+        assert!(
+            !never.exists(),
+            "a job ran after the one it waits for failed"
+        );
+        assert_eq!(jobs(&[], 4), 0);
+    }
+
+    #[test]
+    fn supervise_relay_prefixes_every_line() {
+        let mut out = Vec::new();
+        relay_lines(&b"one\ntwo\n\nlast"[..], "[app] ", |l| {
+            out.extend_from_slice(l)
+        });
+        assert_eq!(out, b"[app] one\n[app] two\n[app] \n[app] last\n");
     }
 
     #[test]

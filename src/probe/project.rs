@@ -52,23 +52,20 @@ fn shown(args: &[OsString]) -> String {
 }
 
 /// The project call to resolve, when the call builds a project and its route would build
-/// it target by target: on a runtime that forbids privileged containers (or with
-/// `DOCKROUTE_MODE=mounted|legacy`). Elsewhere compose and bake pass through and nothing
-/// is printed.
+/// it target by target ([`crate::route::decide::builds_projects`]). Elsewhere compose and
+/// bake pass through and nothing is printed.
 #[must_use]
 pub fn wanted(
     inv: &Invocation,
     mode: crate::route::facts::Mode,
     runtime: Option<&crate::route::facts::Runtime>,
 ) -> Option<ProjectCall> {
-    use crate::route::facts::{Mode, Runtime};
-    use crate::route::plan::Route;
-    let routed = match mode {
-        Mode::Force(Route::Mounted | Route::Legacy) => true,
-        Mode::Auto => matches!(runtime, Some(Runtime::Restricted { .. })),
-        Mode::Force(_) => false,
+    let facts = crate::route::facts::Facts {
+        mode,
+        runtime: runtime.cloned(),
+        ..crate::route::facts::Facts::default()
     };
-    routed
+    crate::route::decide::builds_projects(&facts)
         .then(|| crate::project::compose_call::read(inv))
         .flatten()
 }

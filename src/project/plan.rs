@@ -189,3 +189,271 @@ fn refuse_cycle(plans: &[TargetPlan]) -> Result<()> {
         fix: "break the cycle in the project".into(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! The project rows of the routing table: `decide` on a compose or bake call, with the
+    //! project as the printer resolved it.
+
+    use std::ffi::OsString;
+
+    use crate::docker::dockerfile::Finding;
+    use crate::error::Error;
+    use crate::project::bake::Target;
+    use crate::route::decide::decide;
+    use crate::route::facts::{
+        Client, DockerfileScan, Facts, ProjectFacts, ProjectTarget, Runtime,
+    };
+    use crate::route::plan::{Plan, Route};
+
+    const NEW: &str = "/usr/local/bin/docker";
+    const OLD: &str = "/usr/bin/docker";
+
+    fn inv(args: &[&str]) -> crate::docker::args::Invocation {
+        crate::docker::args::Invocation::parse(args.iter().map(OsString::from).collect())
+    }
+
+    fn target(name: &str, present: Option<bool>) -> ProjectTarget {
+        ProjectTarget {
+            target: Target {
+                name: name.into(),
+                context: Some(format!("/p/{name}")),
+                tags: vec![format!("p-{name}")],
+                ..Target::default()
+            },
+            dockerfile: None,
+            image_present: present,
+            from_targets: Vec::new(),
+        }
+    }
+
+    fn facts(clients: Vec<Client>, runtime: Runtime, targets: Vec<ProjectTarget>) -> Facts {
+        Facts {
+            clients,
+            runtime: Some(runtime),
+            project: Some(ProjectFacts::Resolved {
+                printer: "docker compose build --print".into(),
+                targets,
+            }),
+            ..Facts::default()
+        }
+    }
+
+    fn restricted() -> Runtime {
+        Runtime::Restricted {
+            why: "authorization denied by plugin pipelines: --privileged=true is not allowed"
+                .into(),
+        }
+    }
+
+    fn v2(targets: Vec<ProjectTarget>) -> Facts {
+        facts(
+            vec![
+                Client::fixture(NEW, 28, false, true),
+                Client::fixture(OLD, 20, true, false),
+            ],
+            restricted(),
+            targets,
+        )
+    }
+
+    fn strs(v: &[OsString]) -> Vec<String> {
+        v.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+    }
+
+    fn project(p: &Plan) -> &crate::route::plan::ProjectPlan {
+        p.project.as_deref().expect("a project plan")
+    }
+
+    #[test]
+    fn compose_build_builds_each_service_on_the_mounted_route() {
+        let mut app = target("app", None);
+        app.target.secrets = vec!["id=tok,type=file,src=/p/tok".into()];
+        app.target.contexts = Vec::new();
+        let mut web = target("web", None);
+        web.from_targets = vec!["app".into()];
+        let p = decide(
+            &inv(&["compose", "build"]),
+            &v2(vec![app, web, target("db", None)]),
+        )
+        .unwrap();
+        assert_eq!(p.route, Route::Mounted);
+        assert!(p.is_reroute(&inv(&["compose", "build"]), Some(NEW.as_ref())));
+        let pp = project(&p);
+        assert!(!pp.then_run);
+        assert_eq!(pp.parallel, 3);
+        let names: Vec<&str> = pp.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["app", "web", "db"]);
+        for t in &pp.targets {
+            assert_eq!(t.plan.route, Route::Mounted);
+            assert_eq!(t.plan.program.to_str(), Some(OLD));
+            assert_eq!(
+                t.plan.env_set,
+                [("DOCKER_BUILDKIT".to_string(), "1".to_string())]
+            );
+        }
+        assert_eq!(
+            strs(&pp.targets[0].plan.argv),
+            [
+                OLD,
+                "build",
+                "--tag",
+                "p-app",
+                "--secret",
+                "id=tok,type=file,src=/p/tok",
+                "/p/app"
+            ]
+        );
+        // `web` is built FROM `app`'s image: after it; the others at once.
+        assert_eq!(pp.targets[1].after, [0]);
+        assert!(pp.targets[0].after.is_empty() && pp.targets[2].after.is_empty());
+    }
+
+    #[test]
+    fn up_builds_only_missing_images_then_runs_compose_without_building() {
+        let f = v2(vec![target("app", Some(false)), target("db", Some(true))]);
+        let call = inv(&["compose", "up", "-d"]);
+        let p = decide(&call, &f).unwrap();
+        let pp = project(&p);
+        assert!(pp.then_run);
+        assert_eq!(pp.targets.len(), 1);
+        assert_eq!(pp.skipped[0].0, "db");
+        assert_eq!(strs(&p.argv), [NEW, "compose", "up", "--no-build", "-d"]);
+        assert_eq!(p.program.to_str(), Some(NEW));
+        // `--build`: everything, and compose is not told `--build` again.
+        let p = decide(&inv(&["compose", "up", "--build"]), &f).unwrap();
+        assert_eq!(project(&p).targets.len(), 2);
+        assert_eq!(strs(&p.argv), [NEW, "compose", "up", "--no-build"]);
+    }
+
+    #[test]
+    fn what_a_route_cannot_express_is_refused_naming_target_and_field() {
+        let mut app = target("app", None);
+        app.target.contexts = vec![("base".into(), "target:db".into())];
+        let e = decide(
+            &inv(&["buildx", "bake"]),
+            &v2(vec![app, target("db", None)]),
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string()
+                .contains("target `app`, field `contexts` (--build-context)"),
+            "{e}"
+        );
+        // No client < 23: the legacy route, where a build secret cannot go.
+        let mut app = target("app", None);
+        app.target.secrets = vec!["id=tok,src=/p/tok".into()];
+        let mut f = v2(vec![app]);
+        f.clients.truncate(1);
+        let e = decide(&inv(&["compose", "build"]), &f).unwrap_err();
+        assert!(
+            e.to_string().contains("target `app`, field `secret`"),
+            "{e}"
+        );
+        // ... nor a Dockerfile with BuildKit-only syntax.
+        let mut app = target("app", None);
+        app.dockerfile = Some(DockerfileScan {
+            path: "app/Dockerfile".into(),
+            findings: vec![Finding {
+                line: 2,
+                construct: "RUN --mount".into(),
+            }],
+        });
+        let mut f = v2(vec![app]);
+        f.clients.truncate(1);
+        let e = decide(&inv(&["compose", "build"]), &f).unwrap_err();
+        assert!(matches!(e, Error::NeedsBuildKit { .. }));
+        assert!(
+            e.to_string()
+                .contains("app/Dockerfile:2: RUN --mount needs BuildKit"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("target `app`"), "{e}");
+    }
+
+    #[test]
+    fn a_dependency_cycle_is_refused() {
+        let mut a = target("a", None);
+        a.from_targets = vec!["b".into()];
+        let mut b = target("b", None);
+        b.from_targets = vec!["a".into()];
+        let e = decide(&inv(&["compose", "build"]), &v2(vec![a, b])).unwrap_err();
+        assert!(e.to_string().contains("targets `a`, `b`"), "{e}");
+    }
+
+    #[test]
+    fn the_printers_failure_is_its_own_message_and_code() {
+        let mut f = v2(Vec::new());
+        f.project = Some(ProjectFacts::PrinterFailed {
+            printer: "docker compose build --print".into(),
+            code: 15,
+            message: b"no such service: x\n".to_vec(),
+        });
+        let e = decide(&inv(&["compose", "build", "x"]), &f).unwrap_err();
+        assert_eq!(e.exit_code(), 15);
+        assert_eq!(e.to_string(), "no such service: x");
+    }
+
+    #[test]
+    fn without_a_printer_compose_keeps_the_classic_builder_after_the_scan() {
+        let mut f = v2(Vec::new());
+        f.project = Some(ProjectFacts::Unavailable {
+            why: "`docker compose build --print` is not available here".into(),
+            scans: vec![DockerfileScan {
+                path: "web/Dockerfile".into(),
+                findings: vec![Finding {
+                    line: 4,
+                    construct: "RUN --mount".into(),
+                }],
+            }],
+        });
+        let e = decide(&inv(&["compose", "build"]), &f).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("web/Dockerfile:4: RUN --mount needs BuildKit"),
+            "{e}"
+        );
+        f.project = Some(ProjectFacts::Unavailable {
+            why: "no printer".into(),
+            scans: Vec::new(),
+        });
+        let p = decide(&inv(&["compose", "build"]), &f).unwrap();
+        assert_eq!(p.route, Route::Legacy);
+        assert!(
+            p.notices.iter().any(|n| n.contains("no printer")),
+            "{:?}",
+            p.notices
+        );
+        // bake has no classic fallback: refused as before.
+        assert_eq!(
+            decide(&inv(&["buildx", "bake"]), &f)
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+    }
+
+    #[test]
+    fn on_runtime_v3_and_open_daemons_compose_and_bake_pass_through() {
+        for runtime in [
+            Runtime::V3 { why: "v3".into() },
+            Runtime::Open { why: "open".into() },
+        ] {
+            let f = facts(
+                vec![Client::fixture(NEW, 28, false, true)],
+                runtime,
+                vec![target("app", None)],
+            );
+            for args in [
+                &["compose", "build"][..],
+                &["buildx", "bake"],
+                &["compose", "up"],
+            ] {
+                let p = decide(&inv(args), &f).unwrap();
+                assert_eq!(p.route, Route::Pass, "{args:?}");
+                assert!(p.project.is_none());
+            }
+        }
+    }
+}

@@ -66,7 +66,10 @@ fn choose(inv: &Invocation, facts: &Facts) -> Result<Plan> {
         CommandKind::Other => pass().or_else(|e| builtin(inv).ok_or(e)),
         CommandKind::BuilderBoot(form) => {
             // `docker buildx bake` with its project resolved: built target by target.
-            if let (Some(call), Some(c)) = (crate::project::compose_call::read(inv), first) {
+            let call = builds_projects(facts)
+                .then(|| crate::project::compose_call::read(inv))
+                .flatten();
+            if let (Some(call), Some(c)) = (call, first) {
                 if let Some(plan) =
                     crate::project::plan::plan(inv, facts, &call, c, runtime_reason(facts))
                 {
@@ -81,6 +84,18 @@ fn choose(inv: &Invocation, facts: &Facts) -> Result<Plan> {
             None => Err(no_client()),
         },
         CommandKind::Build(_) => build(inv, facts),
+    }
+}
+
+/// Whether a compose or bake project is built target by target through the build routes:
+/// on a runtime that forbids privileged containers, or with `DOCKROUTE_MODE=mounted` or
+/// `legacy`. Elsewhere compose and bake run as the user's own tools run them.
+#[must_use]
+pub fn builds_projects(facts: &Facts) -> bool {
+    match facts.mode {
+        Mode::Force(Route::Mounted | Route::Legacy) => true,
+        Mode::Auto => matches!(facts.runtime, Some(Runtime::Restricted { .. })),
+        Mode::Force(_) => false,
     }
 }
 
