@@ -81,7 +81,17 @@ pub fn resolve(
     let args = call.printer_args(inv);
     let printer = shown(&args);
     let started = Instant::now();
-    let finished = run(&client.path, &args, guard, PRINT_TIMEOUT);
+    // `up`/`create`/`run` also build a `pull_policy: build` service whose image exists:
+    // compose's own `config` says which (asked at the same time as the printer).
+    let config = (matches!(call.sub, Sub::Up | Sub::Create | Sub::Run) && !call.forces_build())
+        .then(|| start(&client.path, &config_args(inv, call), guard))
+        .flatten();
+    let finished =
+        start(&client.path, &args, guard).and_then(|r| r.finish_by(Instant::now() + PRINT_TIMEOUT));
+    let always_build = config
+        .and_then(|r| r.finish_by(Instant::now() + PRINT_TIMEOUT))
+        .map(|f| pull_policy_build(&f))
+        .unwrap_or_default();
     tracing::debug!(printer = %printer, ms = started.elapsed().as_millis() as u64, "project printed");
     let Some(f) = finished else {
         return unavailable(
@@ -164,6 +174,7 @@ pub fn resolve(
                 dockerfile,
                 image_present,
                 from_targets: from,
+                always_build: always_build.contains(&t.name),
             }
         })
         .collect();
@@ -180,10 +191,46 @@ fn run(
     guard: &SelfGuard,
     timeout: Duration,
 ) -> Option<spawn::Finished> {
+    start(program, args, guard)?.finish_by(Instant::now() + timeout)
+}
+
+/// Starts `program args…` (own process group, stdin closed, both streams captured).
+fn start(program: &Path, args: &[OsString], guard: &SelfGuard) -> Option<spawn::Running> {
     let mut cmd = Command::new(program);
     cmd.arg0(program).args(args);
-    let running = spawn::spawn(cmd, guard, Capture::Both, MAX_PRINT, spawn::until_exit).ok()?;
-    running.finish_by(Instant::now() + timeout)
+    spawn::spawn(cmd, guard, Capture::Both, MAX_PRINT, spawn::until_exit).ok()
+}
+
+/// `[globals…] compose [compose flags…] config --format json`.
+fn config_args(inv: &Invocation, call: &ProjectCall) -> Vec<OsString> {
+    let mut args: Vec<OsString> = inv.args[..call.sub_at].to_vec();
+    args.extend(["config", "--format", "json"].map(OsString::from));
+    args
+}
+
+/// The services whose `pull_policy` is `build` in `docker compose config --format json`.
+fn pull_policy_build(f: &spawn::Finished) -> Vec<String> {
+    if !f
+        .status
+        .as_ref()
+        .is_ok_and(std::process::ExitStatus::success)
+    {
+        return Vec::new();
+    }
+    serde_json::from_slice::<serde_json::Value>(&f.output)
+        .ok()
+        .and_then(|v| {
+            v.get("services")?.as_object().map(|services| {
+                services
+                    .iter()
+                    .filter(|(_, s)| {
+                        s.get("pull_policy").and_then(serde_json::Value::as_str) == Some("build")
+                    })
+                    .map(|(name, _)| name.clone())
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
 }
 
 /// The Dockerfile scan of a target's `docker build`, and the targets its `FROM` lines name.
@@ -287,9 +334,7 @@ fn compose_scans(
     client: &Client,
     guard: &SelfGuard,
 ) -> Vec<DockerfileScan> {
-    let mut args: Vec<OsString> = inv.args[..call.sub_at].to_vec();
-    args.extend(["config", "--format", "json"].map(OsString::from));
-    let Some(f) = run(&client.path, &args, guard, PRINT_TIMEOUT) else {
+    let Some(f) = run(&client.path, &config_args(inv, call), guard, PRINT_TIMEOUT) else {
         return Vec::new();
     };
     if !f

@@ -93,6 +93,8 @@ pub struct ProjectCall {
     pub build_flags: Vec<usize>,
     /// `--no-build` was given.
     pub no_build: bool,
+    /// `--pull` was given.
+    pub pull: bool,
 }
 
 fn is_value_flag(arg: &[u8], long: &[&str], short: &[u8]) -> bool {
@@ -115,6 +117,7 @@ pub fn read(inv: &Invocation) -> Option<ProjectCall> {
                 services: Vec::new(),
                 build_flags: Vec::new(),
                 no_build: false,
+                pull: false,
             })
         }
         CommandKind::Compose => {
@@ -146,6 +149,7 @@ pub fn read(inv: &Invocation) -> Option<ProjectCall> {
         services: Vec::new(),
         build_flags: Vec::new(),
         no_build: false,
+        pull: false,
     };
     let mut i = at + 1;
     while let Some(a) = args.get(i).map(|a| a.as_bytes()) {
@@ -157,6 +161,7 @@ pub fn read(inv: &Invocation) -> Option<ProjectCall> {
             match a {
                 b"--build" | b"--build=true" => call.build_flags.push(i),
                 b"--no-build" | b"--no-build=true" => call.no_build = true,
+                _ if a == b"--pull" || a.starts_with(b"--pull=") => call.pull = true,
                 _ => {}
             }
             i += if is_value_flag(a, SUB_VALUE_FLAGS, SUB_VALUE_SHORT) {
@@ -206,9 +211,11 @@ impl ProjectCall {
 
     /// The compose call to run once the images are built, so that compose builds nothing
     /// itself: `up`/`create` with `--no-build` (and without `--build`), `run` without
-    /// `--build` (it has no `--no-build` in compose 2.40). `None` for `build` and `bake`.
+    /// `--build` (it has no `--no-build` in compose 2.40), and with `--pull never` when
+    /// `no_pull` (a `pull_policy: build` service, which `run` would build again) unless the
+    /// call chose its own `--pull`. `None` for `build` and `bake`.
     #[must_use]
-    pub fn after_build(&self, inv: &Invocation) -> Option<Vec<OsString>> {
+    pub fn after_build(&self, inv: &Invocation, no_pull: bool) -> Option<Vec<OsString>> {
         if matches!(self.sub, Sub::Build | Sub::Bake) {
             return None;
         }
@@ -220,6 +227,9 @@ impl ProjectCall {
             argv.push(a.clone());
             if i == self.sub_at && self.sub != Sub::Run && !self.no_build {
                 argv.push(OsStr::new("--no-build").to_owned());
+            }
+            if i == self.sub_at && self.sub == Sub::Run && no_pull && !self.pull {
+                argv.extend(["--pull", "never"].map(OsString::from));
             }
         }
         Some(argv)
@@ -278,7 +288,7 @@ mod tests {
                 "app"
             ]
         );
-        assert_eq!(c.after_build(&inv), None);
+        assert_eq!(c.after_build(&inv, false), None);
     }
 
     #[test]
@@ -305,7 +315,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            strs(&c.after_build(&inv).unwrap()),
+            strs(&c.after_build(&inv, false).unwrap()),
             [
                 "compose",
                 "-p",
@@ -331,7 +341,7 @@ mod tests {
         let c = c.unwrap();
         assert_eq!(strs(&c.services), ["app"]);
         assert_eq!(
-            strs(&c.after_build(&inv).unwrap()),
+            strs(&c.after_build(&inv, false).unwrap()),
             ["compose", "run", "-e", "A=1", "--rm", "app", "sh", "-c", "x"]
         );
         let (_, none) = call(&["compose", "ps"]);

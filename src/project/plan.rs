@@ -65,8 +65,9 @@ fn resolved(
     let targets: Vec<_> = all.iter().map(|t| t.target.clone()).collect();
     // `up`/`create`/`run` build only what compose would: every target under `--build`,
     // else those whose image the daemon lacks.
-    let (chosen, skipped): (Vec<usize>, Vec<usize>) =
-        (0..all.len()).partition(|i| call.forces_build() || all[*i].image_present != Some(true));
+    let (chosen, skipped): (Vec<usize>, Vec<usize>) = (0..all.len()).partition(|i| {
+        call.forces_build() || all[*i].always_build || all[*i].image_present != Some(true)
+    });
     let mut plans = Vec::with_capacity(chosen.len());
     let mut notices = Vec::new();
     for &i in &chosen {
@@ -104,7 +105,10 @@ fn resolved(
         });
     }
     refuse_cycle(&plans)?;
-    let then = call.after_build(inv);
+    // `run` rebuilds a `pull_policy: build` service itself (through bake, which fails
+    // here) unless told not to pull: built above, `--pull never` keeps it.
+    let rebuilds = call.sub == Sub::Run && chosen.iter().any(|&i| all[i].always_build);
+    let then = call.after_build(inv, rebuilds);
     let route = plans.first().map_or(Route::Pass, |p| p.plan.route);
     let mut argv = vec![first.path.clone().into_os_string()];
     argv.extend(then.clone().unwrap_or_else(|| inv.args.clone()));
@@ -224,6 +228,7 @@ mod tests {
             dockerfile: None,
             image_present: present,
             from_targets: Vec::new(),
+            always_build: false,
         }
     }
 
@@ -324,6 +329,16 @@ mod tests {
         let p = decide(&inv(&["compose", "up", "--build"]), &f).unwrap();
         assert_eq!(project(&p).targets.len(), 2);
         assert_eq!(strs(&p.argv), [NEW, "compose", "up", "--no-build"]);
+        // `pull_policy: build`: built though present; `run` is told not to rebuild it.
+        let mut db = target("db", Some(true));
+        db.always_build = true;
+        let f = v2(vec![db]);
+        let p = decide(&inv(&["compose", "run", "--rm", "db", "true"]), &f).unwrap();
+        assert_eq!(project(&p).targets.len(), 1);
+        assert_eq!(
+            strs(&p.argv),
+            [NEW, "compose", "run", "--pull", "never", "--rm", "db", "true"]
+        );
     }
 
     #[test]

@@ -320,6 +320,9 @@ pub struct ProjectTarget {
     /// Other targets whose image its Dockerfile's `FROM` lines name (a compose service
     /// built `FROM` another service's image), by name.
     pub from_targets: Vec<String>,
+    /// compose's `pull_policy: build`: `up`/`create`/`run` build it even when its image
+    /// exists.
+    pub always_build: bool,
 }
 
 /// Everything `decide` reads besides the invocation.

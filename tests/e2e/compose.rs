@@ -446,3 +446,40 @@ fn a_printer_failure_is_the_tools_own_message_and_exit_code() {
     );
     assert!(builds_since(&log, before, &[&a, &b]).is_empty());
 }
+
+/// `pull_policy: build`: compose's `run` builds such a service every time (through bake,
+/// denied here). dockroute builds it, then runs compose with `--pull never`.
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn compose_run_of_a_pull_policy_build_service_builds_it_once_through_dockroute() {
+    each_strict(|which| {
+        let log = authz_log(which);
+        let s = project_sandbox(which);
+        let secret = unique("s3cret-pp");
+        let (app, two) = (unique("dr-pp-app"), unique("dr-pp-two"));
+        let dir = secret_project(&s.p("proj"), &secret, &app, &two);
+        let yaml = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();
+        let yaml = yaml.replacen(
+            &format!("image: {app}\n"),
+            &format!("image: {app}\n    pull_policy: build\n"),
+            1,
+        );
+        std::fs::write(dir.join("compose.yaml"), yaml).unwrap();
+        let project = unique("drpp");
+        for round in 0..2 {
+            let before = authz_requests(&log).len();
+            let o = docker_in(&s, &dir, &["compose", "-p", &project, "run", "--rm", "app"]);
+            let _ = docker_in(&s, &dir, &["compose", "-p", &project, "down"]);
+            let err = stderr(&o);
+            assert!(o.status.success(), "round {round}: {err}");
+            assert!(
+                stdout(&o).contains("secret-seen"),
+                "round {round}: {}",
+                stdout(&o)
+            );
+            assert!(err.contains("run --pull never --rm app"), "{err}");
+            // Built each time, as compose itself would, but once, by the mounted client.
+            assert_daemon_buildkit(&builds_since(&log, before, &[&app]), 1, &err);
+        }
+    });
+}
