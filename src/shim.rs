@@ -140,14 +140,20 @@ pub fn announce(plan: &Plan, inv: &Invocation, first: Option<&std::path::Path>) 
 #[must_use]
 pub fn project_line(plan: &Plan, project: &crate::route::plan::ProjectPlan) -> String {
     let names: Vec<&str> = project.targets.iter().map(|t| t.name.as_str()).collect();
+    let building = if names.is_empty() {
+        "nothing to build".to_string()
+    } else {
+        format!(
+            "building {} target{} ({}) through the routes `docker build` takes, at most {} at once",
+            names.len(),
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", "),
+            project.parallel
+        )
+    };
     let mut s = format!(
-        "`docker {}`: resolved with `{}`; building {} target{} ({}) through the routes `docker build` takes, at most {} at once",
-        plan.command,
-        project.printer,
-        names.len(),
-        if names.len() == 1 { "" } else { "s" },
-        names.join(", "),
-        project.parallel
+        "`docker {}`: resolved with `{}`; {building}",
+        plan.command, project.printer,
     );
     for (name, why) in &project.skipped {
         s.push_str(&format!("; not building {name}: {why}"));

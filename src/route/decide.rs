@@ -426,7 +426,7 @@ fn refuse_compose_buildkit_syntax(scans: &[crate::route::facts::DockerfileScan])
     Err(Error::NeedsBuildKit {
         findings,
         why: "compose could not resolve the project with `build --print` here, and its classic builder is the only one it reaches on this runtime".into(),
-        fix: "use Docker Compose ≥ 2.26 with the buildx plugin (dockroute then builds each service with the daemon's BuildKit), or run the step on Bitbucket runtime v3".into(),
+        fix: "use a Docker Compose with `build --print` (2.40 has it) (dockroute then builds each service with the daemon's BuildKit), or run the step on Bitbucket runtime v3".into(),
     })
 }
 

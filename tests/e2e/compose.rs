@@ -483,3 +483,56 @@ fn compose_run_of_a_pull_policy_build_service_builds_it_once_through_dockroute()
         }
     });
 }
+
+/// `explain` shows the whole plan, one line per target with its route and builder, and
+/// builds nothing; `--json` carries each target's plan.
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn explain_shows_one_line_per_target() {
+    let which = "v2";
+    let log = authz_log(which);
+    let s = project_sandbox(which);
+    let (app, two) = (unique("dr-ex-app"), unique("dr-ex-two"));
+    let dir = secret_project(&s.p("proj"), "x", &app, &two);
+    let before = authz_requests(&log).len();
+    let mut c = s.dockroute();
+    c.current_dir(&dir)
+        .args(["explain", "--", "compose", "up", "-d"]);
+    let o = run(with_mounted_client(&c));
+    ok(&o);
+    let out = stdout(&o);
+    assert!(
+        out.contains("would build 2 targets resolved with `docker compose build --print`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("then run `/usr/local/bin/docker compose up --no-build -d`"),
+        "{out}"
+    );
+    for name in ["app", "two"] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("  target {name}: `/usr/bin/docker build ")))
+            .unwrap_or_else(|| panic!("no line for {name}: {out}"));
+        assert!(
+            line.contains("route mounted") && line.contains("the daemon's embedded BuildKit"),
+            "{line}"
+        );
+    }
+    let mut c = s.dockroute();
+    c.current_dir(&dir)
+        .args(["explain", "--json", "--", "compose", "build"]);
+    let o = run(with_mounted_client(&c));
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let targets = v["project"]["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2, "{v}");
+    assert!(
+        targets.iter().all(|t| t["plan"]["route"] == "mounted"),
+        "{v}"
+    );
+    assert!(
+        builds_since(&log, before, &[&app, &two]).is_empty(),
+        "explain built something"
+    );
+}
