@@ -536,3 +536,78 @@ fn explain_shows_one_line_per_target() {
         "explain built something"
     );
 }
+
+/// A Docker Compose without `build --print` (older than the real 2.40.3 here: a wrapper
+/// around it that answers `--print` as such a compose does, the one fake) keeps the classic
+/// builder; every service's Dockerfile (from `compose config`) is checked first, so a
+/// BuildKit-only one is refused naming `FILE:LINE` before any `POST /build`.
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn without_build_print_compose_keeps_the_classic_builder_after_the_scan() {
+    each_strict(|which| {
+        let host = daemon(which);
+        let log = authz_log(which);
+        let s = pipelines_layout(Sandbox::new());
+        let config = config_with_real_buildx(&s);
+        script(
+            &config.join("cli-plugins/docker-compose"),
+            &format!(
+                "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = --print ] && {{ echo 'unknown flag: --print' >&2; exit 1; }}; done\nexec {} \"$@\"\n",
+                compose_bin().display()
+            ),
+        );
+        let s = s.env("DOCKER_HOST", &host).env("DOCKER_CONFIG", &config);
+        let dir = s.p("old");
+        let (ok_img, bad_img) = (unique("dr-old-ok"), unique("dr-old-bad"));
+        std::fs::create_dir_all(dir.join("bad")).unwrap();
+        std::fs::write(
+            dir.join("Dockerfile"),
+            "FROM busybox:latest\nCOPY Dockerfile /\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("bad/Dockerfile"),
+            "FROM busybox:latest\nRUN --mount=type=cache,target=/c true\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("compose.yaml"),
+            format!("services:\n  ok:\n    build: .\n    image: {ok_img}\n  bad:\n    build: bad\n    image: {bad_img}\n"),
+        )
+        .unwrap();
+        let before = authz_requests(&log).len();
+        let o = docker_in(&s, &dir, &["compose", "build"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("bad/Dockerfile:2: RUN --mount needs BuildKit"),
+            "{err}"
+        );
+        assert!(
+            builds_since(&log, before, &[&ok_img, &bad_img]).is_empty(),
+            "{err}"
+        );
+        // Without the BuildKit-only service: built on the classic builder, with a notice.
+        let o = docker_in(&s, &dir, &["compose", "build", "ok"]);
+        let err = stderr(&o);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "every service's Dockerfile is checked: {err}"
+        );
+        std::fs::write(
+            dir.join("compose.yaml"),
+            format!("services:\n  ok:\n    build: .\n    image: {ok_img}\n"),
+        )
+        .unwrap();
+        let o = docker_in(&s, &dir, &["compose", "build"]);
+        ok(&o);
+        let err = stderr(&o);
+        assert!(
+            err.contains("routed (legacy)")
+                && err.contains("is not available here (unknown flag: --print)"),
+            "{err}"
+        );
+        assert!(image_exists(&host, &ok_img), "{err}");
+    });
+}
