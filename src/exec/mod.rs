@@ -155,7 +155,12 @@ pub fn run_project(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
         .targets
         .iter()
         .map(|t| supervise::Job {
-            stages: stages(&t.plan, Some(&format!("[{}] ", t.name))),
+            // compose and bake write only progress, on stderr: so do the builds (`-q`'s
+            // image IDs included), each line marked with its target.
+            stages: stages(&t.plan, Some(&format!("[{}] ", t.name)))
+                .into_iter()
+                .map(progress_only)
+                .collect(),
             after: t.after.clone(),
         })
         .collect();
@@ -164,6 +169,17 @@ pub fn run_project(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
         return Ok(code);
     }
     Err(exec(plan, guard))
+}
+
+fn progress_only(stage: supervise::Stage) -> supervise::Stage {
+    let to_stderr = |mut s: supervise::Step| {
+        s.stdout_to_stderr = true;
+        s
+    };
+    match stage {
+        supervise::Stage::One(s) => supervise::Stage::One(to_stderr(s)),
+        supervise::Stage::Pipe(p, c) => supervise::Stage::Pipe(p, to_stderr(c)),
+    }
 }
 
 /// PATH without its relative and empty entries, or `None` when it has none of those (then

@@ -95,6 +95,8 @@ pub struct ProjectCall {
     pub no_build: bool,
     /// `--pull` was given.
     pub pull: bool,
+    /// `compose build -q/--quiet`: each build quiet too.
+    pub quiet: bool,
 }
 
 fn is_value_flag(arg: &[u8], long: &[&str], short: &[u8]) -> bool {
@@ -118,6 +120,7 @@ pub fn read(inv: &Invocation) -> Option<ProjectCall> {
                 build_flags: Vec::new(),
                 no_build: false,
                 pull: false,
+                quiet: false,
             })
         }
         CommandKind::Compose => {
@@ -150,6 +153,7 @@ pub fn read(inv: &Invocation) -> Option<ProjectCall> {
         build_flags: Vec::new(),
         no_build: false,
         pull: false,
+        quiet: false,
     };
     let mut i = at + 1;
     while let Some(a) = args.get(i).map(|a| a.as_bytes()) {
@@ -162,6 +166,7 @@ pub fn read(inv: &Invocation) -> Option<ProjectCall> {
                 b"--build" | b"--build=true" => call.build_flags.push(i),
                 b"--no-build" | b"--no-build=true" => call.no_build = true,
                 _ if a == b"--pull" || a.starts_with(b"--pull=") => call.pull = true,
+                b"-q" | b"--quiet" if sub == Sub::Build => call.quiet = true,
                 _ => {}
             }
             i += if is_value_flag(a, SUB_VALUE_FLAGS, SUB_VALUE_SHORT) {

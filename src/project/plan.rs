@@ -73,7 +73,11 @@ fn resolved(
     for &i in &chosen {
         let t = &all[i];
         let name = &t.target.name;
-        let args = build_args(inv.global_args(), &t.target, &targets)?;
+        let mut args = build_args(inv.global_args(), &t.target, &targets)?;
+        if call.quiet {
+            // Before the context, the last argument.
+            args.insert(args.len() - 1, "--quiet".into());
+        }
         let target_inv = Invocation::parse(args);
         let target_facts = Facts {
             dockerfile: t.dockerfile.clone(),
@@ -385,6 +389,19 @@ mod tests {
             "{e}"
         );
         assert!(e.to_string().contains("target `app`"), "{e}");
+    }
+
+    #[test]
+    fn compose_build_quiet_makes_each_build_quiet() {
+        let p = decide(
+            &inv(&["compose", "build", "-q"]),
+            &v2(vec![target("app", None)]),
+        )
+        .unwrap();
+        assert_eq!(
+            strs(&project(&p).targets[0].plan.argv),
+            [OLD, "build", "--tag", "p-app", "--quiet", "/p/app"]
+        );
     }
 
     #[test]
