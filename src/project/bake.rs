@@ -169,6 +169,9 @@ fn target(name: &str, v: &Value) -> Result<Target, Unreadable> {
             "no-cache" => t.no_cache = value.as_bool().ok_or_else(|| bad(f))?,
             "output" => t.outputs = list()?,
             _ if IGNORED.contains(&f) => {}
+            // `call = "build"` is what a build does anyway; other calls (`check`,
+            // `outline` …) are no build.
+            "call" if value.as_str() == Some("build") => {}
             // An empty list or object, or `false`, asks for nothing.
             _ if is_empty(value) => {}
             _ => t.unknown.push(field.clone()),
@@ -254,9 +257,9 @@ mod tests {
       "a":{"context":".","dockerfile":"Dockerfile","args":{"GREETING":"yo"},"tags":["a:1"],
         "cache-from":[{"ref":"x/y","type":"registry"}],
         "secret":[{"id":"tok","src":"tok.txt"},{"id":"e","env":"HOME"}],
-        "network":"host","entitlements":["network.host"]},
+        "network":"host","entitlements":["network.host"],"call":"build"},
       "b":{"context":"base","contexts":{"foo":"target:a"},"dockerfile":"Dockerfile","tags":["b:1"],
-        "attest":[{"type":"sbom"}],"call":"build"}}}"#;
+        "attest":[{"type":"sbom"}],"call":"check"}}}"#;
 
     #[test]
     fn compose_print_is_read_in_group_order() {

@@ -78,7 +78,9 @@ const SUB_VALUE_FLAGS: &[&str] = &[
     "wait-timeout",
     "workdir",
 ];
-const SUB_VALUE_SHORT: &[u8] = b"elptuvw";
+const SUB_VALUE_SHORT: &[u8] = b"elpuvw";
+/// `up`'s and `create`'s `-t/--timeout` (`run`'s `-t` is `--tty`, a boolean).
+const UP_VALUE_SHORT: &[u8] = b"t";
 
 /// The call, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +171,12 @@ pub fn read(inv: &Invocation) -> Option<ProjectCall> {
                 b"-q" | b"--quiet" if sub == Sub::Build => call.quiet = true,
                 _ => {}
             }
-            i += if is_value_flag(a, SUB_VALUE_FLAGS, SUB_VALUE_SHORT) {
+            let short = if sub == Sub::Run {
+                SUB_VALUE_SHORT
+            } else {
+                UP_VALUE_SHORT
+            };
+            i += if is_value_flag(a, SUB_VALUE_FLAGS, short) {
                 2
             } else {
                 1
@@ -341,13 +348,13 @@ mod tests {
     #[test]
     fn run_takes_one_service_and_loses_build() {
         let (inv, c) = call(&[
-            "compose", "run", "--build", "-e", "A=1", "--rm", "app", "sh", "-c", "x",
+            "compose", "run", "--build", "-e", "A=1", "-t", "--rm", "app", "sh", "-c", "x",
         ]);
         let c = c.unwrap();
         assert_eq!(strs(&c.services), ["app"]);
         assert_eq!(
             strs(&c.after_build(&inv, false).unwrap()),
-            ["compose", "run", "-e", "A=1", "--rm", "app", "sh", "-c", "x"]
+            ["compose", "run", "-e", "A=1", "-t", "--rm", "app", "sh", "-c", "x"]
         );
         let (_, none) = call(&["compose", "ps"]);
         assert_eq!(none, None);
