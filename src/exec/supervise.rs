@@ -37,7 +37,16 @@
 //!   code. After a forwarded signal S the run stops: a child that handled S and exited with
 //!   a non-zero code of its own has the last word (as in a shell); otherwise the run
 //!   returns 128+S.
-//! - Nothing is written to stdout; the calling thread's signal mask is restored on return.
+//! - Nothing is written to stdout on the supervisor's own account (a prefixed step's
+//!   output lines are relayed whole, one write each, to stdout or stderr); the calling
+//!   thread's signal mask is restored on return.
+//! - [`run_jobs`] (a project's builds) runs several such runs at once, each in threads of
+//!   its own, at most a bound together, each job after those it waits for. Every run in
+//!   progress is registered with the relay, so a signal reaches every running job's group;
+//!   the scheduler is registered too, so a signal between two jobs stops the next one from
+//!   starting rather than ending dockroute. After the first failure no further job starts
+//!   and the running ones finish. A signal that arrives between the scheduler's check and
+//!   a just-started job's registration reaches that job only if it is sent again.
 //!
 //! Not covered: a descendant that leaves the group (`setsid`, `setpgid`) is out of reach;
 //! a stage is not the terminal's foreground group, so a child reading the terminal is

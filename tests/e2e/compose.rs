@@ -611,3 +611,54 @@ fn without_build_print_compose_keeps_the_classic_builder_after_the_scan() {
         assert!(image_exists(&host, &ok_img), "{err}");
     });
 }
+
+/// With a shared BuildKit (`DOCKROUTE_BUILDKIT_HOST`) each service takes the remote route,
+/// as its `docker build` would: built there (a heredoc, which the daemon's own frontend
+/// lacks on Engine 20.10) and loaded into the strict daemon, no `POST /build`.
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn on_a_shared_buildkit_each_service_takes_the_remote_route() {
+    each_strict(|which| {
+        let host = daemon(which);
+        let log = authz_log(which);
+        let s = with_buildkit_path(Sandbox::new(), true);
+        let config = config_with_real_compose(&s);
+        let s = s
+            .env("DOCKER_HOST", &host)
+            .env("DOCKER_CONFIG", &config)
+            .env("DOCKROUTE_BUILDKIT_HOST", buildkit_addr("unix"));
+        let dir = s.p("remote");
+        let (a, b) = (unique("dr-cremote-a"), unique("dr-cremote-b"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for svc in ["a", "b"] {
+            std::fs::write(
+                dir.join(format!("Dockerfile.{svc}")),
+                format!("FROM scratch\nCOPY <<EOF /{svc}.txt\nbuilt {svc}\nEOF\n"),
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            dir.join("compose.yaml"),
+            format!(
+                "services:\n  a:\n    build: {{ context: ., dockerfile: Dockerfile.a }}\n    image: {a}\n  b:\n    build: {{ context: ., dockerfile: Dockerfile.b }}\n    image: {b}\n"
+            ),
+        )
+        .unwrap();
+        let before = authz_requests(&log).len();
+        let mut c = s.docker();
+        c.current_dir(&dir).args(["compose", "build"]);
+        let o = run(c);
+        ok(&o);
+        let err = stderr(&o);
+        assert!(
+            err.contains("[a] `docker build` routed (remote)")
+                && err.contains("[b] `docker build` routed (remote)"),
+            "{err}"
+        );
+        assert!(image_exists(&host, &a) && image_exists(&host, &b), "{err}");
+        assert!(
+            builds_since(&log, before, &[&a, &b]).is_empty(),
+            "a POST /build reached the daemon: {err}"
+        );
+    });
+}
