@@ -662,3 +662,53 @@ fn on_a_shared_buildkit_each_service_takes_the_remote_route() {
         );
     });
 }
+
+/// `compose build`'s own flags reach the printer and so each build: `--build-arg` (a
+/// value in the image), `--no-cache`, and `--push`, which on the mounted route is the
+/// build then `docker push` of the service's `image:` (to the bed's loopback registry).
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn compose_build_flags_reach_each_build_and_push_pushes() {
+    each_strict(|which| {
+        let host = daemon(which);
+        let registry = testbed("DOCKROUTE_TEST_REGISTRY");
+        let s = project_sandbox(which);
+        let dir = s.p("flags");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("Dockerfile"),
+            "FROM busybox:latest\nARG FLAVOUR=plain\nRUN echo \"$FLAVOUR\" > /flavour\n",
+        )
+        .unwrap();
+        let repo = unique("dr-cpush");
+        let image = format!("{registry}/{repo}:1");
+        std::fs::write(
+            dir.join("compose.yaml"),
+            format!("services:\n  app:\n    build: {{ context: ., network: host }}\n    image: {image}\n"),
+        )
+        .unwrap();
+        let o = docker_in(
+            &s,
+            &dir,
+            &[
+                "compose",
+                "build",
+                "--no-cache",
+                "--build-arg",
+                "FLAVOUR=minty",
+                "--push",
+            ],
+        );
+        ok(&o);
+        let err = stderr(&o);
+        assert!(
+            err.contains("--push emulated") && err.contains("--no-cache"),
+            "{err}"
+        );
+        assert_eq!(container_output(&host, &image, "/flavour").trim(), "minty");
+        assert!(
+            registry_tags(&repo).contains(&"1".to_string()),
+            "not pushed: {err}"
+        );
+    });
+}
