@@ -109,7 +109,8 @@ fn is_value_flag(arg: &[u8], long: &[&str], short: &[u8]) -> bool {
     arg.len() == 2 && arg[0] == b'-' && short.contains(&arg[1])
 }
 
-/// Reads a compose or bake call; `None` for calls that build nothing.
+/// Reads a compose or bake call; `None` for calls that build nothing (`up`/`create`
+/// with `--no-build` included: compose builds nothing then, and neither does dockroute).
 #[must_use]
 pub fn read(inv: &Invocation) -> Option<ProjectCall> {
     let args = &inv.args;
@@ -190,7 +191,7 @@ pub fn read(inv: &Invocation) -> Option<ProjectCall> {
         }
         i += 1;
     }
-    Some(call)
+    (!call.no_build).then_some(call)
 }
 
 impl ProjectCall {
@@ -358,6 +359,8 @@ mod tests {
         );
         let (_, none) = call(&["compose", "ps"]);
         assert_eq!(none, None);
+        let (_, none) = call(&["compose", "up", "--no-build", "-d"]);
+        assert_eq!(none, None, "up --no-build builds nothing");
     }
 
     #[test]
