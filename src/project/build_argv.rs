@@ -52,7 +52,7 @@ pub fn context_target(value: &str) -> Option<&str> {
 
 fn refuse(t: &Target, field: &str, why: &str, fix: &str) -> Error {
     Error::Refused {
-        flag: format!("target `{}`, field `{field}`", t.name),
+        flag: format!("target {}, field {field}", t.name),
         why: why.to_string(),
         fix: fix.to_string(),
     }
@@ -298,7 +298,10 @@ mod tests {
         };
         let e = build_args(&[], &t, &[]).unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert!(e.to_string().contains("target `x`, field `attest`"), "{e}");
+        assert!(
+            e.to_string().contains("refused `target x, field attest`"),
+            "{e}"
+        );
         let t = Target {
             name: "y".into(),
             dockerfile_inline: Some("FROM scratch".into()),

@@ -155,8 +155,8 @@ fn in_target(e: Error, name: &str) -> Error {
         Error::Refused { flag, why, fix } => {
             let head = flag.split([' ', '=']).next().unwrap_or("");
             let flag = match field_of(head) {
-                Some(field) => format!("target `{name}`, field `{field}` ({flag})"),
-                None => format!("target `{name}`: {flag}"),
+                Some(field) => format!("target {name}, field {field} ({flag})"),
+                None => format!("target {name}: {flag}"),
             };
             Error::Refused { flag, why, fix }
         }
@@ -192,7 +192,7 @@ fn refuse_cycle(plans: &[TargetPlan]) -> Result<()> {
         return Ok(());
     }
     Err(Error::Refused {
-        flag: format!("targets `{}`", stuck.join("`, `")),
+        flag: format!("targets {}", stuck.join(", ")),
         why: "they depend on each other (through `contexts`, `additional_contexts` or a Dockerfile `FROM`), so none can build first".into(),
         fix: "break the cycle in the project".into(),
     })
@@ -357,7 +357,7 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         assert!(
             e.to_string()
-                .contains("target `app`, field `contexts` (--build-context)"),
+                .contains("refused `target app, field contexts (--build-context)`"),
             "{e}"
         );
         // No client < 23: the legacy route, where a build secret cannot go.
@@ -366,10 +366,7 @@ mod tests {
         let mut f = v2(vec![app]);
         f.clients.truncate(1);
         let e = decide(&inv(&["compose", "build"]), &f).unwrap_err();
-        assert!(
-            e.to_string().contains("target `app`, field `secret`"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("target app, field secret"), "{e}");
         // ... nor a Dockerfile with BuildKit-only syntax.
         let mut app = target("app", None);
         app.dockerfile = Some(DockerfileScan {
@@ -411,7 +408,7 @@ mod tests {
         let mut b = target("b", None);
         b.from_targets = vec!["a".into()];
         let e = decide(&inv(&["compose", "build"]), &v2(vec![a, b])).unwrap_err();
-        assert!(e.to_string().contains("targets `a`, `b`"), "{e}");
+        assert!(e.to_string().contains("refused `targets a, b`"), "{e}");
     }
 
     #[test]

@@ -345,7 +345,8 @@ fn dependent_targets_are_ordered_or_refused_naming_the_field() {
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{err}");
         assert!(
-            err.contains("target `app`, field `contexts`") && err.contains("hint:"),
+            err.contains("refused `target app, field contexts (--build-context)`")
+                && err.contains("hint:"),
             "{err}"
         );
         assert!(
