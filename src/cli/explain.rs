@@ -63,6 +63,9 @@ fn text(inv: &Invocation, g: &Gathered, decision: &Result<Plan>) -> String {
             )
         }
     };
+    if let Some(project) = &plan.project {
+        return project_text(&call, g, plan, project);
+    }
     let mut s = if plan.route == Route::Pass && plan.notices.is_empty() {
         let why = if inv.kind == CommandKind::Other {
             "it is not a build or compose call, so nothing is probed".to_string()
@@ -110,6 +113,73 @@ fn text(inv: &Invocation, g: &Gathered, decision: &Result<Plan>) -> String {
     }
     if let Some(path) = plan.image_id.as_ref().and_then(|i| i.write_to.as_ref()) {
         s.push_str(&format!("  then: the image ID into {}\n", path.display()));
+    }
+    if let Some(reason) = &plan.reason {
+        s.push_str(&format!("  because: {reason}\n"));
+    }
+    for n in &plan.notices {
+        s.push_str(&format!("  note: {n}\n"));
+    }
+    for bad in &g.settings.bad {
+        s.push_str(&format!("  note: {bad}\n"));
+    }
+    s
+}
+
+/// A project's plan: one line per target with its route, client and builder.
+fn project_text(
+    call: &str,
+    g: &Gathered,
+    plan: &Plan,
+    project: &crate::route::plan::ProjectPlan,
+) -> String {
+    let then = if project.then_run {
+        format!(", then run `{}`", shown(&plan.argv))
+    } else {
+        String::new()
+    };
+    let mut s = format!(
+        "`{call}` would build {} target{} resolved with `{}` (at most {} at once){then}.\n",
+        project.targets.len(),
+        if project.targets.len() == 1 { "" } else { "s" },
+        project.printer,
+        project.parallel,
+    );
+    for t in &project.targets {
+        let p = &t.plan;
+        let builder = p
+            .builder
+            .as_ref()
+            .map_or_else(String::new, |b| match b.builder {
+                Some(builder) => format!("; builder: {} — {}", builder.describe(), b.why),
+                None => format!("; builder: none — {}", b.why),
+            });
+        let env: String = p.env_set.iter().map(|(k, v)| format!(" {k}={v}")).collect();
+        let env = if env.is_empty() {
+            env
+        } else {
+            format!(" with{env}")
+        };
+        let after = if t.after.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = t
+                .after
+                .iter()
+                .map(|&i| project.targets[i].name.as_str())
+                .collect();
+            format!("; after {}", names.join(", "))
+        };
+        s.push_str(&format!(
+            "  target {}: `{}` (route {}, client {}{env}{builder}{after})\n",
+            t.name,
+            shown(&p.argv),
+            p.route.name(),
+            p.runner(),
+        ));
+    }
+    for (name, why) in &project.skipped {
+        s.push_str(&format!("  not built: {name} — {why}\n"));
     }
     if let Some(reason) = &plan.reason {
         s.push_str(&format!("  because: {reason}\n"));

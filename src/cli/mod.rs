@@ -181,8 +181,10 @@ pub fn man_page() -> std::io::Result<String> {
          real client for every call that is not a build or compose. For build, image build, builder \
          build, buildx build and compose it probes the clients and the daemon (does it allow a \
          privileged container?) and execs the right client with the right environment, printing one \
-         line starting with \"dockroute:\" to stderr. dockroute explain -- ARGS shows that decision \
-         without running it.",
+         line starting with \"dockroute:\" to stderr. Where privileged containers are forbidden, \
+         docker compose build, up, create and run and docker buildx bake are resolved with the tools' \
+         own --print and each target is built as its docker build would be, independent targets at \
+         once. dockroute explain -- ARGS shows that decision without running it.",
     ));
     page.push('\n');
     page.push_str(".SH ENVIRONMENT\n");

@@ -78,6 +78,71 @@ pub struct PlanJson {
     pub client: String,
     /// Whether the plan differs from plain pass-through to the first client.
     pub rerouted: bool,
+    /// A project's builds, each target's plan; `None` for other calls.
+    pub project: Option<ProjectJson>,
+}
+
+/// A project's builds (`docker compose build`/`up`/…, `docker buildx bake` on a
+/// restricted runtime).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProjectJson {
+    /// The printer that resolved it.
+    pub printer: String,
+    /// At most this many builds at once.
+    pub parallel: usize,
+    /// The targets built.
+    pub targets: Vec<TargetJson>,
+    /// The targets not built, with why.
+    pub skipped: Vec<SkippedJson>,
+    /// Whether compose runs after the builds.
+    pub then_run: bool,
+}
+
+/// One target's build.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TargetJson {
+    /// The target's name.
+    pub name: String,
+    /// The targets built before it.
+    pub after: Vec<String>,
+    /// Its `docker build`, routed.
+    pub plan: PlanJson,
+}
+
+/// A target not built, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SkippedJson {
+    /// The target.
+    pub name: String,
+    /// Why it is not built.
+    pub why: String,
+}
+
+impl ProjectJson {
+    fn new(p: &crate::route::plan::ProjectPlan, inv: &Invocation, first: Option<&Path>) -> Self {
+        ProjectJson {
+            printer: p.printer.clone(),
+            parallel: p.parallel,
+            targets: p
+                .targets
+                .iter()
+                .map(|t| TargetJson {
+                    name: t.name.clone(),
+                    after: t.after.iter().map(|&i| p.targets[i].name.clone()).collect(),
+                    plan: PlanJson::new(&t.plan, inv, first),
+                })
+                .collect(),
+            skipped: p
+                .skipped
+                .iter()
+                .map(|(name, why)| SkippedJson {
+                    name: name.clone(),
+                    why: why.clone(),
+                })
+                .collect(),
+            then_run: p.then_run,
+        }
+    }
 }
 
 impl PlanJson {
@@ -104,6 +169,10 @@ impl PlanJson {
             prints_image_id: plan.image_id.as_ref().is_some_and(|i| i.print),
             client: plan.runner(),
             rerouted: plan.is_reroute(inv, first),
+            project: plan
+                .project
+                .as_deref()
+                .map(|p| ProjectJson::new(p, inv, first)),
         }
     }
 }

@@ -38,6 +38,14 @@ pub fn notice(line: &str) {
 /// Prints an error (and its hint) to stderr, always.
 pub fn error(e: &crate::error::Error) {
     let mut err = std::io::stderr().lock();
+    // A project printer's own message reaches the user as the printer wrote it.
+    if let crate::error::Error::Printer { message, .. } = e {
+        if !message.is_empty() {
+            let text = String::from_utf8_lossy(message);
+            let _ = err.write_all(crate::output::redact::text(&text).as_bytes());
+            return;
+        }
+    }
     let text = e.to_string();
     let mut lines = text.lines();
     let _ = writeln!(

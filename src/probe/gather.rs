@@ -115,6 +115,15 @@ pub fn gather(
             .iter()
             .map(|(_, v)| v.to_string_lossy().into_owned()),
     );
+    let project = crate::probe::project::wanted(inv, mode, runtime.as_ref().map(|r| &r.runtime))
+        .and_then(|call| {
+            Some(crate::probe::project::resolve(
+                inv,
+                &call,
+                clients.first()?,
+                guard,
+            ))
+        });
     Ok(Gathered {
         facts: Facts {
             clients,
@@ -128,6 +137,7 @@ pub fn gather(
             buildkit: bk,
             dockerfile,
             scratch: scratch_path(),
+            project,
         },
         search,
         runtime,
@@ -147,7 +157,7 @@ fn scratch_path() -> PathBuf {
 
 /// Reads and scans the Dockerfile the build would use; `None` when it is not a local file
 /// (stdin, a URL, a remote context) or cannot be read — then nothing is said about it.
-fn scan_dockerfile(inv: &Invocation, call: &BuildCall) -> Option<DockerfileScan> {
+pub(crate) fn scan_dockerfile(inv: &Invocation, call: &BuildCall) -> Option<DockerfileScan> {
     let cwd = std::env::current_dir().ok()?;
     match dockerfile::locate(call, &inv.args, &cwd) {
         dockerfile::Location::File(path) => match dockerfile::scan_file(&path) {

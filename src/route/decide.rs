@@ -67,14 +67,37 @@ fn choose(inv: &Invocation, facts: &Facts) -> Result<Plan> {
         // With no client at all, `login`/`logout` are answered by dockroute itself.
         CommandKind::Other => pass().or_else(|e| builtin(inv).ok_or(e)),
         CommandKind::BuilderBoot(form) => {
+            // `docker buildx bake` with its project resolved: built target by target.
+            let call = builds_projects(facts)
+                .then(|| crate::project::compose_call::read(inv))
+                .flatten();
+            if let (Some(call), Some(c)) = (call, first) {
+                if let Some(plan) =
+                    crate::project::plan::plan(inv, facts, &call, c, runtime_reason(facts))
+                {
+                    return plan;
+                }
+            }
             refuse_privileged_builder(inv, facts, form)?;
             pass()
         }
         CommandKind::Compose => match first {
-            Some(c) => Ok(compose(inv, facts, c).unwrap_or_else(|| pass_plan(inv, c))),
+            Some(c) => Ok(compose(inv, facts, c)?.unwrap_or_else(|| pass_plan(inv, c))),
             None => Err(no_client()),
         },
         CommandKind::Build(_) => build(inv, facts),
+    }
+}
+
+/// Whether a compose or bake project is built target by target through the build routes:
+/// on a runtime that forbids privileged containers, or with `DOCKROUTE_MODE=mounted` or
+/// `legacy`. Elsewhere compose and bake run as the user's own tools run them.
+#[must_use]
+pub fn builds_projects(facts: &Facts) -> bool {
+    match facts.mode {
+        Mode::Force(Route::Mounted | Route::Legacy) => true,
+        Mode::Auto => matches!(facts.runtime, Some(Runtime::Restricted { .. })),
+        Mode::Force(_) => false,
     }
 }
 
@@ -299,27 +322,46 @@ fn refuse_privileged_builder(inv: &Invocation, facts: &Facts, form: BootForm) ->
     })
 }
 
-fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Option<Plan> {
+fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Result<Option<Plan>> {
     // `docker compose ps`, `logs`, `down` … build nothing: nothing to route, nothing to say.
     if !inv.compose_builds() {
-        return None;
+        return Ok(None);
     }
     let restricted = match facts.mode {
         Mode::Force(Route::Pass)
         | Mode::Force(Route::Daemonless)
         | Mode::Force(Route::Remote)
-        | Mode::Force(Route::Builtin) => return None,
+        | Mode::Force(Route::Builtin) => return Ok(None),
         Mode::Force(Route::Mounted) | Mode::Force(Route::Legacy) => true,
         Mode::Force(Route::Buildx) => false,
-        Mode::Auto => match facts.runtime.as_ref()? {
-            Runtime::Restricted { .. } => true,
-            Runtime::V3 { .. } => false,
-            _ => return None,
+        Mode::Auto => match facts.runtime.as_ref() {
+            Some(Runtime::Restricted { .. }) => true,
+            Some(Runtime::V3 { .. }) => false,
+            _ => return Ok(None),
         },
     };
+    if restricted {
+        // The project resolved by compose's own printer: each service built as its
+        // `docker build` would be.
+        if let Some(call) = crate::project::compose_call::read(inv) {
+            if let Some(plan) =
+                crate::project::plan::plan(inv, facts, &call, first, runtime_reason(facts))
+            {
+                return plan.map(Some);
+            }
+        }
+    }
     let mut plan = pass_plan(inv, first);
     plan.reason = runtime_reason(facts);
     if restricted {
+        // No printer: compose's classic builder, every service's Dockerfile checked first.
+        if let Some(crate::route::facts::ProjectFacts::Unavailable { why, scans }) = &facts.project
+        {
+            refuse_compose_buildkit_syntax(scans)?;
+            plan.notices.push(format!(
+                "{why}: compose builds with its classic builder instead (no build secrets, no `RUN --mount`, one service after another)"
+            ));
+        }
         plan.route = Route::Legacy;
         plan.env_set = vec![
             ("DOCKER_BUILDKIT".into(), "0".into()),
@@ -333,11 +375,38 @@ fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Option<Plan> {
     } else {
         plan.env_unset = unset_inherited_off(facts, &mut plan.notices);
         if plan.env_unset.is_empty() {
-            return None;
+            return Ok(None);
         }
         plan.route = Route::Buildx;
     }
-    Some(plan)
+    Ok(Some(plan))
+}
+
+/// The fallback without a printer runs compose's classic builder: a service whose
+/// Dockerfile uses BuildKit-only syntax would fail at that step, after the steps before
+/// it ran, so the call is refused first, naming every `FILE:LINE`.
+fn refuse_compose_buildkit_syntax(scans: &[crate::route::facts::DockerfileScan]) -> Result<()> {
+    use crate::docker::dockerfile::{refusal_lines, SYNTAX_DIRECTIVE};
+    let findings: Vec<String> = scans
+        .iter()
+        .flat_map(|s| {
+            let real: Vec<_> = s
+                .findings
+                .iter()
+                .filter(|f| f.construct != SYNTAX_DIRECTIVE)
+                .cloned()
+                .collect();
+            refusal_lines(&s.path, &real)
+        })
+        .collect();
+    if findings.is_empty() {
+        return Ok(());
+    }
+    Err(Error::NeedsBuildKit {
+        findings,
+        why: "compose could not resolve the project with `build --print` here, and its classic builder is the only one it reaches on this runtime".into(),
+        fix: "use a Docker Compose with `build --print` (2.40 has it) (dockroute then builds each service with the daemon's BuildKit), or run the step on Bitbucket runtime v3".into(),
+    })
 }
 
 #[cfg(test)]

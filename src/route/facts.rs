@@ -247,6 +247,55 @@ pub struct DockerfileScan {
     pub findings: Vec<crate::docker::dockerfile::Finding>,
 }
 
+/// A compose or bake project, resolved by the tool's own printer (`docker compose build
+/// --print`, `docker buildx bake --print`), for a call that builds one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectFacts {
+    /// The printer answered.
+    Resolved {
+        /// The printer's command as shown (`docker compose build --print`).
+        printer: String,
+        /// Its targets, in the printer's order.
+        targets: Vec<ProjectTarget>,
+    },
+    /// The printer failed (a broken compose file, an unknown service or target): its
+    /// exit code and its own message, which reach the user unchanged.
+    PrinterFailed {
+        /// The printer's command as shown.
+        printer: String,
+        /// Its exit code.
+        code: u8,
+        /// Its standard error, as written.
+        message: Vec<u8>,
+    },
+    /// No printer to ask (an older compose, no buildx, a timeout): why, and for compose
+    /// the Dockerfile scan of every service that builds (from `docker compose config`).
+    Unavailable {
+        /// Why not.
+        why: String,
+        /// Each service's Dockerfile scan.
+        scans: Vec<DockerfileScan>,
+    },
+}
+
+/// One target of a resolved project, with the facts its build needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectTarget {
+    /// The target as printed.
+    pub target: crate::project::bake::Target,
+    /// Its Dockerfile's scan, when it is a local, readable file.
+    pub dockerfile: Option<DockerfileScan>,
+    /// Whether its image (first tag) is in the daemon already, when that was asked
+    /// (`up`/`create`/`run` without `--build` build only missing images).
+    pub image_present: Option<bool>,
+    /// Other targets whose image its Dockerfile's `FROM` lines name (a compose service
+    /// built `FROM` another service's image), by name.
+    pub from_targets: Vec<String>,
+    /// compose's `pull_policy: build`: `up`/`create`/`run` build it even when its image
+    /// exists.
+    pub always_build: bool,
+}
+
 /// Everything `decide` reads besides the invocation.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -268,4 +317,6 @@ pub struct Facts {
     /// A directory private to this call (not yet created), for files a route needs
     /// around its programs (buildctl's metadata file for `-q`).
     pub scratch: PathBuf,
+    /// The project of a compose or bake call that builds, when the route resolves one.
+    pub project: Option<ProjectFacts>,
 }

@@ -85,6 +85,35 @@ pub struct ImageId {
     pub print: bool,
 }
 
+/// A project's builds (`docker compose build`/`up`/…, `docker buildx bake`): one
+/// `docker build` plan per target, run at most `parallel` at once, each after the targets
+/// it depends on; then, for `up`/`create`/`run`, the plan's own program (compose, told
+/// not to build).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectPlan {
+    /// The printer that resolved the project (`docker compose build --print`).
+    pub printer: String,
+    /// The targets to build, in the printer's order.
+    pub targets: Vec<TargetPlan>,
+    /// Targets of the project not built, with why (`image present`).
+    pub skipped: Vec<(String, String)>,
+    /// At most this many builds at once.
+    pub parallel: usize,
+    /// After the builds, run the plan's own program (compose `up`/`create`/`run`).
+    pub then_run: bool,
+}
+
+/// One target's build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetPlan {
+    /// The target's name: each output line is prefixed `[name] `.
+    pub name: String,
+    /// Its `docker build`, routed as any build is.
+    pub plan: Plan,
+    /// Indices (into [`ProjectPlan::targets`]) of the targets built first.
+    pub after: Vec<usize>,
+}
+
 /// What to run. `argv[0]` is `program`, so docker CLI plugins call back the real client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -118,6 +147,8 @@ pub struct Plan {
     /// Run under the supervisor even as one process: it starts a daemon of its own
     /// (`buildctl-daemonless.sh`) that must not outlive the call.
     pub supervised: bool,
+    /// A project's builds, run before (or instead of) the program.
+    pub project: Option<Box<ProjectPlan>>,
 }
 
 impl Plan {
@@ -146,6 +177,7 @@ impl Plan {
             then: Vec::new(),
             image_id: None,
             supervised: false,
+            project: None,
         }
     }
 
@@ -155,7 +187,8 @@ impl Plan {
     #[must_use]
     pub fn is_reroute(&self, inv: &Invocation, first: Option<&Path>) -> bool {
         self.route != Route::Pass
-            && (self.argv.get(1..) != Some(&inv.args[..])
+            && (self.project.is_some()
+                || self.argv.get(1..) != Some(&inv.args[..])
                 || first != Some(self.program.as_path())
                 || !self.env_set.is_empty()
                 || !self.env_unset.is_empty()

@@ -10,6 +10,7 @@ mod support;
 mod builders;
 mod buildkit;
 mod cli;
+mod compose;
 mod daemonless;
 mod discovery;
 mod login;

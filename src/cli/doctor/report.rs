@@ -268,6 +268,7 @@ impl Report {
                     .ok()
                     .and_then(|p| legacy_builder(p, g)),
             )
+            .chain(projects(build, g))
             .collect();
         Report {
             schema_version: SCHEMA_VERSION,
@@ -289,7 +290,23 @@ impl Report {
             runtime: g.runtime.clone(),
             build: build_answer(build),
             buildkit: buildkit_section(g, build),
-            routes: samples.iter().map(|s| route_entry(s, first)).collect(),
+            routes: samples
+                .iter()
+                .map(|s| {
+                    let mut e = route_entry(s, first);
+                    // A project builds per target (see the note); the compose route shown
+                    // is its fallback, without a printer.
+                    if s.inv.kind == crate::docker::args::CommandKind::Compose
+                        && decide::builds_projects(&g.facts)
+                    {
+                        e.line = format!(
+                            "each service as `docker build .` above; without `build --print`: {}",
+                            e.line
+                        );
+                    }
+                    e
+                })
+                .collect(),
             settings: settings_map(&g.settings),
             docker_buildkit: docker_buildkit_words(g),
             cache_dir: shown(env.cache_dir.as_deref()),
@@ -436,6 +453,34 @@ fn no_builder(plan: &Plan) -> Option<Finding> {
 }
 
 /// Note: the build uses the legacy builder, and why that can be changed.
+/// How compose and bake projects build here: where privileged is forbidden, target by
+/// target through the route `docker build .` takes (the compose sample's route line shows
+/// compose's fallback, used only when its printer is missing).
+fn projects(build: &Sample, g: &Gathered) -> Option<Finding> {
+    if !decide::builds_projects(&g.facts) {
+        return None;
+    }
+    let how = match &build.decision {
+        Ok(p) => format!(
+            "route {} with {} ({})",
+            p.route.name(),
+            p.runner(),
+            p.builder
+                .as_ref()
+                .and_then(|b| b.builder)
+                .map_or("no builder", |b| b.describe())
+        ),
+        Err(e) => format!("refused: {}", first_line(e)),
+    };
+    Some(Finding {
+        problem: format!(
+            "compose and bake projects (`docker compose build`/`up`/`create`/`run`, `docker buildx bake`) are resolved with `docker compose build --print` / `docker buildx bake --print` and each target is built as `docker build .` is here ({how}), independent targets at once (at most {}), output prefixed `[target]`; `up`/`create` then run with `--no-build`",
+            crate::project::plan::MAX_PARALLEL
+        ),
+        fix: "nothing to do; `dockroute explain -- compose up` shows one line per target. Without `--print` (a Docker Compose that lacks `build --print`, or no buildx plugin for bake) compose keeps its classic builder after each service's Dockerfile is checked, and bake is refused".into(),
+    })
+}
+
 fn legacy_builder(plan: &Plan, g: &Gathered) -> Option<Finding> {
     let choice = plan
         .builder
@@ -862,7 +907,18 @@ mod tests {
         assert!(d.answers.buildkit.contains("embedded BuildKit"));
         let d = Report::new(&with_buildkit(v2(), "false"), &env(), ours());
         assert_eq!(d.answers.buildkit_on, Some(false));
-        assert_eq!(d.notes.len(), 1, "an inherited 0 comes with its fix");
+        let notes: Vec<&str> = d.notes.iter().map(|n| n.problem.as_str()).collect();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            notes[0].contains("DOCKER_BUILDKIT=0"),
+            "an inherited 0 comes with its fix: {notes:?}"
+        );
+        // Where privileged is forbidden, doctor says how compose and bake projects build.
+        assert!(
+            notes[1].contains("docker compose build --print")
+                && notes[1].contains("`docker build .`"),
+            "{notes:?}"
+        );
     }
 
     #[test]
