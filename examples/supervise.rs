@@ -38,6 +38,7 @@ fn step(words: &[OsString]) -> Option<Step> {
         env_set: Vec::new(),
         env_unset: Vec::new(),
         stdout_to_stderr: false,
+        cwd: None,
     })
 }
 

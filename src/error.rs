@@ -1,7 +1,8 @@
 //! The one error type of dockroute, with the exit code and the hint each variant carries.
 //!
-//! Exit codes: 1 when a `docker login`/`logout` that dockroute answers itself fails (as
-//! the docker CLI's own), 127 when no real client exists, 126 when the chosen client
+//! Exit codes: 1 when a `docker login`/`logout` or an image command that dockroute answers
+//! itself fails (as the docker CLI's own), 125 when a call needs a container runtime in a
+//! BuildKit pod (no daemon, no client), 127 when no real client exists, 126 when the chosen client
 //! could not be executed, 2 when a call is refused before anything runs (recursion, a
 //! flag the chosen route cannot honour, a secret build argument under `deny`, bad usage).
 //! Every other exit code a user sees is the real client's own.
@@ -49,6 +50,13 @@ pub enum Error {
     /// failed: bad flags, a registry that refused the credentials, a credential helper
     /// or `config.json` that could not be used. Exit 1, as the docker CLI's own failure.
     Login { why: String, fix: String },
+    /// An image command answered from dockroute's records (no daemon) failed: a name
+    /// with no record, a store that cannot be changed, bad usage. Exit 1, as the docker
+    /// CLI's own failure.
+    Image { why: String, fix: String },
+    /// The call needs a container runtime, and this is a BuildKit pod: no Docker daemon
+    /// and no docker client. Exit 125, as docker's own "daemon" failures of `run`.
+    NoDaemon { command: String, works: String },
 }
 
 impl Error {
@@ -64,7 +72,8 @@ impl Error {
                     126
                 }
             }
-            Error::Login { .. } => 1,
+            Error::Login { .. } | Error::Image { .. } => 1,
+            Error::NoDaemon { .. } => 125,
             Error::Recursion { .. }
             | Error::Refused { .. }
             | Error::NeedsBuildKit { .. }
@@ -101,7 +110,9 @@ impl Error {
             ),
             Error::Refused { fix, .. }
             | Error::NeedsBuildKit { fix, .. }
-            | Error::Login { fix, .. } => Some(fix.clone()),
+            | Error::Login { fix, .. }
+            | Error::Image { fix, .. } => Some(fix.clone()),
+            Error::NoDaemon { works, .. } => Some(works.clone()),
             Error::Usage(_) => Some("see `dockroute --help`".into()),
         }
     }
@@ -172,7 +183,11 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Usage(msg) => write!(f, "{msg}"),
-            Error::Login { why, .. } => write!(f, "{why}"),
+            Error::Login { why, .. } | Error::Image { why, .. } => write!(f, "{why}"),
+            Error::NoDaemon { command, .. } => write!(
+                f,
+                "`docker {command}` needs a container runtime, and there is no Docker daemon here (no docker client on PATH; BuildKit builds images only)"
+            ),
         }
     }
 }

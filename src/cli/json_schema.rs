@@ -337,6 +337,8 @@ fn explains() -> Vec<Value> {
             print: true,
         }),
         supervised: false,
+        cwd: None,
+        after: None,
     };
     let mut pass = remote.clone();
     pass.route = Route::Pass;

@@ -75,6 +75,7 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
         env_set: env_set.clone(),
         env_unset: plan.env_unset.iter().map(OsString::from).collect(),
         stdout_to_stderr,
+        cwd: plan.cwd.clone(),
     };
     let main = step(
         &Step {
@@ -95,7 +96,7 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
             .iter()
             .map(|s| supervise::Stage::One(step(s, true))),
     );
-    let scratch = plan.image_id.as_ref().and_then(|i| i.scratch.as_deref());
+    let scratch = plan.scratch();
     if let Some(dir) = scratch {
         // Private to this call, created here and only here: an existing directory of that
         // name (someone else's, on a shared /tmp) is never used.
@@ -116,6 +117,9 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
         let _ = std::fs::remove_file(path);
     }
     let ran = supervise::run(&stages, guard);
+    if let (Ok(0), Some(after)) = (&ran, &plan.after) {
+        crate::images::commands::after(after);
+    }
     let code = match (&ran, &plan.image_id) {
         (Ok(0), Some(id)) => image_id(id),
         (Ok(code), _) => *code,
@@ -123,6 +127,14 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
     };
     if let Some(id) = plan.image_id.as_ref().filter(|i| i.metadata_is_ours) {
         let _ = std::fs::remove_file(&id.metadata);
+    }
+    if let Some(after) = plan.after.as_ref().filter(|a| a.metadata_is_ours) {
+        let _ = std::fs::remove_file(&after.metadata);
+        if let crate::route::plan::AfterAction::Compare(checks) = &after.action {
+            for c in checks {
+                let _ = std::fs::remove_file(&c.metadata);
+            }
+        }
     }
     if let Some(dir) = scratch {
         let _ = std::fs::remove_dir(dir);

@@ -85,6 +85,8 @@ pub struct Step {
     /// Send its stdout to the caller's stderr (a consumer whose report is progress, not
     /// the command's output).
     pub stdout_to_stderr: bool,
+    /// The working directory; `None`: the caller's.
+    pub cwd: Option<PathBuf>,
 }
 
 /// What runs at once, in its own process group.
@@ -339,6 +341,9 @@ fn wait(child: &mut Child) -> ExitStatus {
 
 fn command(step: &Step, guard: &SelfGuard, pgid: i32, mask: SigSet) -> Command {
     let mut cmd = Command::new(&step.program);
+    if let Some(dir) = &step.cwd {
+        cmd.current_dir(dir);
+    }
     cmd.arg0(&step.program)
         .args(step.argv.iter().skip(1))
         .process_group(pgid);
@@ -515,6 +520,7 @@ mod tests {
             env_set: Vec::new(),
             env_unset: Vec::new(),
             stdout_to_stderr: false,
+            cwd: None,
         }
     }
 
@@ -633,6 +639,7 @@ mod tests {
             env_set: Vec::new(),
             env_unset: Vec::new(),
             stdout_to_stderr: false,
+            cwd: None,
         };
         let save = sh(&format!(
             "cat > {0}; (trap '' TERM; grep '^SigIgn:' /proc/self/status) >> {0}",

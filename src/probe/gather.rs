@@ -66,7 +66,10 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
     let mode = settings.mode;
     let routed = matches!(
         inv.kind,
-        CommandKind::Build(_) | CommandKind::Compose | CommandKind::BuilderBoot(_)
+        CommandKind::Build(_)
+            | CommandKind::Compose
+            | CommandKind::BuilderBoot(_)
+            | CommandKind::Image(_)
     );
     let is_build = matches!(inv.kind, CommandKind::Build(_));
     let needs_runtime = with_runtime
@@ -125,6 +128,12 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
             buildkit: bk,
             dockerfile,
             scratch: scratch_path(),
+            cwd: std::env::current_dir().ok(),
+            records: if matches!(inv.kind, CommandKind::Image(_)) {
+                crate::images::commands::records()
+            } else {
+                Vec::new()
+            },
         },
         search,
         runtime,
@@ -135,7 +144,7 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
 
 /// A directory name private to this call (created, exclusively, only by a route that
 /// needs it): the process id and the time make it unique and hard to guess ahead.
-fn scratch_path() -> PathBuf {
+pub fn scratch_path() -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

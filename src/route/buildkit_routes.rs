@@ -12,7 +12,8 @@ use crate::docker::args::{BuildCall, Invocation};
 use crate::error::{Error, Result};
 use crate::route::buildctl::{self, Sink};
 use crate::route::facts::{Facts, Runtime};
-use crate::route::plan::{Builder, BuilderChoice, ImageId, Plan, Route, Step};
+use crate::route::plan::{After, AfterAction, Builder, BuilderChoice, ImageId, Plan, Route, Step};
+use crate::route::records::{normalize, Arg, RanOn, RecordedBuild};
 
 /// The daemonless and remote routes: the call translated for `buildctl`.
 pub(super) fn buildkit(
@@ -147,6 +148,33 @@ pub(super) fn buildkit(
             })
         }
     };
+    let after = match (&t.sink, &t.metadata, &facts.cwd) {
+        (Sink::Store { names }, Some((metadata, ours)), Some(cwd)) if !names.is_empty() => {
+            Some(After {
+                action: AfterAction::Record {
+                    names: names
+                        .iter()
+                        .map(|n| normalize(&n.to_string_lossy()))
+                        .collect(),
+                    build: RecordedBuild {
+                        args: t.replay.iter().map(|a| Arg::of(a)).collect(),
+                        cwd: cwd.clone(),
+                        context: Arg::of(&t.context),
+                        dockerfile: Arg::of(&t.dockerfile),
+                    },
+                    ran_on: match &address {
+                        Some(a) => RanOn::Address { address: a.clone() },
+                        None => RanOn::Daemonless,
+                    },
+                },
+                metadata: metadata.clone(),
+                metadata_is_ours: *ours,
+                scratch: (*ours && metadata.starts_with(&facts.scratch))
+                    .then(|| facts.scratch.clone()),
+            })
+        }
+        _ => None,
+    };
     Ok(Plan {
         route,
         command: "build".into(),
@@ -171,5 +199,7 @@ pub(super) fn buildkit(
         then: Vec::new(),
         image_id,
         supervised,
+        cwd: None,
+        after,
     })
 }

@@ -324,6 +324,8 @@ pub(super) fn mounted(
         then,
         image_id: None,
         supervised: false,
+        cwd: None,
+        after: None,
     })
 }
 
@@ -365,6 +367,8 @@ pub(super) fn legacy(
         then,
         image_id: None,
         supervised: false,
+        cwd: None,
+        after: None,
     })
 }
 
@@ -416,5 +420,7 @@ pub(super) fn buildx(
         then: Vec::new(),
         image_id: None,
         supervised: false,
+        cwd: None,
+        after: None,
     }
 }

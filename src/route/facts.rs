@@ -297,4 +297,10 @@ pub struct Facts {
     /// A directory private to this call (not yet created), for files a route needs
     /// around its programs (buildctl's metadata file for `-q`).
     pub scratch: PathBuf,
+    /// The working directory (recorded with a build kept in BuildKit's store, since its
+    /// paths are as typed there); `None` when it cannot be read.
+    pub cwd: Option<PathBuf>,
+    /// For an image command with no daemon: dockroute's records of builds
+    /// ([`crate::route::records`]).
+    pub records: Vec<crate::route::records::ImageRecord>,
 }

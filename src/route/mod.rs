@@ -11,5 +11,7 @@ pub mod decide;
 #[cfg(test)]
 mod every_flag;
 pub mod facts;
+pub mod image_routes;
 pub mod plan;
+pub mod records;
 pub mod secrets;

@@ -31,6 +31,10 @@ pub enum Route {
     /// (`login`, `logout`: [`crate::registry`]); nothing is exec'd. Never forced by
     /// `DOCKROUTE_MODE`.
     Builtin,
+    /// No daemon to ask: an image command answered from dockroute's records of builds
+    /// on BuildKit ([`crate::route::image_routes`]); `push` and `save` run the recorded
+    /// build again. Never forced by `DOCKROUTE_MODE`.
+    Records,
 }
 
 impl Route {
@@ -45,6 +49,7 @@ impl Route {
             Route::Daemonless => "daemonless",
             Route::Remote => "remote",
             Route::Builtin => "builtin",
+            Route::Records => "records",
         }
     }
 }
@@ -123,6 +128,49 @@ pub struct ImageId {
     pub print: bool,
 }
 
+/// What is done with buildctl's metadata file after a successful run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterAction {
+    /// A build whose image stays in BuildKit's store: record it under each name.
+    Record {
+        /// The names (normalised).
+        names: Vec<String>,
+        /// The build as data.
+        build: crate::route::records::RecordedBuild,
+        /// Where it ran.
+        ran_on: crate::route::records::RanOn,
+    },
+    /// Replays of recorded builds (`push`, `save`): compare each digest with the
+    /// records', say so when they differ, and keep the new one.
+    Compare(Vec<DigestCheck>),
+}
+
+/// One replay's check: the names it made, the digest recorded for them, and the
+/// metadata file its run writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestCheck {
+    /// The names (normalised).
+    pub names: Vec<String>,
+    /// The manifest digest of the record, when known.
+    pub recorded: Option<String>,
+    /// buildctl's `--metadata-file` of this replay.
+    pub metadata: PathBuf,
+}
+
+/// What happens after a successful run, reading buildctl's metadata file(s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    /// The action.
+    pub action: AfterAction,
+    /// The metadata file of a [`AfterAction::Record`] (one per check for `Compare`).
+    pub metadata: PathBuf,
+    /// Whether dockroute chose it (removed after reading).
+    pub metadata_is_ours: bool,
+    /// A directory private to this call that holds the metadata file(s): created
+    /// exclusively before the run and removed after. Shared with [`ImageId::scratch`].
+    pub scratch: Option<PathBuf>,
+}
+
 /// What to run. `argv[0]` is `program`, so docker CLI plugins call back the real client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -156,6 +204,12 @@ pub struct Plan {
     /// Run under the supervisor even as one process: it starts a daemon of its own
     /// (`buildctl-daemonless.sh`) that must not outlive the call.
     pub supervised: bool,
+    /// The working directory to run in; `None`: the caller's (a replayed build runs
+    /// where it was first built, since its paths are as typed there).
+    pub cwd: Option<PathBuf>,
+    /// What to do with buildctl's metadata after a successful run (record the image,
+    /// compare digests).
+    pub after: Option<After>,
 }
 
 impl Plan {
@@ -171,13 +225,29 @@ impl Plan {
                 || !self.env_unset.is_empty()
                 || self.load.is_some()
                 || !self.then.is_empty()
-                || self.image_id.is_some())
+                || self.image_id.is_some()
+                || self.after.is_some())
     }
 
     /// Whether the plan needs the supervisor rather than one `execve`.
     #[must_use]
     pub fn needs_supervisor(&self) -> bool {
-        self.supervised || self.load.is_some() || !self.then.is_empty() || self.image_id.is_some()
+        self.supervised
+            || self.load.is_some()
+            || !self.then.is_empty()
+            || self.image_id.is_some()
+            || self.after.is_some()
+            || self.cwd.is_some()
+    }
+
+    /// The private scratch directory the run needs, if any (for the image ID or the
+    /// record's metadata file).
+    #[must_use]
+    pub fn scratch(&self) -> Option<&Path> {
+        self.image_id
+            .as_ref()
+            .and_then(|i| i.scratch.as_deref())
+            .or_else(|| self.after.as_ref().and_then(|a| a.scratch.as_deref()))
     }
 
     /// "20.10.24, bind-mounted" for a docker client; "BuildKit's client" for buildctl;
@@ -186,7 +256,11 @@ impl Plan {
     pub fn runner(&self) -> String {
         match &self.client {
             Some(c) => c.describe(),
-            None if self.route == Route::Builtin => "dockroute itself".into(),
+            None if self.route == Route::Builtin
+                || (self.route == Route::Records && self.program.as_os_str().is_empty()) =>
+            {
+                "dockroute itself".into()
+            }
             None => "BuildKit's client".into(),
         }
     }
