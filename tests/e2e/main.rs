@@ -15,6 +15,7 @@ mod discovery;
 mod login;
 mod packaging;
 mod passthrough;
+mod records;
 mod relative_path;
 mod routing;
 mod security;
