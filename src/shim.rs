@@ -140,8 +140,6 @@ fn image_call(inv: &Invocation, op: crate::docker::args::ImageOp, guard: &SelfGu
     let records = crate::images::store::Store::from_env()
         .map(|s| s.read())
         .unwrap_or_default();
-    let settings = crate::probe::settings::Settings::from_env();
-    let pass_only = settings.mode == crate::route::facts::Mode::Force(Route::Pass);
     let mut facts = Facts::default();
     match first {
         Ok(first) => {
@@ -152,9 +150,20 @@ fn image_call(inv: &Invocation, op: crate::docker::args::ImageOp, guard: &SelfGu
                 mounted: false,
                 buildx: false,
             };
-            if pass_only || !image_routes::store_names_call(inv, op, &records.records) {
-                let plan = decide::pass_plan_for(inv, &client);
-                return Err(crate::exec::exec(&plan, guard));
+            // The store does not name the image (no store at all, usually): straight
+            // through, nothing else read.
+            if !image_routes::store_names_call(inv, op, &records.records) {
+                return Err(crate::exec::exec(
+                    &decide::pass_plan_for(inv, &client),
+                    guard,
+                ));
+            }
+            let settings = crate::probe::settings::Settings::from_env();
+            if settings.mode == crate::route::facts::Mode::Force(Route::Pass) {
+                return Err(crate::exec::exec(
+                    &decide::pass_plan_for(inv, &client),
+                    guard,
+                ));
             }
             let cache = crate::probe::cache::Cache::open(settings.cache_dir.as_deref());
             let report = crate::probe::runtime::learn(
@@ -166,6 +175,7 @@ fn image_call(inv: &Invocation, op: crate::docker::args::ImageOp, guard: &SelfGu
             );
             facts.clients = vec![client];
             facts.runtime = Some(report.runtime);
+            facts.buildkit = buildkit_facts();
         }
         Err(e) => {
             facts.buildkit = buildkit_facts();
@@ -176,9 +186,6 @@ fn image_call(inv: &Invocation, op: crate::docker::args::ImageOp, guard: &SelfGu
     }
     if let Some(n) = &records.notice {
         output::notice(n);
-    }
-    if facts.buildkit == crate::route::facts::BuildKitFacts::default() {
-        facts.buildkit = buildkit_facts();
     }
     facts.records = records.records;
     facts.scratch = gather::scratch_path();

@@ -204,8 +204,7 @@ fn specs(op: ImageOp) -> &'static [Spec] {
     }
 }
 
-fn usage(inv: &Invocation, why: impl Into<String>, fix: impl Into<String>) -> Error {
-    let _ = inv;
+fn usage(why: impl Into<String>, fix: impl Into<String>) -> Error {
     Error::Image {
         why: why.into(),
         fix: fix.into(),
@@ -274,7 +273,6 @@ pub fn parse(inv: &Invocation, op: ImageOp) -> Result<Args> {
                 Some(v) => Some(v),
                 None => Some(it.next().cloned().ok_or_else(|| {
                     usage(
-                        inv,
                         format!(
                             "`docker {words}`: flag needs an argument: {}",
                             a.to_string_lossy()
@@ -365,7 +363,6 @@ pub fn decide(inv: &Invocation, op: ImageOp, facts: &Facts) -> Result<Plan> {
         ImageOp::Tag => {
             let [src, dst] = names.as_slice() else {
                 return Err(usage(
-                    inv,
                     format!(
                         "`docker {words}` requires exactly 2 arguments (SOURCE_IMAGE TARGET_IMAGE)"
                     ),
@@ -375,7 +372,6 @@ pub fn decide(inv: &Invocation, op: ImageOp, facts: &Facts) -> Result<Plan> {
             find(recs, src).ok_or_else(|| no_record(src))?;
             if dst.is_empty() || dst.contains(char::is_whitespace) {
                 return Err(usage(
-                    inv,
                     format!("invalid reference format: `{dst}`"),
                     "name the target as REGISTRY/REPOSITORY[:TAG]",
                 ));
@@ -385,7 +381,6 @@ pub fn decide(inv: &Invocation, op: ImageOp, facts: &Facts) -> Result<Plan> {
         ImageOp::List => {
             if names.len() > 1 {
                 return Err(usage(
-                    inv,
                     format!("`docker {words}` accepts at most 1 argument (REPOSITORY[:TAG])"),
                     format!("usage: docker {words} [REPOSITORY[:TAG]]"),
                 ));
@@ -395,7 +390,6 @@ pub fn decide(inv: &Invocation, op: ImageOp, facts: &Facts) -> Result<Plan> {
         ImageOp::Remove | ImageOp::Inspect => {
             if names.is_empty() {
                 return Err(usage(
-                    inv,
                     format!("`docker {words}` requires at least 1 argument"),
                     format!("usage: docker {words} IMAGE [IMAGE...]"),
                 ));
@@ -408,9 +402,7 @@ pub fn decide(inv: &Invocation, op: ImageOp, facts: &Facts) -> Result<Plan> {
             if op == ImageOp::Inspect {
                 if let Some(f) = args.value("format") {
                     crate::route::records::InspectFormat::parse(&f.to_string_lossy()).ok_or_else(|| {
-                        usage(
-                            inv,
-                            format!(
+                        usage(format!(
                                 "`docker {words} --format {}` is not answered from dockroute's records: only `{{{{.Id}}}}`, `{{{{.ID}}}}`, `{{{{.RepoTags}}}}`, `{{{{json .}}}}` and `json` are",
                                 f.to_string_lossy()
                             ),
@@ -424,7 +416,6 @@ pub fn decide(inv: &Invocation, op: ImageOp, facts: &Facts) -> Result<Plan> {
         ImageOp::Push => {
             let [name] = names.as_slice() else {
                 return Err(usage(
-                    inv,
                     format!("`docker {words}` requires exactly 1 argument"),
                     format!("usage: docker {words} [-a] NAME[:TAG]"),
                 ));
@@ -444,7 +435,7 @@ pub fn decide(inv: &Invocation, op: ImageOp, facts: &Facts) -> Result<Plan> {
                     normalize(name)
                 }));
             }
-            replay(inv, facts, &words, &reason, &chosen, |names| {
+            replay(facts, &words, &reason, &chosen, |names| {
                 let mut v = b"type=image,".to_vec();
                 v.extend(csv_field(format!("name={}", names.join(",")).as_bytes()));
                 v.extend_from_slice(b",push=true");
@@ -454,7 +445,6 @@ pub fn decide(inv: &Invocation, op: ImageOp, facts: &Facts) -> Result<Plan> {
         ImageOp::Save => {
             if names.is_empty() {
                 return Err(usage(
-                    inv,
                     format!("`docker {words}` requires at least 1 argument"),
                     format!("usage: docker {words} -o FILE IMAGE [IMAGE...]"),
                 ));
@@ -464,14 +454,12 @@ pub fn decide(inv: &Invocation, op: ImageOp, facts: &Facts) -> Result<Plan> {
                 chosen.push(find(recs, n).ok_or_else(|| no_record(n))?);
             }
             if chosen.iter().any(|r| !r.same_build(chosen[0])) {
-                return Err(usage(
-                    inv,
-                    "these names were recorded from different builds, and one `buildctl` run writes one build's image".to_string(),
+                return Err(usage("these names were recorded from different builds, and one `buildctl` run writes one build's image".to_string(),
                     format!("save them one build at a time: `docker {words} -o FILE NAME` for each"),
                 ));
             }
             let dest = args.value("output").cloned();
-            replay(inv, facts, &words, &reason, &chosen, move |names| {
+            replay(facts, &words, &reason, &chosen, move |names| {
                 let mut v = b"type=docker,".to_vec();
                 v.extend(csv_field(format!("name={}", names.join(",")).as_bytes()));
                 if let Some(d) = &dest {
@@ -488,7 +476,6 @@ pub fn decide(inv: &Invocation, op: ImageOp, facts: &Facts) -> Result<Plan> {
 /// output `output(names)` and a metadata file each, in the directory they were built
 /// in.
 fn replay(
-    inv: &Invocation,
     facts: &Facts,
     words: &str,
     reason: &str,
@@ -584,10 +571,6 @@ fn replay(
             metadata_is_ours: true,
             scratch: Some(facts.scratch.clone()),
         }),
-    })
-    .map(|p| {
-        let _ = inv;
-        p
     })
 }
 
