@@ -8,6 +8,8 @@
 //! - [`shim`] and [`cli`]: the two personalities, chosen from argv\[0\].
 //! - [`probe`]: learns the facts from this machine (PATH, `--version`, the daemon, cache,
 //!   settings).
+//! - [`prepare`]: the one step the shim, `explain` and `doctor` share: settings,
+//!   redaction, facts, decision.
 //! - [`route`]: the pure decision from (invocation, facts) to a plan or a refusal.
 //! - [`exec`]: hands the plan to the chosen client.
 //! - [`registry`]: `docker login`/`logout` answered by dockroute itself when no docker
@@ -26,6 +28,7 @@ pub mod images;
 pub mod net;
 
 pub mod output;
+mod prepare;
 pub mod probe;
 pub mod registry;
 pub mod route;

@@ -13,11 +13,12 @@ use crate::error::Result;
 use crate::guard::SelfGuard;
 use crate::guard::PROBE_VAR;
 use crate::output;
+use crate::prepare::{prepare, Prepared, Probe};
 use crate::probe::discovery;
-use crate::probe::gather;
 use crate::route::decide;
 use crate::route::facts::{Client, Facts};
-use crate::route::plan::{Plan, Route};
+use crate::route::mode::Route;
+use crate::route::plan::Plan;
 
 /// Runs a docker call; returns the exit code when it does not exec.
 #[must_use]
@@ -66,16 +67,14 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
         let plan = decide::decide(&inv, &facts)?;
         return Err(crate::exec::exec(&plan, &guard));
     }
-    crate::output::redact::register_call(&inv, &|k| crate::route::secrets::looks_secret(k, &[]));
-    let g = gather::gather(&inv, &guard, false)?;
+    let Prepared {
+        gathered: g,
+        decision,
+    } = prepare(&inv, &guard, Probe::AsNeeded)?;
     for bad in &g.settings.bad {
         output::notice(&bad.to_string());
     }
-    let plan = match decide::decide(&inv, &g.facts) {
-        // No docker client at all is only an error for calls that need one.
-        Err(crate::error::Error::NoClient { .. }) => return Err(g.search.into_error()),
-        other => other?,
-    };
+    let plan = decision?;
     tracing::debug!(
         route = plan.route.name(),
         program = %plan.program.display(),
@@ -159,7 +158,7 @@ fn image_call(inv: &Invocation, op: crate::docker::args::ImageOp, guard: &SelfGu
                 ));
             }
             let settings = crate::probe::settings::Settings::from_env();
-            if settings.mode == crate::route::facts::Mode::Force(Route::Pass) {
+            if settings.mode == crate::route::mode::Mode::Force(Route::Pass) {
                 return Err(crate::exec::exec(
                     &decide::pass_plan_for(inv, &client),
                     guard,
@@ -188,7 +187,7 @@ fn image_call(inv: &Invocation, op: crate::docker::args::ImageOp, guard: &SelfGu
         output::notice(n);
     }
     facts.records = records.records;
-    facts.scratch = gather::scratch_path();
+    facts.scratch = crate::probe::gather::scratch_path();
     facts.cwd = std::env::current_dir().ok();
     let plan = decide::decide(inv, &facts)?;
     tracing::debug!(
@@ -253,7 +252,8 @@ pub fn reroute_line(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::route::plan::{Builder, BuilderChoice, Route};
+    use crate::route::mode::Route;
+    use crate::route::plan::{Builder, BuilderChoice};
 
     /// One line, naming the client and its version, the route, the builder and why, the
     /// reason in the runtime's own words, and how to turn it off.
@@ -261,12 +261,7 @@ mod tests {
     fn the_reroute_line_says_where_why_and_how_to_turn_it_off() {
         let denial = "authorization denied by plugin pipelines: --privileged=true is not allowed";
         let plan = Plan {
-            route: Route::Mounted,
-            command: "build".into(),
-            program: "/usr/bin/docker".into(),
-            argv: vec!["/usr/bin/docker".into(), "build".into(), ".".into()],
             env_set: vec![("DOCKER_BUILDKIT".into(), "1".into())],
-            env_unset: Vec::new(),
             client: Some(crate::route::facts::Client {
                 path: "/usr/bin/docker".into(),
                 version: Some(semver::Version::new(20, 10, 24)),
@@ -280,13 +275,12 @@ mod tests {
                 why: "`--secret` needs BuildKit".into(),
                 set_by_route: true,
             }),
-            notices: Vec::new(),
-            load: None,
-            then: Vec::new(),
-            image_id: None,
-            supervised: false,
-            cwd: None,
-            after: None,
+            ..Plan::new(
+                Route::Mounted,
+                "build",
+                "/usr/bin/docker".into(),
+                vec!["/usr/bin/docker".into(), "build".into(), ".".into()],
+            )
         };
         let line = reroute_line(&plan);
         assert!(!line.contains('\n'), "{line}");

@@ -6,13 +6,14 @@ use std::ffi::OsString;
 
 use crate::cli::plan_json::{DecisionJson, Explained, SCHEMA_VERSION};
 use crate::docker::args::{CommandKind, Invocation};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::guard::SelfGuard;
 use crate::output;
 use crate::output::redact;
-use crate::probe::gather::{self, Gathered};
-use crate::route::decide;
-use crate::route::plan::{AfterAction, Plan, Route};
+use crate::prepare::{prepare, Prepared, Probe};
+use crate::probe::gather::Gathered;
+use crate::route::mode::Route;
+use crate::route::plan::{AfterAction, Plan};
 
 fn lossy(v: &[OsString]) -> Vec<String> {
     v.iter().map(|a| a.to_string_lossy().into_owned()).collect()
@@ -29,12 +30,10 @@ fn shown(argv: &[OsString]) -> String {
 pub fn run(args: Vec<OsString>, as_json: bool) -> Result<u8> {
     let guard = SelfGuard::from_env();
     let inv = Invocation::parse(args);
-    redact::register_call(&inv, &|k| crate::route::secrets::looks_secret(k, &[]));
-    let g = gather::gather(&inv, &guard, false)?;
-    let decision = match decide::decide(&inv, &g.facts) {
-        Err(Error::NoClient { .. }) => Err(g.search.clone().into_error()),
-        other => other,
-    };
+    let Prepared {
+        gathered: g,
+        decision,
+    } = prepare(&inv, &guard, Probe::AsNeeded)?;
     let first = g.facts.clients.first().map(|c| c.path.as_path());
     if as_json {
         let v = Explained {

@@ -18,8 +18,10 @@ use crate::probe::discovery::SearchReport;
 use crate::probe::gather::Gathered;
 use crate::probe::runtime::{RuntimeReport, RuntimeSource};
 use crate::probe::settings::{BadValue, Settings};
-use crate::route::facts::{BuildKitFacts, Client, Facts, Mode, ProbeProblem, Runtime};
-use crate::route::plan::{Builder, BuilderChoice, ImageId, Plan, Route, Step};
+use crate::route::facts::{BuildKitFacts, Client, Facts, ProbeProblem, Runtime};
+use crate::route::mode::Mode;
+use crate::route::mode::Route;
+use crate::route::plan::{Builder, BuilderChoice, ImageId, Plan, Step};
 
 const DOC: &str = include_str!("../../docs/json.md");
 
@@ -309,17 +311,8 @@ fn explains() -> Vec<Value> {
             .collect(),
     };
     let remote = Plan {
-        route: Route::Remote,
-        command: "build".into(),
-        program: "/usr/bin/buildctl".into(),
-        argv: step(
-            "/usr/bin/buildctl",
-            &["build", "--frontend", "dockerfile.v0"],
-        )
-        .argv,
         env_set: vec![("BUILDKIT_HOST".into(), "tcp://buildkit:1234".into())],
         env_unset: vec!["DOCKER_BUILDKIT".into()],
-        client: None,
         reason: Some("DOCKROUTE_BUILDKIT_HOST is set".into()),
         builder: Some(BuilderChoice {
             builder: Some(Builder::BuildKit),
@@ -336,9 +329,16 @@ fn explains() -> Vec<Value> {
             write_to: Some("/tmp/iid".into()),
             print: true,
         }),
-        supervised: false,
-        cwd: None,
-        after: None,
+        ..Plan::new(
+            Route::Remote,
+            "build",
+            "/usr/bin/buildctl".into(),
+            step(
+                "/usr/bin/buildctl",
+                &["build", "--frontend", "dockerfile.v0"],
+            )
+            .argv,
+        )
     };
     let mut pass = remote.clone();
     pass.route = Route::Pass;

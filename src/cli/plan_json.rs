@@ -15,7 +15,8 @@ use crate::error::Error;
 use crate::output::redact;
 use crate::probe::runtime::RuntimeReport;
 use crate::probe::settings::BadValue;
-use crate::route::plan::{BuilderChoice, Plan, Route, Step};
+use crate::route::mode::Route;
+use crate::route::plan::{BuilderChoice, Plan, Step};
 
 /// The version of the JSON shape of `explain --json` and `doctor --json`; bumped when a
 /// field is removed, renamed or changes type or meaning (adding a field does not).

@@ -122,12 +122,21 @@ impl Globals {
     }
 }
 
-/// Go's `strconv.ParseBool` false values, which the docker CLI's boolean flags accept.
+/// Go's `strconv.ParseBool`, which the docker CLI uses for boolean flags
+/// (`--push=false`) and `DOCKER_BUILDKIT`: the one copy of its table in dockroute.
+/// `None` for anything else (`yes`, `on`, an empty value).
+#[must_use]
+pub fn parse_bool(v: &[u8]) -> Option<bool> {
+    match v {
+        b"1" | b"t" | b"T" | b"TRUE" | b"true" | b"True" => Some(true),
+        b"0" | b"f" | b"F" | b"FALSE" | b"false" | b"False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether a boolean flag's value is one Go's `ParseBool` reads as false.
 pub(crate) fn is_false(v: &OsStr) -> bool {
-    matches!(
-        v.as_bytes(),
-        b"0" | b"f" | b"F" | b"false" | b"FALSE" | b"False"
-    )
+    parse_bool(v.as_bytes()) == Some(false)
 }
 
 /// Which of docker's build commands was typed.
@@ -622,6 +631,20 @@ fn scan_all<T: AsRef<FlagSpec>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Go's `strconv.ParseBool` table, nothing more: `yes`, `on` and empty are not booleans.
+    #[test]
+    fn parse_bool_is_gos() {
+        for t in ["1", "t", "T", "true", "TRUE", "True"] {
+            assert_eq!(parse_bool(t.as_bytes()), Some(true), "{t}");
+        }
+        for f in ["0", "f", "F", "false", "FALSE", "False"] {
+            assert_eq!(parse_bool(f.as_bytes()), Some(false), "{f}");
+        }
+        for n in ["", "yes", "on", "tRUE", "2", " true"] {
+            assert_eq!(parse_bool(n.as_bytes()), None, "{n:?}");
+        }
+    }
 
     fn inv(args: &[&str]) -> Invocation {
         Invocation::parse(args.iter().map(OsString::from).collect())

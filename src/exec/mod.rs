@@ -13,7 +13,7 @@
 
 pub mod supervise;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -21,6 +21,30 @@ use std::process::Command;
 use crate::error::{Error, Result};
 use crate::guard::SelfGuard;
 use crate::route::plan::{ImageId, Plan, Step};
+
+/// A child process as every route starts one: the program by its absolute path, argv\[0\]
+/// that same path, the plan's environment changes, and the guard's variables (so the
+/// child's own `docker` calls recognise dockroute and count the hop).
+pub(crate) fn child<K: AsRef<OsStr>, V: AsRef<OsStr>, U: AsRef<OsStr>>(
+    program: &std::path::Path,
+    argv: &[OsString],
+    env_set: &[(K, V)],
+    env_unset: &[U],
+    guard: &SelfGuard,
+) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.arg0(program).args(argv.iter().skip(1));
+    for k in env_unset {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env_set {
+        cmd.env(k, v);
+    }
+    for (k, v) in guard.child_env() {
+        cmd.env(k, v);
+    }
+    cmd
+}
 
 /// Replaces this process with the plan's client. Returns only when that failed.
 #[must_use]
@@ -31,19 +55,14 @@ pub fn exec(plan: &Plan, guard: &SelfGuard) -> Error {
             source,
         };
     }
-    let mut cmd = Command::new(&plan.program);
-    cmd.arg0(&plan.program);
-    cmd.args(plan.argv.iter().skip(1));
-    for k in &plan.env_unset {
-        cmd.env_remove(k);
-    }
-    for (k, v) in &plan.env_set {
-        cmd.env(k, v);
-    }
-    for (k, v) in guard.child_env() {
-        cmd.env(k, v);
-    }
-    let source = cmd.exec();
+    let source = child(
+        &plan.program,
+        &plan.argv,
+        &plan.env_set,
+        &plan.env_unset,
+        guard,
+    )
+    .exec();
     Error::Exec {
         program: plan.program.clone(),
         source,
@@ -103,13 +122,15 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(dir)
-            .map_err(|e| Error::Refused {
-                flag: "-q".into(),
-                why: format!(
-                    "could not create the private directory {} for the image ID: {e}",
+            .map_err(|source| Error::Io {
+                what: format!(
+                    "create the private directory {} for the image ID of `-q`",
                     dir.display()
                 ),
-                fix: "use --iidfile FILE, or point TMPDIR at a directory only you can write".into(),
+                source,
+                fix: Some(
+                    "use --iidfile FILE, or point TMPDIR at a directory only you can write".into(),
+                ),
             })?;
     }
     if let Some(path) = plan.image_id.as_ref().and_then(|i| i.write_to.as_ref()) {

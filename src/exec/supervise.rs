@@ -68,9 +68,6 @@ pub const GRACE: Duration = Duration::from_secs(2);
 /// How often the group is looked at while waiting for it to empty.
 const POLL: Duration = Duration::from_millis(20);
 
-/// The signals forwarded to the running stage.
-const FORWARDED: [Signal; 4] = crate::guard::RELAYED_SIGNALS;
-
 /// One process to start.
 #[derive(Debug, Clone)]
 pub struct Step {
@@ -102,25 +99,26 @@ pub enum Stage {
 /// Runs `stages` in order, stopping at the first failure or forwarded signal. Returns the
 /// exit code to leave with (see the module documentation for how it is chosen).
 ///
-/// Fails with [`Error::Exec`] when a program cannot be started; processes the stage had
-/// already started are stopped first.
+/// Fails with [`Error::Exec`] when a program cannot be started (processes the stage had
+/// already started are stopped first), with [`Error::Io`] when the signal relay cannot be
+/// set up.
 pub fn run(stages: &[Stage], guard: &SelfGuard) -> Result<u8> {
-    let program = match stages.first() {
-        Some(Stage::One(s) | Stage::Pipe(s, _)) => s.program.clone(),
-        None => PathBuf::new(),
-    };
-    let exec_err = |source: std::io::Error| Error::Exec {
-        program: program.clone(),
-        source,
-    };
-    let set = forwarded_set();
+    let set = crate::guard::relayed_set();
     let caller = set
         .thread_swap_mask(SigmaskHow::SIG_BLOCK)
-        .map_err(|e| exec_err(e.into()))?;
+        .map_err(|e| Error::Io {
+            what: "block the relayed signals before starting the build's processes".into(),
+            source: e.into(),
+            fix: None,
+        })?;
     // Best effort: without it, orphans are reparented to init and only signalled.
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let result = Listener::register(taken_over(&set, &caller))
-        .map_err(exec_err)
+        .map_err(|source| Error::Io {
+            what: "install the signal relay".into(),
+            source,
+            fix: None,
+        })
         .and_then(|events| {
             let mut run = Run {
                 guard,
@@ -132,14 +130,6 @@ pub fn run(stages: &[Stage], guard: &SelfGuard) -> Result<u8> {
         });
     let _ = caller.thread_set_mask();
     result
-}
-
-fn forwarded_set() -> SigSet {
-    let mut set = SigSet::empty();
-    for sig in FORWARDED {
-        set.add(sig);
-    }
-    set
 }
 
 /// The forwarded signals that would act on this process without a supervisor: neither
@@ -340,23 +330,18 @@ fn wait(child: &mut Child) -> ExitStatus {
 }
 
 fn command(step: &Step, guard: &SelfGuard, pgid: i32, mask: SigSet) -> Command {
-    let mut cmd = Command::new(&step.program);
+    let mut cmd = super::child(
+        &step.program,
+        &step.argv,
+        &step.env_set,
+        &step.env_unset,
+        guard,
+    );
+    cmd.process_group(pgid);
     if let Some(dir) = &step.cwd {
         cmd.current_dir(dir);
     }
-    cmd.arg0(&step.program)
-        .args(step.argv.iter().skip(1))
-        .process_group(pgid);
     start_with_mask(&mut cmd, mask);
-    for k in &step.env_unset {
-        cmd.env_remove(k);
-    }
-    for (k, v) in &step.env_set {
-        cmd.env(k, v);
-    }
-    for (k, v) in guard.child_env() {
-        cmd.env(k, v);
-    }
     if step.stdout_to_stderr {
         if let Ok(fd) = std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned() {
             cmd.stdout(Stdio::from(fd));
@@ -485,7 +470,7 @@ impl Drop for Listener {
 /// The relay thread: takes each forwarded signal and hands it to every run in progress
 /// that takes it over; with none, lets the signal do what it would have done.
 fn relay() {
-    let set = forwarded_set();
+    let set = crate::guard::relayed_set();
     let _ = set.thread_block();
     while let Ok(sig) = set.wait() {
         let mut delivered = false;
@@ -649,7 +634,7 @@ mod tests {
         let text = read(&out);
         assert_eq!(fields(&text, "SigBlk:"), vec![before], "{text}");
         let bit = |sig: Signal| 1u64 << (sig as i32 - 1);
-        for sig in FORWARDED {
+        for sig in crate::guard::RELAYED_SIGNALS {
             assert_eq!(before & bit(sig), 0, "the test thread blocks {sig}");
         }
         let ignored = fields(&text, "SigIgn:");

@@ -2,7 +2,12 @@
 //!
 //! Invariants:
 //! - In shim mode dockroute never writes to stdout on its own account; notices and errors
-//!   go to stderr, one line each, prefixed `dockroute:`.
+//!   go to stderr, one line each, prefixed `dockroute:`. The one exception is the probe
+//!   marker: a dockroute that another dockroute is probing (`DOCKROUTE_PROBE=1` with the
+//!   guard set) answers its `--version` on stdout with
+//!   [`crate::docker::version::DOCKROUTE_MARKER`], so the prober skips it.
+//! - dockroute's own CLI (`doctor`, `explain`, `--help`) writes its reports to stdout
+//!   through [`report`].
 //! - `DOCKROUTE_QUIET=1` silences notices (never errors).
 //! - Everything printed passes through [`crate::output::redact::text`], the single redaction point.
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use std::os::unix::ffi::OsStrExt;
 
-use crate::docker::args::{BuildCall, CommandKind, Invocation};
+use crate::docker::args::{BuildCall, Invocation};
 use crate::docker::config;
 use crate::docker::dockerfile;
 use crate::docker::plugins;
@@ -22,8 +22,9 @@ use crate::probe::discovery::{self, SearchReport};
 use crate::probe::mounts::MountPoints;
 use crate::probe::runtime::{self, RuntimeReport};
 use crate::probe::settings::Settings;
-use crate::route::facts::{BuildEnv, DockerfileScan, Facts, Mode, Runtime};
-use crate::route::plan::Route;
+use crate::route::facts::{BuildEnv, DockerfileScan, Facts};
+use crate::route::mode::Mode;
+use crate::route::mode::Route;
 
 /// The facts, plus what was learnt on the way (for `doctor` and `explain`).
 #[derive(Debug, Clone)]
@@ -40,15 +41,19 @@ pub struct Gathered {
     pub buildx_plugin: Option<std::path::PathBuf>,
 }
 
-/// Gathers everything for `inv`. `with_runtime` forces the runtime probe even for calls
-/// that would not need it (doctor).
+/// Gathers everything for `inv` under `settings` (read once by the caller). `with_runtime`
+/// forces the runtime probe even for calls that would not need it (doctor).
 ///
 /// # Errors
 /// None today; the signature leaves room for a fact that must stop the call.
-pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result<Gathered> {
+pub fn gather(
+    inv: &Invocation,
+    guard: &SelfGuard,
+    settings: Settings,
+    with_runtime: bool,
+) -> Result<Gathered> {
     let path: Option<OsString> = std::env::var_os("PATH");
     let (candidates, search) = discovery::all_clients(path.as_deref(), guard);
-    let settings = Settings::from_env();
     let cache = Cache::open(settings.cache_dir.as_deref());
     let outcomes = clients::versions(&candidates, guard, cache.as_ref(), settings.probe_timeout);
     let config_dir = config::config_dir(inv.globals.value("config"));
@@ -64,33 +69,16 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
         buildx_plugin.is_some(),
     );
     let mode = settings.mode;
-    let routed = matches!(
-        inv.kind,
-        CommandKind::Build(_)
-            | CommandKind::Compose
-            | CommandKind::BuilderBoot(_)
-            | CommandKind::Image(_)
-    );
-    let is_build = matches!(inv.kind, CommandKind::Build(_));
-    let needs_runtime = with_runtime
-        || (routed && mode == Mode::Auto)
-        || (is_build && mode == Mode::Force(Route::Remote));
-    let runtime =
-        needs_runtime.then(|| runtime::learn(inv, &clients, cache.as_ref(), &settings, guard));
+    let needs = crate::route::needs::needs(&inv.kind, mode, with_runtime);
+    let runtime = needs
+        .runtime
+        .then(|| runtime::learn(inv, &clients, cache.as_ref(), &settings, guard));
     let mut bk = buildkit::facts(&settings, path.as_deref());
-    if is_build || with_runtime {
+    if needs.buildkit {
         // Only the address the build would use is checked.
-        let no_daemon = matches!(
-            runtime.as_ref().map(|r| &r.runtime),
-            Some(Runtime::NoDaemon { .. })
-        ) || mode == Mode::Force(Route::Daemonless);
-        let addr = match (&bk.remote, &bk.host) {
-            (Some(r), _) if mode == Mode::Auto || mode == Mode::Force(Route::Remote) => {
-                Some(r.clone())
-            }
-            (_, Some(h)) if no_daemon => Some(h.clone()),
-            _ => None,
-        };
+        let addr =
+            crate::route::needs::buildkit_address(&bk, mode, runtime.as_ref().map(|r| &r.runtime))
+                .map(str::to_string);
         bk.unreachable = addr.and_then(|a| buildkit::unreachable(&a, settings.daemon_timeout));
     }
     let call = inv.build_call();
@@ -129,7 +117,7 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
             dockerfile,
             scratch: scratch_path(),
             cwd: std::env::current_dir().ok(),
-            records: if matches!(inv.kind, CommandKind::Image(_)) {
+            records: if matches!(inv.kind, crate::docker::args::CommandKind::Image(_)) {
                 crate::images::commands::records()
             } else {
                 Vec::new()

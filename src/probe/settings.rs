@@ -15,7 +15,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::route::facts::{Mode, Runtime};
+use crate::route::facts::Runtime;
+use crate::route::mode::Mode;
 use crate::route::secrets::{Guard, Policy};
 
 /// Default bound on each client's `--version` probe.
@@ -299,6 +300,39 @@ fn millis(d: Duration) -> u64 {
 mod tests {
     use super::*;
 
+    /// The README's Configuration table lists every user variable of [`TABLE`] in its
+    /// order, and only those: the README says it follows this table.
+    #[test]
+    fn the_readme_table_follows_the_settings_table() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has a Configuration section");
+        let first_table: Vec<&str> = section
+            .lines()
+            .skip_while(|l| !l.starts_with("| variable"))
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        let names: Vec<&str> = TABLE
+            .iter()
+            .filter(|s| !s.internal)
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(first_table, names, "README's table, in TABLE's order");
+        // The variables dockroute sets for itself are named in the prose after it.
+        for internal in TABLE.iter().filter(|s| s.internal) {
+            assert!(
+                section.contains(&format!("`{}`", internal.name)),
+                "{}",
+                internal.name
+            );
+        }
+    }
+
     fn read(vars: &[(&str, &str)]) -> Settings {
         let vars: Vec<(String, String)> = vars
             .iter()
@@ -352,7 +386,7 @@ mod tests {
             ("DOCKROUTE_SECRET_WORDS", "npmrc, pin"),
             ("DOCKROUTE_BUILDKIT_HOST", "tcp://bk:1234"),
         ]);
-        assert_eq!(s.mode, Mode::Force(crate::route::plan::Route::Remote));
+        assert_eq!(s.mode, Mode::Force(crate::route::mode::Route::Remote));
         assert!(matches!(s.runtime, Some(Runtime::Restricted { .. })));
         assert_eq!(s.probe_timeout, Duration::from_millis(700));
         assert_eq!(s.daemon_ttl, Duration::ZERO);

@@ -73,7 +73,7 @@ pub fn spawn(
     std::thread::spawn(move || {
         // Signals for dockroute must not land on this helper thread (it may outlive the
         // probe): a supervised route relays them from the thread that blocks them.
-        let _ = supervise_signals().thread_block();
+        let _ = crate::guard::relayed_set().thread_block();
         let mut stream: Option<Box<dyn Read + Send>> = match capture {
             Capture::Stdout => child
                 .stdout
@@ -126,15 +126,6 @@ impl Running {
             }
         }
     }
-}
-
-/// The signals the supervisor relays to a route's processes, as a set to block.
-fn supervise_signals() -> nix::sys::signal::SigSet {
-    let mut set = nix::sys::signal::SigSet::empty();
-    for s in crate::guard::RELAYED_SIGNALS {
-        set.add(s);
-    }
-    set
 }
 
 /// Kills a whole process group; one that is already gone is no error.

@@ -12,7 +12,8 @@ use crate::docker::args::{BuildCall, Invocation};
 use crate::error::{Error, Result};
 use crate::route::buildctl::{self, Sink};
 use crate::route::facts::{Facts, Runtime};
-use crate::route::plan::{After, AfterAction, Builder, BuilderChoice, ImageId, Plan, Route, Step};
+use crate::route::mode::Route;
+use crate::route::plan::{After, AfterAction, Builder, BuilderChoice, ImageId, Plan, Step};
 use crate::route::records::{normalize, Arg, RanOn, RecordedBuild};
 
 /// The daemonless and remote routes: the call translated for `buildctl`.
@@ -176,13 +177,6 @@ pub(super) fn buildkit(
         _ => None,
     };
     Ok(Plan {
-        route,
-        command: "build".into(),
-        program,
-        argv,
-        env_set: Vec::new(),
-        env_unset: Vec::new(),
-        client: None,
         reason,
         builder: Some(BuilderChoice {
             builder: Some(Builder::BuildKit),
@@ -196,10 +190,9 @@ pub(super) fn buildkit(
         }),
         notices,
         load,
-        then: Vec::new(),
         image_id,
         supervised,
-        cwd: None,
         after,
+        ..Plan::new(route, "build", program, argv)
     })
 }

@@ -16,9 +16,11 @@ use crate::docker::args::{BootForm, CommandKind, Invocation};
 use crate::error::{Error, Result};
 use crate::route::buildkit_routes::buildkit;
 use crate::route::daemon_routes::{buildx, legacy, mounted, unset_inherited_off, V3_FIX};
-use crate::route::facts::{Client, Facts, Mode, Runtime, BUILDX_DEFAULT_MAJOR};
+use crate::route::facts::{Client, Facts, Runtime};
 use crate::route::image_routes;
-use crate::route::plan::{Builder, BuilderChoice, Plan, Route};
+use crate::route::mode::Mode;
+use crate::route::mode::Route;
+use crate::route::plan::{Builder, BuilderChoice, Plan};
 use crate::route::secrets::{self, Policy};
 
 /// Decides what to run.
@@ -115,22 +117,13 @@ fn builtin(inv: &Invocation) -> Option<Plan> {
         });
     }
     Some(Plan {
-        route: Route::Builtin,
-        command: word.to_string_lossy().into_owned(),
-        program: std::path::PathBuf::new(),
-        argv,
-        env_set: Vec::new(),
-        env_unset: Vec::new(),
-        client: None,
         reason: Some("no docker client on PATH".into()),
-        builder: None,
-        notices: Vec::new(),
-        load: None,
-        then: Vec::new(),
-        image_id: None,
-        supervised: false,
-        cwd: None,
-        after: None,
+        ..Plan::new(
+            Route::Builtin,
+            word.to_string_lossy().into_owned(),
+            std::path::PathBuf::new(),
+            argv,
+        )
     })
 }
 
@@ -254,30 +247,14 @@ pub(super) fn pass_plan(inv: &Invocation, client: &Client) -> Plan {
     argv.push(client.path.clone().into_os_string());
     argv.extend(inv.args.iter().cloned());
     Plan {
-        route: Route::Pass,
-        command: command_words(inv),
-        program: client.path.clone(),
-        argv,
-        env_set: Vec::new(),
-        env_unset: Vec::new(),
         client: Some(client.clone()),
-        reason: None,
-        builder: None,
-        notices: Vec::new(),
-        load: None,
-        then: Vec::new(),
-        image_id: None,
-        supervised: false,
-        cwd: None,
-        after: None,
+        ..Plan::new(Route::Pass, command_words(inv), client.path.clone(), argv)
     }
 }
 
 /// The builder `docker build` gets from this client with the inherited environment.
 fn default_builder(client: Option<&Client>, facts: &Facts) -> BuilderChoice {
-    let modern = client
-        .and_then(|c| c.version.as_ref())
-        .is_some_and(|v| v.major >= BUILDX_DEFAULT_MAJOR);
+    let modern = client.is_some_and(Client::buildx_era);
     let buildx = client.is_some_and(|c| c.buildx);
     let (builder, why) = match (facts.env.buildkit(), modern, buildx) {
         (Some(false), _, _) => (Some(Builder::Legacy), "DOCKER_BUILDKIT=0 is set".to_string()),

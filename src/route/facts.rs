@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use semver::Version;
 
-use crate::route::plan::Route;
+use crate::route::mode::Mode;
 
 /// A real docker client found on PATH, with what was learnt about it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -110,6 +110,15 @@ impl Client {
             .is_some_and(|v| v.major < BUILDX_DEFAULT_MAJOR)
     }
 
+    /// A client from buildx's era (CLI ≥ 23): `docker build` is `docker buildx build`, and
+    /// its default builder is BuildKit. (A client of unknown version is of neither era.)
+    #[must_use]
+    pub fn buildx_era(&self) -> bool {
+        self.version
+            .as_ref()
+            .is_some_and(|v| v.major >= BUILDX_DEFAULT_MAJOR)
+    }
+
     /// A client as tests describe one: version `MAJOR.10.24`, no probe problem.
     #[cfg(test)]
     #[must_use]
@@ -180,50 +189,6 @@ impl Runtime {
     }
 }
 
-/// `DOCKROUTE_MODE`: decide from the runtime, or force a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Decide from the runtime.
-    #[default]
-    Auto,
-    /// Always this route for builds (`pass` turns routing off).
-    Force(Route),
-}
-
-impl Mode {
-    /// The value as written in `DOCKROUTE_MODE`.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Auto => "auto",
-            Mode::Force(route) => route.name(),
-        }
-    }
-
-    /// Whether this mode forces `route`.
-    #[must_use]
-    pub fn forces(self, route: Route) -> bool {
-        self == Mode::Force(route)
-    }
-
-    /// Parses a `DOCKROUTE_MODE` value (`off` is `pass`).
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Mode> {
-        let route = match s.trim().to_ascii_lowercase().as_str() {
-            "" | "auto" => return Some(Mode::Auto),
-            "pass" | "off" => Route::Pass,
-            "mounted" => Route::Mounted,
-            "legacy" => Route::Legacy,
-            "buildx" => Route::Buildx,
-            "daemonless" => Route::Daemonless,
-            "remote" => Route::Remote,
-            _ => return None,
-        };
-        Some(Mode::Force(route))
-    }
-}
-
 /// The environment values routing depends on (the rest of the environment is never read
 /// by `decide`, and never printed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -241,12 +206,8 @@ impl BuildEnv {
     /// since CLI 24). `None` when unset, empty or unparsable.
     #[must_use]
     pub fn buildkit(&self) -> Option<bool> {
-        let v = self.docker_buildkit.as_ref()?.to_str()?;
-        match v {
-            "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-            "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
-            _ => None,
-        }
+        let v = self.docker_buildkit.as_ref()?;
+        crate::docker::args::parse_bool(std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()))
     }
 }
 

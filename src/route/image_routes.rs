@@ -23,7 +23,8 @@ use crate::error::{Error, Result};
 use crate::route::buildctl::csv_field;
 use crate::route::decide::{command_words, pass_plan};
 use crate::route::facts::{Facts, Runtime};
-use crate::route::plan::{After, AfterAction, DigestCheck, Plan, Route, Step};
+use crate::route::mode::Route;
+use crate::route::plan::{After, AfterAction, DigestCheck, Plan, Step};
 use crate::route::records::{normalize, repository, ImageRecord, RanOn};
 
 /// What works in a BuildKit pod, for the no-daemon messages.

@@ -12,6 +12,8 @@ pub mod decide;
 mod every_flag;
 pub mod facts;
 pub mod image_routes;
+pub mod mode;
+pub mod needs;
 pub mod plan;
 pub mod records;
 pub mod secrets;

@@ -9,50 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::docker::args::Invocation;
 use crate::route::facts::Client;
-
-/// The route a call takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Route {
-    /// Untouched, to the first client.
-    Pass,
-    /// A legacy-era (< 23) client, preferably the bind-mounted one, runs `build`.
-    Mounted,
-    /// The first client's legacy builder (`DOCKER_BUILDKIT=0`).
-    Legacy,
-    /// A client with buildx runs `buildx build` (or compose runs with BuildKit).
-    Buildx,
-    /// No daemon: `buildctl` against `BUILDKIT_HOST`, or a private BuildKit started by
-    /// `buildctl-daemonless.sh`.
-    Daemonless,
-    /// A shared BuildKit (`DOCKROUTE_BUILDKIT_HOST`), the image loaded into the daemon.
-    Remote,
-    /// No docker client on PATH, and the call is one dockroute answers itself
-    /// (`login`, `logout`: [`crate::registry`]); nothing is exec'd. Never forced by
-    /// `DOCKROUTE_MODE`.
-    Builtin,
-    /// No daemon to ask: an image command answered from dockroute's records of builds
-    /// on BuildKit ([`crate::route::image_routes`]); `push` and `save` run the recorded
-    /// build again. Never forced by `DOCKROUTE_MODE`.
-    Records,
-}
-
-impl Route {
-    /// The route's name as printed.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Route::Pass => "pass",
-            Route::Mounted => "mounted",
-            Route::Legacy => "legacy",
-            Route::Buildx => "buildx",
-            Route::Daemonless => "daemonless",
-            Route::Remote => "remote",
-            Route::Builtin => "builtin",
-            Route::Records => "records",
-        }
-    }
-}
+use crate::route::mode::Route;
 
 /// The builder a build-like call ends up with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -213,6 +170,36 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan that runs `argv` (whose argv\[0\] is `program`) on `route` and nothing
+    /// more: no environment change, client, reason, builder, notice or extra step. The
+    /// routes fill in what they add with struct update syntax (`..Plan::new(…)`).
+    #[must_use]
+    pub fn new(
+        route: Route,
+        command: impl Into<String>,
+        program: PathBuf,
+        argv: Vec<OsString>,
+    ) -> Plan {
+        Plan {
+            route,
+            command: command.into(),
+            program,
+            argv,
+            env_set: Vec::new(),
+            env_unset: Vec::new(),
+            client: None,
+            reason: None,
+            builder: None,
+            notices: Vec::new(),
+            load: None,
+            then: Vec::new(),
+            image_id: None,
+            supervised: false,
+            cwd: None,
+            after: None,
+        }
+    }
+
     /// Whether this plan changes anything compared with plain pass-through of `inv` to
     /// `first` (program, arguments, environment or extra steps); only then does the shim
     /// print the reroute line.

@@ -23,7 +23,8 @@ use crate::probe::gather::Gathered;
 use crate::probe::runtime::{RuntimeReport, RuntimeSource};
 use crate::route::decide;
 use crate::route::facts::{BuildKitFacts, Client, Runtime};
-use crate::route::plan::{Builder, Plan, Route};
+use crate::route::mode::Route;
+use crate::route::plan::{Builder, Plan};
 
 /// The sample calls whose routes doctor shows; the first is "my build".
 const SAMPLES: [&[&str]; 3] = [&["build", "."], &["compose", "up", "--build"], &["ps"]];
@@ -379,14 +380,8 @@ fn buildctl_missing(g: &Gathered) -> Option<Finding> {
 
 /// The BuildKit address a build would use, which gathering checked.
 fn checked_address(g: &Gathered) -> Option<String> {
-    let bk = &g.facts.buildkit;
-    match (&bk.remote, &bk.host) {
-        (Some(r), _) => Some(r.clone()),
-        (None, Some(h)) if matches!(g.facts.runtime, Some(Runtime::NoDaemon { .. })) => {
-            Some(h.clone())
-        }
-        _ => None,
-    }
+    crate::route::needs::buildkit_address(&g.facts.buildkit, g.facts.mode, g.facts.runtime.as_ref())
+        .map(str::to_string)
 }
 
 /// Problem: the BuildKit a build would use does not answer.
@@ -440,12 +435,10 @@ fn legacy_builder(plan: &Plan, g: &Gathered) -> Option<Finding> {
             fix: "unset DOCKER_BUILDKIT (a workaround from runtime v2 days is no longer needed with dockroute)".into(),
         });
     }
-    let buildx_era_without_plugin = plan.client.as_ref().is_some_and(|c| {
-        c.version
-            .as_ref()
-            .is_some_and(|v| v.major >= crate::route::facts::BUILDX_DEFAULT_MAJOR)
-            && !c.buildx
-    });
+    let buildx_era_without_plugin = plan
+        .client
+        .as_ref()
+        .is_some_and(|c| c.buildx_era() && !c.buildx);
     buildx_era_without_plugin.then(|| Finding {
         problem: "the build client has no buildx plugin: `docker build` uses the deprecated legacy builder".into(),
         fix: "install the buildx plugin (docker-buildx into /usr/local/lib/docker/cli-plugins) to build with BuildKit".into(),
@@ -692,7 +685,8 @@ fn runtime_answer(rt: &RuntimeReport, endpoint: &str) -> String {
 mod tests {
     use super::*;
     use crate::probe::discovery::SearchReport;
-    use crate::route::facts::{Facts, Mode};
+    use crate::route::facts::Facts;
+    use crate::route::mode::Mode;
 
     fn client(path: &str, major: u64, mounted: bool, buildx: bool) -> Client {
         Client::fixture(path, major, mounted, buildx)
