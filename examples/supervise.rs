@@ -42,6 +42,7 @@ fn step(words: &[OsString]) -> Option<Step> {
         env_unset: Vec::new(),
         stdout_to_stderr: false,
         prefix: None,
+        cwd: None,
     })
 }
 

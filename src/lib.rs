@@ -14,6 +14,8 @@
 //! - [`exec`]: hands the plan to the chosen client.
 //! - [`registry`]: `docker login`/`logout` answered by dockroute itself when no docker
 //!   client exists (a BuildKit pod).
+//! - [`images`]: records of images built on BuildKit with no daemon, and the image
+//!   commands (`tag`, `images`, `rmi`, `image inspect`) answered from them.
 //! - Shared below them all: [`docker`] (the docker CLI's own grammar and files), [`net`]
 //!   (a small HTTP/1.1 client), [`output`] (notices, redaction, logging), [`error`].
 
@@ -22,6 +24,7 @@ pub mod docker;
 pub mod error;
 pub mod exec;
 pub mod guard;
+pub mod images;
 pub mod net;
 
 pub mod output;

@@ -45,6 +45,9 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
     guard.check_hops()?;
     crate::output::logging::init();
     let inv = Invocation::parse(args);
+    if let CommandKind::Image(op) = inv.kind {
+        return image_call(&inv, op, &guard);
+    }
     if inv.kind == CommandKind::Other {
         let first = match discovery::first_client(std::env::var_os("PATH").as_deref(), &guard) {
             Ok(first) => first,
@@ -102,15 +105,108 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
     }
 }
 
-/// With no docker client: runs the call dockroute answers itself ([`Route::Builtin`]),
-/// else fails with `no_client`.
+/// With no docker client: runs the call dockroute answers itself ([`Route::Builtin`]);
+/// in a BuildKit pod a call that needs a container runtime fails with exit 125; else
+/// fails with `no_client`.
 fn builtin_or(inv: &Invocation, no_client: crate::error::Error) -> Result<u8> {
-    match decide::decide(inv, &Facts::default()) {
+    let facts = Facts {
+        buildkit: buildkit_facts(),
+        ..Facts::default()
+    };
+    match decide::decide(inv, &facts) {
         Ok(plan) if plan.route == Route::Builtin => {
             tracing::debug!(route = plan.route.name(), command = %plan.command, "decided");
             crate::registry::login::run(inv)
         }
+        Err(e @ crate::error::Error::NoDaemon { .. }) => Err(e),
         _ => Err(no_client),
+    }
+}
+
+fn buildkit_facts() -> crate::route::facts::BuildKitFacts {
+    crate::probe::buildkit::facts(
+        &crate::probe::settings::Settings::from_env(),
+        std::env::var_os("PATH").as_deref(),
+    )
+}
+
+/// An image command (`tag`, `push`, `save`, `images`, `rmi`, `image inspect`). With a
+/// client on PATH it passes straight through unless the record store names its image;
+/// only then is the daemon asked (through the probe cache), and the records answer
+/// when it does not. With no client the records answer (in a BuildKit pod, or when the
+/// store holds records), else it fails with `no_client`.
+fn image_call(inv: &Invocation, op: crate::docker::args::ImageOp, guard: &SelfGuard) -> Result<u8> {
+    use crate::route::image_routes;
+    let first = discovery::first_client(std::env::var_os("PATH").as_deref(), guard);
+    let records = crate::images::store::Store::from_env()
+        .map(|s| s.read())
+        .unwrap_or_default();
+    let mut facts = Facts::default();
+    match first {
+        Ok(first) => {
+            let client = Client {
+                path: first.path,
+                version: None,
+                problem: None,
+                mounted: false,
+                buildx: false,
+            };
+            // The store does not name the image (no store at all, usually): straight
+            // through, nothing else read.
+            if !image_routes::store_names_call(inv, op, &records.records) {
+                return Err(crate::exec::exec(
+                    &decide::pass_plan_for(inv, &client),
+                    guard,
+                ));
+            }
+            let settings = crate::probe::settings::Settings::from_env();
+            if settings.mode == crate::route::mode::Mode::Force(Route::Pass) {
+                return Err(crate::exec::exec(
+                    &decide::pass_plan_for(inv, &client),
+                    guard,
+                ));
+            }
+            let cache = crate::probe::cache::Cache::open(settings.cache_dir.as_deref());
+            let report = crate::probe::runtime::learn(
+                inv,
+                std::slice::from_ref(&client),
+                cache.as_ref(),
+                &settings,
+                guard,
+            );
+            facts.clients = vec![client];
+            facts.runtime = Some(report.runtime);
+            facts.buildkit = buildkit_facts();
+        }
+        Err(e) => {
+            facts.buildkit = buildkit_facts();
+            if records.records.is_empty() && !image_routes::buildkit_pod(&facts) {
+                return Err(e);
+            }
+        }
+    }
+    if let Some(n) = &records.notice {
+        output::notice(n);
+    }
+    facts.records = records.records;
+    facts.scratch = crate::probe::gather::scratch_path();
+    facts.cwd = std::env::current_dir().ok();
+    let plan = decide::decide(inv, &facts)?;
+    tracing::debug!(
+        route = plan.route.name(),
+        program = %plan.program.display(),
+        reason = plan.reason.as_deref().unwrap_or("none"),
+        "decided"
+    );
+    match plan.route {
+        Route::Records if plan.program.as_os_str().is_empty() => {
+            crate::images::commands::answer(inv, op)
+        }
+        Route::Records => {
+            announce(&plan, inv, None);
+            crate::exec::run_supervised(&plan, guard)
+        }
+        _ => Err(crate::exec::exec(&plan, guard)),
     }
 }
 

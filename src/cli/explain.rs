@@ -13,7 +13,7 @@ use crate::output::redact;
 use crate::prepare::{prepare, Prepared, Probe};
 use crate::probe::gather::Gathered;
 use crate::route::mode::Route;
-use crate::route::plan::Plan;
+use crate::route::plan::{AfterAction, Plan};
 
 fn lossy(v: &[OsString]) -> Vec<String> {
     v.iter().map(|a| a.to_string_lossy().into_owned()).collect()
@@ -113,6 +113,22 @@ fn text(inv: &Invocation, g: &Gathered, decision: &Result<Plan>) -> String {
     }
     if let Some(path) = plan.image_id.as_ref().and_then(|i| i.write_to.as_ref()) {
         s.push_str(&format!("  then: the image ID into {}\n", path.display()));
+    }
+    if let Some(dir) = &plan.cwd {
+        s.push_str(&format!(
+            "  in: {} (where the recorded build ran)\n",
+            dir.display()
+        ));
+    }
+    match plan.after.as_ref().map(|a| &a.action) {
+        Some(AfterAction::Record { names, .. }) => s.push_str(&format!(
+            "  then: recorded as {} for `docker tag`/`push`/`save` with no daemon\n",
+            names.join(", ")
+        )),
+        Some(AfterAction::Compare(_)) => {
+            s.push_str("  then: the digest compared with the recorded one (a difference is said)\n")
+        }
+        None => {}
     }
     if let Some(reason) = &plan.reason {
         s.push_str(&format!("  because: {reason}\n"));

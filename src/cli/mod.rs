@@ -205,9 +205,11 @@ pub fn man_page() -> std::io::Result<String> {
         page.push_str(&format!(".TP\n\\fB{code}\\fR\n{}\n", roff_escape(what)));
     }
     page.push_str(&format!(
-        ".SH FILES\n.TP\n{}\n{}\n",
+        ".SH FILES\n.TP\n{}\n{}\n.TP\n{}\n{}\n",
         roff_escape("$XDG_CACHE_HOME/dockroute, ~/.cache/dockroute"),
-        roff_escape("Probe cache (0700 directory, 0600 files); deleting it only costs speed.")
+        roff_escape("Probe cache (0700 directory, 0600 files); deleting it only costs speed."),
+        roff_escape("$XDG_STATE_HOME/dockroute/images.json, ~/.local/state/dockroute/images.json"),
+        roff_escape("Records of images built on BuildKit with no daemon (0700 directory, 0600 file), which docker tag, push, save, images, rmi and image inspect act on where no daemon answers; deleting it forgets them.")
     ));
     page.push_str(".SH SEE ALSO\n\\fBdocker\\fR(1)\n");
     Ok(page)

@@ -74,6 +74,13 @@ pub struct PlanJson {
     pub iidfile: Option<String>,
     /// Whether the image ID is printed on stdout after the build (`-q`).
     pub prints_image_id: bool,
+    /// The working directory the program runs in, when not the caller's (a recorded
+    /// build run again where it was built).
+    pub working_dir: Option<String>,
+    /// What is done with buildctl's metadata after a successful run: `record` (the image
+    /// is recorded under its names), `compare_digest` (a replay's digest is compared with
+    /// the record's), or `None`.
+    pub then_records: Option<&'static str>,
     /// The docker client's version (", bind-mounted" when it is), or "BuildKit's client".
     pub client: String,
     /// Whether the plan differs from plain pass-through to the first client.
@@ -167,6 +174,11 @@ impl PlanJson {
                 .and_then(|i| i.write_to.as_ref())
                 .map(|p| p.display().to_string()),
             prints_image_id: plan.image_id.as_ref().is_some_and(|i| i.print),
+            working_dir: plan.cwd.as_ref().map(|d| d.display().to_string()),
+            then_records: plan.after.as_ref().map(|a| match a.action {
+                crate::route::plan::AfterAction::Record { .. } => "record",
+                crate::route::plan::AfterAction::Compare(_) => "compare_digest",
+            }),
             client: plan.runner(),
             rerouted: plan.is_reroute(inv, first),
             project: plan

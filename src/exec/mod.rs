@@ -76,7 +76,7 @@ pub fn exec(plan: &Plan, guard: &SelfGuard) -> Error {
 /// When a program cannot be started.
 pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
     let stages = stages(plan, None);
-    let scratch = plan.image_id.as_ref().and_then(|i| i.scratch.as_deref());
+    let scratch = plan.scratch();
     if let Some(dir) = scratch {
         // Private to this call, created here and only here: an existing directory of that
         // name (someone else's, on a shared /tmp) is never used.
@@ -99,6 +99,9 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
         let _ = std::fs::remove_file(path);
     }
     let ran = supervise::run(&stages, guard);
+    if let (Ok(0), Some(after)) = (&ran, &plan.after) {
+        crate::images::commands::after(after);
+    }
     let code = match (&ran, &plan.image_id) {
         (Ok(0), Some(id)) => image_id(id),
         (Ok(code), _) => *code,
@@ -106,6 +109,14 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
     };
     if let Some(id) = plan.image_id.as_ref().filter(|i| i.metadata_is_ours) {
         let _ = std::fs::remove_file(&id.metadata);
+    }
+    if let Some(after) = plan.after.as_ref().filter(|a| a.metadata_is_ours) {
+        let _ = std::fs::remove_file(&after.metadata);
+        if let crate::route::plan::AfterAction::Compare(checks) = &after.action {
+            for c in checks {
+                let _ = std::fs::remove_file(&c.metadata);
+            }
+        }
     }
     if let Some(dir) = scratch {
         let _ = std::fs::remove_dir(dir);
@@ -137,6 +148,7 @@ fn stages(plan: &Plan, prefix: Option<&str>) -> Vec<supervise::Stage> {
         env_unset: plan.env_unset.iter().map(OsString::from).collect(),
         stdout_to_stderr,
         prefix: prefix.map(str::to_string),
+        cwd: plan.cwd.clone(),
     };
     let main = step(
         &Step {

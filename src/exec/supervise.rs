@@ -94,6 +94,8 @@ pub struct Step {
     /// Relay its stdout and stderr line by line, each line prefixed with this (`[app] `):
     /// one of several builds running at once ([`run_jobs`]).
     pub prefix: Option<String>,
+    /// The working directory; `None`: the caller's.
+    pub cwd: Option<PathBuf>,
 }
 
 /// What runs at once, in its own process group.
@@ -537,6 +539,9 @@ fn command(step: &Step, guard: &SelfGuard, pgid: i32, mask: SigSet) -> Command {
         guard,
     );
     cmd.process_group(pgid);
+    if let Some(dir) = &step.cwd {
+        cmd.current_dir(dir);
+    }
     start_with_mask(&mut cmd, mask);
     if step.prefix.is_some() {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -704,6 +709,7 @@ mod tests {
             env_unset: Vec::new(),
             stdout_to_stderr: false,
             prefix: None,
+            cwd: None,
         }
     }
 
@@ -891,6 +897,7 @@ mod tests {
             env_unset: Vec::new(),
             stdout_to_stderr: false,
             prefix: None,
+            cwd: None,
         };
         let save = sh(&format!(
             "cat > {0}; (trap '' TERM; grep '^SigIgn:' /proc/self/status) >> {0}",

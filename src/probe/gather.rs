@@ -138,6 +138,12 @@ pub fn gather(
             dockerfile,
             scratch: scratch_path(),
             project,
+            cwd: std::env::current_dir().ok(),
+            records: if matches!(inv.kind, crate::docker::args::CommandKind::Image(_)) {
+                crate::images::commands::records()
+            } else {
+                Vec::new()
+            },
         },
         search,
         runtime,
@@ -148,7 +154,7 @@ pub fn gather(
 
 /// A directory name private to this call (created, exclusively, only by a route that
 /// needs it): the process id and the time make it unique and hard to guess ahead.
-fn scratch_path() -> PathBuf {
+pub fn scratch_path() -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

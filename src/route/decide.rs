@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::route::buildkit_routes::buildkit;
 use crate::route::daemon_routes::{buildx, legacy, mounted, unset_inherited_off, V3_FIX};
 use crate::route::facts::{Client, Facts, Runtime};
+use crate::route::image_routes;
 use crate::route::mode::Mode;
 use crate::route::mode::Route;
 use crate::route::plan::{Builder, BuilderChoice, Plan};
@@ -64,8 +65,12 @@ fn choose(inv: &Invocation, facts: &Facts) -> Result<Plan> {
     let first = facts.clients.first();
     let pass = || first.map(|c| pass_plan(inv, c)).ok_or_else(no_client);
     match inv.kind {
-        // With no client at all, `login`/`logout` are answered by dockroute itself.
-        CommandKind::Other => pass().or_else(|e| builtin(inv).ok_or(e)),
+        // With no client at all, `login`/`logout` are answered by dockroute itself, and
+        // in a BuildKit pod a call that needs a container runtime says so (exit 125).
+        CommandKind::Other => pass().or_else(|e| {
+            builtin(inv).ok_or_else(|| image_routes::needs_runtime(inv, facts).unwrap_or(e))
+        }),
+        CommandKind::Image(op) => image_routes::decide(inv, op, facts),
         CommandKind::BuilderBoot(form) => {
             // `docker buildx bake` with its project resolved: built target by target.
             let call = builds_projects(facts)
@@ -83,7 +88,7 @@ fn choose(inv: &Invocation, facts: &Facts) -> Result<Plan> {
         }
         CommandKind::Compose => match first {
             Some(c) => Ok(compose(inv, facts, c)?.unwrap_or_else(|| pass_plan(inv, c))),
-            None => Err(no_client()),
+            None => Err(image_routes::needs_runtime(inv, facts).unwrap_or_else(no_client)),
         },
         CommandKind::Build(_) => build(inv, facts),
     }
@@ -186,7 +191,9 @@ fn build(inv: &Invocation, facts: &Facts) -> Result<Plan> {
         return Ok(plan);
     };
     match route {
-        Route::Pass | Route::Builtin => Ok(pass_plan(inv, first.ok_or_else(no_client)?)),
+        Route::Pass | Route::Builtin | Route::Records => {
+            Ok(pass_plan(inv, first.ok_or_else(no_client)?))
+        }
         Route::Mounted => {
             let client = legacy_era_client(&facts.clients).ok_or_else(|| Error::Refused {
                 flag: "DOCKROUTE_MODE=mounted".into(),
@@ -250,6 +257,12 @@ pub(super) fn command_words(inv: &Invocation) -> String {
         .map(|a| a.to_string_lossy())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Plain pass-through of `inv` to `client` (the shim's hot path).
+#[must_use]
+pub fn pass_plan_for(inv: &Invocation, client: &Client) -> Plan {
+    pass_plan(inv, client)
 }
 
 pub(super) fn pass_plan(inv: &Invocation, client: &Client) -> Plan {
@@ -331,7 +344,8 @@ fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Result<Option<Pla
         Mode::Force(Route::Pass)
         | Mode::Force(Route::Daemonless)
         | Mode::Force(Route::Remote)
-        | Mode::Force(Route::Builtin) => return Ok(None),
+        | Mode::Force(Route::Builtin)
+        | Mode::Force(Route::Records) => return Ok(None),
         Mode::Force(Route::Mounted) | Mode::Force(Route::Legacy) => true,
         Mode::Force(Route::Buildx) => false,
         Mode::Auto => match facts.runtime.as_ref() {
@@ -709,8 +723,10 @@ mod tests {
         Refused(&'static str),
         /// No docker client to run the call (exit 127).
         NoClient,
+        /// In a BuildKit pod, a call that needs a container runtime: exit 125.
+        NoDaemon,
     }
-    use Expect::{BuildKit as Bk, NoClient, Plan as P, Refused};
+    use Expect::{BuildKit as Bk, NoClient, NoDaemon, Plan as P, Refused};
 
     struct Row {
         args: &'static [&'static str],
@@ -738,7 +754,12 @@ mod tests {
             row(&["--config", "/c", "login", "-u", "me", "--password-stdin", "r.example"], no_client, P { route: Route::Builtin, argv: &["docker", "--config", "/c", "login", "-u", "me", "--password-stdin", "r.example"], env: &[], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
             row(&["login", "-u", "me", "-p", "pw", "--password=pw", "-ppw", "r"], no_client, P { route: Route::Builtin, argv: &["docker", "login", "-u", "me", "-p", "***", "--password=***", "-p***", "r"], env: &[], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
             row(&["logout"], no_client, P { route: Route::Builtin, argv: &["docker", "logout"], env: &[], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
-            row(&["push", "r/a:1"], no_client, NoClient),
+            row(&["run", "busybox"], no_client, NoDaemon),
+            row(&["compose", "up"], no_client, NoDaemon),
+            row(&["version"], no_client, NoClient),
+            // Image commands with a client: through (the records answer only where no
+            // daemon does: route::image_routes' own table).
+            row(&["push", "r/a:1"], v2, P { route: Route::Pass, argv: &[NEW, "push", "r/a:1"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             row(&["login", "-u", "me", "--password-stdin"], no_daemon, P { route: Route::Pass, argv: &[NEW, "login", "-u", "me", "--password-stdin"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             row(&["run", "--privileged", "busybox"], v3, P { route: Route::Pass, argv: &[NEW, "run", "--privileged", "busybox"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             // Restricted (v2): the mounted 20.10 client builds, every build form. The
@@ -920,6 +941,10 @@ mod tests {
                     assert_eq!(e.exit_code(), 2, "{at}");
                     assert!(e.to_string().contains(text), "{at}: {e}");
                     assert!(e.hint().is_some_and(|h| !h.is_empty()), "{at}: a fix");
+                }
+                (NoDaemon, Err(e)) => {
+                    assert!(matches!(e, Error::NoDaemon { .. }), "{at}: {e}");
+                    assert_eq!(e.exit_code(), 125, "{at}");
                 }
                 (NoClient, Err(e)) => {
                     assert!(matches!(e, Error::NoClient { .. }), "{at}: {e}");

@@ -319,4 +319,10 @@ pub struct Facts {
     pub scratch: PathBuf,
     /// The project of a compose or bake call that builds, when the route resolves one.
     pub project: Option<ProjectFacts>,
+    /// The working directory (recorded with a build kept in BuildKit's store, since its
+    /// paths are as typed there); `None` when it cannot be read.
+    pub cwd: Option<PathBuf>,
+    /// For an image command with no daemon: dockroute's records of builds
+    /// ([`crate::route::records`]).
+    pub records: Vec<crate::route::records::ImageRecord>,
 }

@@ -21,9 +21,14 @@ pub struct Needs {
 /// What `kind` needs under `mode`; `everything` asks for all of it (doctor's report).
 #[must_use]
 pub fn needs(kind: &CommandKind, mode: Mode, everything: bool) -> Needs {
+    // Image commands (explain of `push` …): whether a daemon answers decides whether
+    // the records do. The shim itself asks only when the record store names the image.
     let routed = matches!(
         kind,
-        CommandKind::Build(_) | CommandKind::Compose | CommandKind::BuilderBoot(_)
+        CommandKind::Build(_)
+            | CommandKind::Compose
+            | CommandKind::BuilderBoot(_)
+            | CommandKind::Image(_)
     );
     let build = matches!(kind, CommandKind::Build(_));
     Needs {
@@ -76,7 +81,8 @@ mod tests {
         #[rustfmt::skip]
         let rows: &[(&[&str], Mode, bool, Needs)] = &[
             (&["ps"], auto, false, no),
-            (&["push", "x"], auto, false, no),
+            (&["push", "x"], auto, false, Needs { runtime: true, buildkit: false }),
+            (&["push", "x"], pass, false, no),
             (&["build", "."], auto, false, Needs { runtime: true, buildkit: true }),
             (&["build", "."], pass, false, Needs { runtime: false, buildkit: true }),
             (&["build", "."], remote, false, Needs { runtime: true, buildkit: true }),

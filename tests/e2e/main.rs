@@ -17,6 +17,7 @@ mod login;
 mod nodes;
 mod packaging;
 mod passthrough;
+mod records;
 mod relative_path;
 mod routing;
 mod security;
