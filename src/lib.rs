@@ -17,8 +17,10 @@
 //! - [`images`]: records of images built on BuildKit with no daemon, and the image
 //!   commands (`tag`, `images`, `rmi`, `image inspect`) answered from them.
 //! - Shared below them all: [`docker`] (the docker CLI's own grammar and files), [`net`]
-//!   (a small HTTP/1.1 client), [`output`] (notices, redaction, logging), [`error`].
+//!   (a small HTTP/1.1 client), [`output`] (notices, redaction, logging), [`error`],
+//!   [`atomic_file`] (replacing a small file whole).
 
+mod atomic_file;
 pub mod cli;
 pub mod docker;
 pub mod error;
