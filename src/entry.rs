@@ -37,10 +37,10 @@ static ARGS: OnceLock<Vec<OsString>> = OnceLock::new();
 /// The most arguments (argv\[0\] included) and environment entries (with the two guard
 /// variables) the lean path's `execve` arrays hold; a call with more takes the full path.
 /// Small on purpose: the arrays live on the stack, and every stack page a frame spans is
-/// touched (stack probes), each a page fault; 4 KiB in all covers CI environments of a
+/// touched (stack probes), each a page fault; 3 KiB in all covers CI environments of a
 /// few hundred variables.
-const MAX_ARGS: usize = 128;
-const MAX_ENV: usize = 384;
+const MAX_ARGS: usize = 64;
+const MAX_ENV: usize = 320;
 
 /// The process's arguments, argv\[0\] included: those handed to [`main`], else std's (a
 /// program that did not start through [`main`], such as the test harness).
@@ -68,6 +68,7 @@ impl Strings for CStrings {
     fn count(&self) -> usize {
         self.0.len()
     }
+    #[inline(always)] // one function for the lean path's code: fewer pages touched
     fn at(&self, i: usize) -> &[u8] {
         // SAFETY: every pointer in argv and envp is a valid C string for the whole
         // process (`main`'s contract).
@@ -126,10 +127,14 @@ unsafe fn null_terminated(p: *const *const c_char) -> &'static [*const c_char] {
 /// stat(2) of a NUL-terminated path, with no allocation (std's `metadata` would build a
 /// `PathBuf` and touch a dozen more pages).
 fn stat(path: &[u8]) -> Option<Stat> {
-    let path = CStr::from_bytes_with_nul(path).ok()?;
+    // fast_path's paths end in their NUL and hold no other (they are made of argv and
+    // environment bytes); the check keeps a mistake from reading past the end.
+    if path.last() != Some(&0) {
+        return None;
+    }
     let mut st = MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: a valid C string and a buffer of the right type for the kernel to fill.
-    if unsafe { libc::stat(path.as_ptr(), st.as_mut_ptr()) } != 0 {
+    // SAFETY: a NUL-terminated path and a buffer of the right type for the kernel to fill.
+    if unsafe { libc::stat(path.as_ptr().cast(), st.as_mut_ptr()) } != 0 {
         return None;
     }
     // SAFETY: stat returned 0, so it filled the buffer.

@@ -64,6 +64,79 @@ pub(crate) const FULL_PATH_COMMANDS: &[&str] = &[
     "create", "exec", "images", "load", "push", "rmi", "run", "save", "tag",
 ];
 
+/// A name in a fixed-size slot: see [`NAMES`].
+#[derive(Debug, Clone, Copy)]
+struct Word<const W: usize> {
+    bytes: [u8; W],
+    len: usize,
+}
+
+impl<const W: usize> Word<W> {
+    /// The slot for `s` (a compile-time error when it does not fit).
+    const fn new(s: &str) -> Self {
+        let b = s.as_bytes();
+        assert!(b.len() <= W, "a lean-path name does not fit its slot");
+        let mut bytes = [0; W];
+        let mut i = 0;
+        while i < b.len() {
+            bytes[i] = b[i];
+            i += 1;
+        }
+        Word {
+            bytes,
+            len: b.len(),
+        }
+    }
+
+    fn get(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// One slot per name of a list.
+const fn words<const N: usize, const W: usize>(list: &[&str]) -> [Word<W>; N] {
+    let mut out = [Word {
+        bytes: [0; W],
+        len: 0,
+    }; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = Word::new(list[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Every name the lean path compares or writes, side by side in one static. Each page of
+/// constants a process first reads is a page fault, and string literals land wherever the
+/// linker puts them, merged with equal literals elsewhere in the binary (measured: five
+/// literals, five faults); this keeps them on one page.
+struct Names {
+    docker: Word<8>,
+    prefix: Word<16>,
+    path: Word<8>,
+    guard: Word<16>,
+    hops: Word<16>,
+    force_arg0: Word<24>,
+    proc_self_exe: Word<16>,
+    slash_docker: Word<8>,
+    inert: [Word<32>; INERT_SETTINGS.len()],
+    commands: [Word<8>; FULL_PATH_COMMANDS.len()],
+}
+
+static NAMES: Names = Names {
+    docker: Word::new("docker"),
+    prefix: Word::new("DOCKROUTE_"),
+    path: Word::new("PATH"),
+    guard: Word::new(GUARD_VAR),
+    hops: Word::new(HOPS_VAR),
+    force_arg0: Word::new(crate::FORCE_ARG0_VAR),
+    proc_self_exe: Word::new("/proc/self/exe\0"),
+    slash_docker: Word::new("/docker"),
+    inert: words(INERT_SETTINGS),
+    commands: words(FULL_PATH_COMMANDS),
+};
+
 /// Why the lean path left a call to the full path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Defer {
@@ -95,6 +168,7 @@ impl Strings for [&[u8]] {
     fn count(&self) -> usize {
         self.len()
     }
+    #[inline(always)]
     fn at(&self, i: usize) -> &[u8] {
         self[i]
     }
@@ -134,6 +208,11 @@ impl<const N: usize> Buf<N> {
         self.len = end;
         self.bytes[end] = 0;
         Ok(())
+    }
+
+    /// Appends one byte.
+    fn push_byte(&mut self, b: u8) -> Result<(), Defer> {
+        self.push(&[b])
     }
 
     /// Appends a number in decimal (what `format!("{n}")` writes).
@@ -180,7 +259,7 @@ impl LeanExec {
     /// guard variables are replaced).
     pub(crate) fn keeps(entry: &[u8]) -> bool {
         let key = key_of(entry);
-        key != GUARD_VAR.as_bytes() && key != HOPS_VAR.as_bytes()
+        key != NAMES.guard.get() && key != NAMES.hops.get()
     }
 }
 
@@ -193,13 +272,43 @@ fn key_of(entry: &[u8]) -> &[u8] {
     }
 }
 
-/// The value of `key` as getenv(3) finds it: the first `key=` entry.
-fn getenv<'e, E: Strings + ?Sized>(env: &'e E, key: &str) -> Option<&'e [u8]> {
-    (0..env.count()).find_map(|i| {
-        env.at(i)
-            .strip_prefix(key.as_bytes())
-            .and_then(|rest| rest.strip_prefix(b"="))
-    })
+/// The variables the lean path reads, from one pass over the environment.
+#[derive(Default)]
+struct Vars<'e> {
+    path: Option<&'e [u8]>,
+    guard: Option<&'e [u8]>,
+    hops: Option<&'e [u8]>,
+    force_arg0: Option<&'e [u8]>,
+}
+
+/// Reads [`Vars`] as getenv(3) would (the first `KEY=` entry of a name counts), and
+/// defers on a `DOCKROUTE_*` variable that is not inert.
+fn read_env<E: Strings + ?Sized>(env: &E) -> Result<Vars<'_>, Defer> {
+    let mut vars = Vars::default();
+    for i in 0..env.count() {
+        let entry = env.at(i);
+        let key = key_of(entry);
+        let slot = if key == NAMES.path.get() {
+            &mut vars.path
+        } else if !key.starts_with(NAMES.prefix.get()) {
+            continue;
+        } else if key == NAMES.guard.get() {
+            &mut vars.guard
+        } else if key == NAMES.hops.get() {
+            &mut vars.hops
+        } else if key == NAMES.force_arg0.get() {
+            &mut vars.force_arg0
+        } else if NAMES.inert.iter().any(|s| s.get() == key) {
+            continue;
+        } else {
+            return Err(Defer::Setting);
+        };
+        if slot.is_none() {
+            // None for an entry without `=`, which getenv never matches either.
+            *slot = entry.get(key.len() + 1..);
+        }
+    }
+    Ok(vars)
 }
 
 /// Decides whether the call `args` (argv, argv\[0\] included) in the environment `env`
@@ -214,23 +323,18 @@ where
     A: Strings + ?Sized,
     E: Strings + ?Sized,
 {
+    let vars = read_env(env)?;
     // crate::personality: the file name of DOCKROUTE_FORCE_ARG0, else of argv[0]. Only
     // an unmistakable `…/docker` is taken here.
-    let name = match getenv(env, crate::FORCE_ARG0_VAR) {
+    let name = match vars.force_arg0 {
         Some(forced) => forced,
         None if args.count() > 0 => args.at(0),
         None => return Err(Defer::NotShim),
     };
-    if name.rsplit(|b| *b == b'/').next() != Some(b"docker") {
+    if name.rsplit(|b| *b == b'/').next() != Some(NAMES.docker.get()) {
         return Err(Defer::NotShim);
     }
-    for i in 0..env.count() {
-        let key = key_of(env.at(i));
-        if key.starts_with(b"DOCKROUTE_") && !INERT_SETTINGS.iter().any(|s| s.as_bytes() == key) {
-            return Err(Defer::Setting);
-        }
-    }
-    let hops = match getenv(env, HOPS_VAR) {
+    let hops = match vars.hops {
         None => 0,
         Some(v) => digits(v).ok_or(Defer::Hops)?,
     };
@@ -240,28 +344,32 @@ where
     let at = command_at(args.count().saturating_sub(1), |i| args.at(i + 1));
     if at + 1 < args.count() {
         let word = args.at(at + 1);
-        if FULL_PATH_COMMANDS.iter().any(|c| c.as_bytes() == word) {
+        if NAMES.commands.iter().any(|c| c.get() == word) {
             return Err(Defer::Command);
         }
     }
-    let own = stat(b"/proc/self/exe\0").ok_or(Defer::UnknownSelf)?.id;
-    let inherited = getenv(env, GUARD_VAR).unwrap_or_default();
-    let program = first_client(getenv(env, "PATH"), own, inherited, &mut stat)?;
+    let own = stat(NAMES.proc_self_exe.get())
+        .ok_or(Defer::UnknownSelf)?
+        .id;
+    let inherited = vars.guard.unwrap_or_default();
+    let program = first_client(vars.path, own, inherited, &mut stat)?;
     // SelfGuard::child_env: the inherited identities, then ours unless listed.
     let mut guard = Buf::new();
-    guard.push(GUARD_VAR.as_bytes())?;
-    guard.push(b"=")?;
+    guard.push(NAMES.guard.get())?;
+    guard.push_byte(b'=')?;
     let mut listed = false;
-    for id in guard_ids(inherited) {
-        listed |= id == own;
-        push_id(&mut guard, id)?;
+    if !inherited.is_empty() {
+        for id in guard_ids(inherited) {
+            listed |= id == own;
+            push_id(&mut guard, id)?;
+        }
     }
     if !listed {
         push_id(&mut guard, own)?;
     }
     let mut hops_var = Buf::new();
-    hops_var.push(HOPS_VAR.as_bytes())?;
-    hops_var.push(b"=")?;
+    hops_var.push(NAMES.hops.get())?;
+    hops_var.push_byte(b'=')?;
     hops_var.push_decimal(u64::from(hops) + 1)?;
     Ok(LeanExec {
         program,
@@ -272,11 +380,11 @@ where
 
 /// Appends `dev.ino` to a guard value, after a `:` unless it is the first.
 fn push_id(guard: &mut Buf<512>, id: FileId) -> Result<(), Defer> {
-    if !guard.as_bytes().ends_with(b"=") {
-        guard.push(b":")?;
+    if guard.as_bytes().last() != Some(&b'=') {
+        guard.push_byte(b':')?;
     }
     guard.push_decimal(id.dev)?;
-    guard.push(b".")?;
+    guard.push_byte(b'.')?;
     guard.push_decimal(id.ino)
 }
 
@@ -304,14 +412,14 @@ fn first_client(
         }
         let mut candidate = Buf::new();
         candidate.push(dir)?;
-        candidate.push(b"/docker")?;
+        candidate.push(NAMES.slash_docker.get())?;
         let Some(st) = stat(candidate.as_c_bytes()) else {
             continue;
         };
         if st.mode & S_IFMT == S_IFREG
             && st.mode & 0o111 != 0
             && st.id != own
-            && !guard_ids(inherited).any(|id| id == st.id)
+            && (inherited.is_empty() || !guard_ids(inherited).any(|id| id == st.id))
         {
             return Ok(candidate);
         }
