@@ -23,6 +23,10 @@
 //!   most of what it saves (each page the process first touches is a page fault, and a
 //!   fault costs about as much as a small syscall's whole round trip here).
 //!
+//! Every function here is `#[inline(always)]`: the lean path's code is then one function,
+//! `entry::main`, on the code pages the C runtime's start touches anyway (with
+//! `opt-level = "s"`, each helper left out of line sat on a page of its own: a fault).
+//!
 //! The entry also defers when one of fds 0–2 is closed (std's start-up reopens it on
 //! `/dev/null`, and the client must see the same) and when `execve` fails (the full path
 //! tries again and reports the error with its exit code).
@@ -68,28 +72,33 @@ pub(crate) const FULL_PATH_COMMANDS: &[&str] = &[
 #[derive(Debug, Clone, Copy)]
 struct Word<const W: usize> {
     bytes: [u8; W],
-    len: usize,
+    len: u8,
 }
 
 impl<const W: usize> Word<W> {
     /// The slot for `s` (a compile-time error when it does not fit).
     const fn new(s: &str) -> Self {
         let b = s.as_bytes();
-        assert!(b.len() <= W, "a lean-path name does not fit its slot");
+        assert!(
+            b.len() <= W && W < 256,
+            "a lean-path name does not fit its slot"
+        );
         let mut bytes = [0; W];
         let mut i = 0;
         while i < b.len() {
             bytes[i] = b[i];
             i += 1;
         }
+        #[allow(clippy::cast_possible_truncation)] // b.len() <= W < 256 (asserted)
         Word {
             bytes,
-            len: b.len(),
+            len: b.len() as u8,
         }
     }
 
+    #[inline(always)]
     fn get(&self) -> &[u8] {
-        &self.bytes[..self.len]
+        &self.bytes[..usize::from(self.len)]
     }
 }
 
@@ -107,10 +116,13 @@ const fn words<const N: usize, const W: usize>(list: &[&str]) -> [Word<W>; N] {
     out
 }
 
-/// Every name the lean path compares or writes, side by side in one static. Each page of
+/// Every name the lean path compares or writes on every call, side by side in one static
+/// ([`INERT_SETTINGS`] is read only when a `DOCKROUTE_*` variable is set). Each page of
 /// constants a process first reads is a page fault, and string literals land wherever the
 /// linker puts them, merged with equal literals elsewhere in the binary (measured: five
-/// literals, five faults); this keeps them on one page.
+/// literals, five faults). The section puts it beside the thread-local data's initial
+/// image, on the page the C runtime's start-up reads anyway (`.data.rel.ro` is where the
+/// linker keeps such data for the RELRO page; nothing here is written).
 struct Names {
     docker: Word<8>,
     prefix: Word<16>,
@@ -120,10 +132,11 @@ struct Names {
     force_arg0: Word<24>,
     proc_self_exe: Word<16>,
     slash_docker: Word<8>,
-    inert: [Word<32>; INERT_SETTINGS.len()],
     commands: [Word<8>; FULL_PATH_COMMANDS.len()],
 }
 
+#[allow(unsafe_code)] // link_section only places these bytes; nothing else is unsafe
+#[link_section = ".data.rel.ro.dockroute_lean"]
 static NAMES: Names = Names {
     docker: Word::new("docker"),
     prefix: Word::new("DOCKROUTE_"),
@@ -133,7 +146,6 @@ static NAMES: Names = Names {
     force_arg0: Word::new(crate::FORCE_ARG0_VAR),
     proc_self_exe: Word::new("/proc/self/exe\0"),
     slash_docker: Word::new("/docker"),
-    inert: words(INERT_SETTINGS),
     commands: words(FULL_PATH_COMMANDS),
 };
 
@@ -191,6 +203,7 @@ pub(crate) struct Buf<const N: usize> {
 }
 
 impl<const N: usize> Buf<N> {
+    #[inline(always)]
     fn new() -> Self {
         Buf {
             bytes: [0; N],
@@ -199,6 +212,7 @@ impl<const N: usize> Buf<N> {
     }
 
     /// Appends, keeping room for the NUL; `TooLong` when it does not fit.
+    #[inline(always)]
     fn push(&mut self, b: &[u8]) -> Result<(), Defer> {
         let end = self.len + b.len();
         if end >= N {
@@ -211,11 +225,13 @@ impl<const N: usize> Buf<N> {
     }
 
     /// Appends one byte.
+    #[inline(always)]
     fn push_byte(&mut self, b: u8) -> Result<(), Defer> {
         self.push(&[b])
     }
 
     /// Appends a number in decimal (what `format!("{n}")` writes).
+    #[inline(always)]
     fn push_decimal(&mut self, mut n: u64) -> Result<(), Defer> {
         let mut digits = [0u8; 20];
         let mut at = digits.len();
@@ -231,11 +247,13 @@ impl<const N: usize> Buf<N> {
     }
 
     /// The bytes, without the NUL.
+    #[inline(always)]
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len]
     }
 
     /// The bytes with the NUL, for a system call.
+    #[inline(always)]
     pub(crate) fn as_c_bytes(&self) -> &[u8] {
         &self.bytes[..=self.len]
     }
@@ -249,7 +267,7 @@ pub(crate) struct LeanExec {
     /// The first real client's absolute path (`dir/docker`).
     pub(crate) program: Buf<512>,
     /// `DOCKROUTE_GUARD=…`.
-    pub(crate) guard: Buf<512>,
+    pub(crate) guard: Buf<256>,
     /// `DOCKROUTE_HOPS=…`.
     pub(crate) hops: Buf<32>,
 }
@@ -257,6 +275,7 @@ pub(crate) struct LeanExec {
 impl LeanExec {
     /// Whether the caller's environment entry `KEY=VALUE` is passed on as it is (the
     /// guard variables are replaced).
+    #[inline(always)]
     pub(crate) fn keeps(entry: &[u8]) -> bool {
         let key = key_of(entry);
         key != NAMES.guard.get() && key != NAMES.hops.get()
@@ -265,11 +284,35 @@ impl LeanExec {
 
 /// The key of an environment entry `KEY=VALUE`, as std reads it (an `=` in the first
 /// byte belongs to the key).
+#[inline(always)]
 fn key_of(entry: &[u8]) -> &[u8] {
-    match entry.iter().skip(1).position(|b| *b == b'=') {
-        Some(p) => &entry[..=p],
-        None => entry,
+    // Plain loops rather than iterator adaptors in this file: "s" leaves those out of line.
+    let mut end = 1;
+    while end < entry.len() && entry[end] != b'=' {
+        end += 1;
     }
+    &entry[..end.min(entry.len())]
+}
+
+/// The last `/`-separated component (`docker` in `/usr/bin/docker`; empty after a `/`).
+#[inline(always)]
+fn last_component(path: &[u8]) -> &[u8] {
+    let mut start = path.len();
+    while start > 0 && path[start - 1] != b'/' {
+        start -= 1;
+    }
+    &path[start..]
+}
+
+/// Whether `word` is one of `words`.
+#[inline(always)]
+fn is_one_of<const W: usize>(word: &[u8], words: &[Word<W>]) -> bool {
+    for w in words {
+        if w.get() == word {
+            return true;
+        }
+    }
+    false
 }
 
 /// The variables the lean path reads, from one pass over the environment.
@@ -281,8 +324,14 @@ struct Vars<'e> {
     force_arg0: Option<&'e [u8]>,
 }
 
+/// Whether a `DOCKROUTE_*` name is in [`INERT_SETTINGS`].
+fn is_inert(key: &[u8]) -> bool {
+    INERT_SETTINGS.iter().any(|s| s.as_bytes() == key)
+}
+
 /// Reads [`Vars`] as getenv(3) would (the first `KEY=` entry of a name counts), and
 /// defers on a `DOCKROUTE_*` variable that is not inert.
+#[inline(always)]
 fn read_env<E: Strings + ?Sized>(env: &E) -> Result<Vars<'_>, Defer> {
     let mut vars = Vars::default();
     for i in 0..env.count() {
@@ -298,7 +347,7 @@ fn read_env<E: Strings + ?Sized>(env: &E) -> Result<Vars<'_>, Defer> {
             &mut vars.hops
         } else if key == NAMES.force_arg0.get() {
             &mut vars.force_arg0
-        } else if NAMES.inert.iter().any(|s| s.get() == key) {
+        } else if is_inert(key) {
             continue;
         } else {
             return Err(Defer::Setting);
@@ -314,6 +363,7 @@ fn read_env<E: Strings + ?Sized>(env: &E) -> Result<Vars<'_>, Defer> {
 /// Decides whether the call `args` (argv, argv\[0\] included) in the environment `env`
 /// (`KEY=VALUE` entries) is a plain pass-through, and if so to which client. `stat` is
 /// stat(2) of a NUL-terminated path (dockroute's own file is `/proc/self/exe`).
+#[inline(always)]
 pub(crate) fn decide<A, E>(
     args: &A,
     env: &E,
@@ -331,7 +381,7 @@ where
         None if args.count() > 0 => args.at(0),
         None => return Err(Defer::NotShim),
     };
-    if name.rsplit(|b| *b == b'/').next() != Some(NAMES.docker.get()) {
+    if last_component(name) != NAMES.docker.get() {
         return Err(Defer::NotShim);
     }
     let hops = match vars.hops {
@@ -344,7 +394,7 @@ where
     let at = command_at(args.count().saturating_sub(1), |i| args.at(i + 1));
     if at + 1 < args.count() {
         let word = args.at(at + 1);
-        if NAMES.commands.iter().any(|c| c.get() == word) {
+        if is_one_of(word, &NAMES.commands) {
             return Err(Defer::Command);
         }
     }
@@ -379,7 +429,8 @@ where
 }
 
 /// Appends `dev.ino` to a guard value, after a `:` unless it is the first.
-fn push_id(guard: &mut Buf<512>, id: FileId) -> Result<(), Defer> {
+#[inline(always)]
+fn push_id(guard: &mut Buf<256>, id: FileId) -> Result<(), Defer> {
     if guard.as_bytes().last() != Some(&b'=') {
         guard.push_byte(b':')?;
     }
@@ -389,15 +440,24 @@ fn push_id(guard: &mut Buf<512>, id: FileId) -> Result<(), Defer> {
 }
 
 /// A hop count the full path reads the same way: one to nine ASCII digits.
+#[inline(always)]
 fn digits(v: &[u8]) -> Option<u32> {
-    if v.is_empty() || v.len() > 9 || !v.iter().all(u8::is_ascii_digit) {
+    if v.is_empty() || v.len() > 9 {
         return None;
     }
-    Some(v.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+    let mut n = 0;
+    for d in v {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u32::from(d - b'0');
+    }
+    Some(n)
 }
 
 /// discovery::first_client's walk: `dir/docker` for each absolute PATH entry, the first
 /// regular file with an execute bit that is neither dockroute nor listed in the guard.
+#[inline(always)]
 fn first_client(
     path: Option<&[u8]>,
     own: FileId,
@@ -406,7 +466,15 @@ fn first_client(
 ) -> Result<Buf<512>, Defer> {
     const S_IFMT: u32 = 0o170_000;
     const S_IFREG: u32 = 0o100_000;
-    for dir in path.unwrap_or_default().split(|b| *b == b':') {
+    let path = path.unwrap_or_default();
+    let mut start = 0;
+    while start <= path.len() {
+        let mut end = start;
+        while end < path.len() && path[end] != b':' {
+            end += 1;
+        }
+        let dir = &path[start..end];
+        start = end + 1;
         if dir.first() != Some(&b'/') {
             continue;
         }

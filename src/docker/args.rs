@@ -492,6 +492,7 @@ fn classify<T: AsRef<FlagSpec>>(
 /// the global flags' table as `parse` reads it, but without allocating: the view of the
 /// grammar that the lean pass-through ([`crate::fast_path`]) has before anything is set
 /// up. A unit test holds it to `parse` over every short combination of tricky arguments.
+#[inline(always)] // part of the lean path's one function (see fast_path)
 pub(crate) fn command_at<'a>(len: usize, arg: impl Fn(usize) -> &'a [u8]) -> usize {
     let mut i = 0;
     while i < len {
@@ -506,6 +507,7 @@ pub(crate) fn command_at<'a>(len: usize, arg: impl Fn(usize) -> &'a [u8]) -> usi
 /// How many arguments the flag `a` spans (1, or 2 when its value is the next argument and
 /// there is one), or `None` when `a` is not a flag: [`classify`]'s reading of `a`, without
 /// building its [`FlagUse`]s.
+#[inline(always)]
 fn flag_extent<T: AsRef<FlagSpec>>(a: &[u8], has_next: bool, table: &[T]) -> Option<usize> {
     let takes_next = |arity| usize::from(arity == Arity::Value && has_next) + 1;
     if a.len() < 2 || a[0] != b'-' || a == b"--" {
