@@ -138,9 +138,9 @@ out2="$("$H" -w 5 "$cold_rounds" \
 # Each wrapper's own calls: the lines strace logs between the wrapper's execve and the
 # client's (the process keeps its pid across the exec).
 sys_lines=""
-if command -v strace >/dev/null; then
+if strace_bin="$(command -v strace)"; then
   count_syscalls() { # LABEL PATH-VALUE PROGRAM
-    env -i "$HOME_ENV" PATH="$2" strace -f -qq -o "$w/strace.out" "$3" ps >/dev/null 2>&1 || true
+    env -i "$HOME_ENV" PATH="$2" "$strace_bin" -f -qq -o "$w/strace.out" "$3" ps >/dev/null 2>&1 || true
     echo "S $1 $(awk '/^[0-9]+ +execve\(/ { n++; next } n == 1 && !/^[0-9]+ +(\+\+\+|---)/ { c++ } END { print c + 0 }' "$w/strace.out")"
   }
   sys_lines="$(count_syscalls raw-execve "$w/real" "$w/rawexec"
@@ -247,7 +247,7 @@ fi
     printf "    vs both --version at once (the floor on this machine) %.2f ms: x%.2f; storing the cache: %+.2f ms\n", med["both-parallel"], med["cold-explain"] / med["both-parallel"], med["cold-explain"] - med["cold-no-store"]
     if ("base-pass" in med) {
       bd = med["base-pass"] - med["direct"]
-      printf "  against the baseline: pass-through overhead %.3f ms now vs %.3f ms (ratio %.2f); warm restricted decision +%.3f ms now vs +%.3f ms\n", d, bd, (bd > 0 ? d / bd : 0), br, med["base-build-restricted"] - med["base-pass-fakes"]
+      printf "  against the baseline: pass-through overhead %.3f ms now vs %.3f ms (ratio %.2f); warm restricted decision +%.3f ms now vs +%.3f ms over each one'"'"'s pass-through, %.3f ms vs %.3f ms in all\n", d, bd, (bd > 0 ? d / bd : 0), br, med["base-build-restricted"] - med["base-pass-fakes"], med["build-restricted"], med["base-build-restricted"]
     }
     if (nhf > 0) {
       hc = hf["c-wrapper"] - hf["direct"]; hd = hf["dockroute-pass"] - hf["direct"]
