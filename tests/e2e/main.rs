@@ -12,6 +12,7 @@ mod buildkit;
 mod cli;
 mod daemonless;
 mod discovery;
+mod fast_path;
 mod login;
 mod packaging;
 mod passthrough;
