@@ -1,20 +1,21 @@
 //! The process entry: the C `main(argc, argv, envp)` that `src/main.rs` exports
-//! (`#![no_main]`), and the crate's one module of unsafe code apart from the supervisor's
-//! `pre_exec`.
+//! (`#![no_main]`). With the supervisor's `pre_exec`, `main.rs`'s `no_mangle` and the
+//! `link_section` of `fast_path`'s names, the crate's only unsafe code.
 //!
 //! Why it exists (issue 16 part 4): std's runtime start-up and everything dockroute sets
-//! up cost a plain pass-through about five times one raw `execve` (measured: 31 extra
-//! page faults and ~20 syscalls before the client's `execve`). The call that needs none
-//! of it — `docker ps` handed to the first real client — is decided here, before any of
-//! it, by [`crate::fast_path`], and exec'd with one `execve`. Every other call, and every
-//! call the lean path is not sure of, takes the full path with std's start-up done as
-//! std does it.
+//! up cost a plain pass-through about five times one raw `execve` (bench/run.sh: 33 more
+//! page faults than a direct exec, 23 system calls before the client's `execve`). The
+//! call that needs none of it — `docker ps` handed to the first real client — is decided
+//! here, before any of it, by [`crate::fast_path`], and exec'd with one `execve`. Every
+//! other call, and every call the lean path is not sure of, takes the full path, with
+//! std's start-up redone as std does it.
 //!
 //! What is unsafe here, and why each is sound:
 //! - reading `argv` and `envp`: the C runtime hands `main` `argc` valid C strings and a
 //!   NULL-terminated array of C strings, all living as long as the process;
-//! - `poll` on fds 0–2 and `open`, `signal`, `execve`: plain system calls whose pointer
-//!   arguments are built here from live `CString`s and NULL-terminated arrays.
+//! - `poll`, `stat`, `fcntl`, `open`, `signal` and `execve`: system calls whose pointer
+//!   arguments are live buffers of the right type, NUL-terminated strings, and
+//!   NULL-terminated arrays of them.
 //!
 //! What std's start-up does that the full path redoes ([`start_like_std`]): closed fds
 //! 0–2 reopened on `/dev/null`, `SIGPIPE` ignored (writes to a closed pipe fail with
