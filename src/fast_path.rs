@@ -20,10 +20,10 @@
 //! - no real client on PATH (the full path answers `login`/`logout` itself, or says where
 //!   it looked);
 //! - anything longer than its fixed buffers ([`Buf`]): it allocates nothing, which is
-//!   most of what it saves (each page the process first touches is a page fault, and a
-//!   fault costs about as much as a small syscall's whole round trip here).
+//!   much of what it saves (each page a process first touches is a page fault, and page
+//!   faults are most of what a small static binary's start costs: bench/run.sh).
 //!
-//! Every function here is `#[inline(always)]`: the lean path's code is then one function,
+//! Every function on the lean path is `#[inline(always)]`: its code is then one function,
 //! `entry::main`, on the code pages the C runtime's start touches anyway (with
 //! `opt-level = "s"`, each helper left out of line sat on a page of its own: a fault).
 //!
