@@ -766,39 +766,99 @@ mod tests {
     }
 
     /// Every word the grammar routes is left to the full path, so the lean path can
-    /// never take a call `parse` does not call `Other`.
+    /// never take a call `parse` does not call `Other`: each of docker's commands, with
+    /// tails that make a command word routable.
     #[test]
     fn every_routed_first_word_is_a_full_path_command() {
         use crate::docker::args::{CommandKind, Invocation};
         let tails: &[&[&str]] = &[
             &[],
-            &["build"],
+            &["."],
+            &["build", "."],
             &["b"],
             &["bake"],
             &["up"],
             &["create", "--bootstrap"],
             &["inspect", "--bootstrap"],
         ];
-        for word in [
+        let words = [
+            "attach",
             "build",
-            "compose",
-            "image",
             "builder",
             "buildx",
-            "ps",
-            "run",
+            "checkpoint",
+            "commit",
+            "compose",
+            "config",
             "container",
-        ] {
+            "context",
+            "cp",
+            "create",
+            "diff",
+            "events",
+            "exec",
+            "export",
+            "history",
+            "image",
+            "images",
+            "import",
+            "info",
+            "inspect",
+            "kill",
+            "load",
+            "login",
+            "logout",
+            "logs",
+            "manifest",
+            "network",
+            "node",
+            "pause",
+            "plugin",
+            "port",
+            "ps",
+            "pull",
+            "push",
+            "rename",
+            "restart",
+            "rm",
+            "rmi",
+            "run",
+            "save",
+            "search",
+            "secret",
+            "service",
+            "stack",
+            "start",
+            "stats",
+            "stop",
+            "swarm",
+            "system",
+            "tag",
+            "top",
+            "trust",
+            "unpause",
+            "update",
+            "version",
+            "volume",
+            "wait",
+        ];
+        let mut routed = 0;
+        for word in words {
             for tail in tails {
                 let args: Vec<OsString> = std::iter::once(word)
                     .chain(tail.iter().copied())
                     .map(OsString::from)
                     .collect();
                 if Invocation::parse(args).kind != CommandKind::Other {
+                    routed += 1;
                     assert!(FULL_PATH_COMMANDS.contains(&word), "{word} {tail:?}");
                 }
             }
         }
+        assert!(
+            routed >= 5,
+            "the grammar routes build, compose, image, builder, buildx"
+        );
     }
 
     /// Every inert setting is one dockroute documents (a renamed setting cannot stay inert
