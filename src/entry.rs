@@ -6,7 +6,7 @@
 //! up cost a plain pass-through about five times one raw `execve` (bench/run.sh: 33 more
 //! page faults than a direct exec, 23 system calls before the client's `execve`). The
 //! call that needs none of it — `docker ps` handed to the first real client — is decided
-//! here, before any of it, by [`crate::fast_path`], and exec'd with one `execve`. Every
+//! here, before any of it, by `crate::fast_path`, and exec'd with one `execve`. Every
 //! other call, and every call the lean path is not sure of, takes the full path, with
 //! std's start-up redone as std does it.
 //!
@@ -17,7 +17,7 @@
 //!   arguments are live buffers of the right type, NUL-terminated strings, and
 //!   NULL-terminated arrays of them.
 //!
-//! What std's start-up does that the full path redoes ([`start_like_std`]): closed fds
+//! What std's start-up does that the full path redoes (`start_like_std`): closed fds
 //! 0–2 reopened on `/dev/null`, `SIGPIPE` ignored (writes to a closed pipe fail with
 //! `EPIPE`), the arguments handed to [`args`] (on musl, `std::env::args_os` is filled only
 //! by std's own `main`). What it does not redo: the stack-overflow handler (a stack
@@ -77,7 +77,7 @@ impl Strings for CStrings {
     }
 }
 
-/// The program: the lean pass-through when [`fast_path::decide`] takes the call, else
+/// The program: the lean pass-through when `fast_path::decide` takes the call, else
 /// std's start-up and [`crate::run`]. Never returns.
 ///
 /// # Safety

@@ -3,7 +3,7 @@
 //! The hot path — any call that is not build-like or compose — is: check the hop counter,
 //! parse the global flags, find the first real client, exec it. No probe, no cache, no
 //! logger unless `DOCKROUTE_LOG` is set. Most such calls never reach this module: the
-//! lean pass-through ([`crate::fast_path`]) takes them before dockroute's runtime starts,
+//! lean pass-through (`crate::fast_path`) takes them before dockroute's runtime starts,
 //! and this path runs for the ones it leaves (`DOCKROUTE_LOG` set, no `/proc`, …). Routed calls gather facts, decide, print the
 //! reroute line, and exec (or run the `--push` sequence).
 
