@@ -10,6 +10,9 @@
 #      wrapper makes before the client's execve (strace, when installed);
 #   2. a build-like call decided with a warm cache vs. pass-through on the same PATH
 #      (stand-in clients that answer `--version` like the real ones). Target: < 1 ms more;
+#      Image commands (`docker push`) also pass straight through when the record store
+#      does not name their image: measured with no store and with a store of one other
+#      record, against `docker ps` pass-through (target: within noise of it);
 #   3. a cold probe (empty cache every run) of both real clients vs. the slowest single
 #      `--version` and vs. both `--version`s started at once by a C program (bench/par.c).
 #      Target: about the slowest single `--version`.
@@ -90,6 +93,9 @@ if [ -n "${BENCH_BASELINE_BIN:-}" ]; then
     base-pass-fakes "HOME=$w/home" PATH="$w/bshim:$w/fake28:$w/fake20" "$w/bshim/docker" ps --- \
     base-build-restricted "HOME=$w/home" PATH="$w/bshim:$w/fake28:$w/fake20" DOCKROUTE_CACHE_DIR="$w/cache-base" DOCKROUTE_RUNTIME=restricted DOCKROUTE_QUIET=1 "$w/bshim/docker" build .)
 fi
+# A record store holding one record of another image (`docker push` must still pass).
+mkdir -p "$w/state/dockroute"
+printf '%s' '{"version":1,"records":[{"name":"other.example/app:1","build":{"args":["build"],"cwd":"/","context":".","dockerfile":"./Dockerfile"},"ran_on":{"kind":"daemonless"},"digest":null,"id":null,"created":1}]}' >"$w/state/dockroute/images.json"
 H="$w/harness"
 HOME_ENV="HOME=$w/home"
 FAKES="$w/shim:$w/fake28:$w/fake20"
@@ -110,12 +116,14 @@ route_restricted="$(env -i "$HOME_ENV" PATH="$FAKES" DOCKROUTE_CACHE_DIR="$w/cac
 [ -n "$(ls -A "$w/cache")" ] || { echo "bench: dockroute wrote no cache in $w/cache" >&2; exit 1; }
 
 # --- 4./5. pass-through and warm decision, interleaved ----------------------------------
-echo "measuring pass-through and warm decisions: $rounds rounds x 8 cases ..." >&2
+echo "measuring pass-through and warm decisions: $rounds rounds x 10 cases ..." >&2
 out1="$("$H" -w 50 "$rounds" \
   direct "$HOME_ENV" PATH="$w/real" "$w/real/docker" ps --- \
   raw-execve "$HOME_ENV" PATH="$w/real" "$w/rawexec" ps --- \
   c-wrapper "$HOME_ENV" PATH="$w/real" "$w/cwrap" ps --- \
   dockroute-pass "$HOME_ENV" PATH="$w/shim:$w/real" "$w/shim/docker" ps --- \
+  push-no-store "$HOME_ENV" PATH="$w/shim:$w/real" "$w/shim/docker" push registry.example/app:1 --- \
+  push-other-store "$HOME_ENV" XDG_STATE_HOME="$w/state" PATH="$w/shim:$w/real" "$w/shim/docker" push registry.example/app:1 --- \
   rust-shim "$HOME_ENV" PATH="$w/rshim:$w/real" "$w/rshim/docker" ps --- \
   pass-fakes "$HOME_ENV" PATH="$FAKES" "$w/shim/docker" ps --- \
   build-open "$HOME_ENV" PATH="$FAKES" DOCKROUTE_CACHE_DIR="$w/cache" DOCKROUTE_RUNTIME=open "$w/shim/docker" build . --- \
@@ -209,6 +217,8 @@ fi
     row("static C execv wrapper", "c-wrapper", sprintf("+%.3f", c))
     row("dockroute pass-through", "dockroute-pass", sprintf("+%.3f", d))
     row("reference: std-only Rust shim, same steps", "rust-shim", sprintf("+%.3f", r))
+    row("dockroute docker push, no record store", "push-no-store", sprintf("%+.3f over docker ps", med["push-no-store"] - med["dockroute-pass"]))
+    row("dockroute docker push, store of another image", "push-other-store", sprintf("%+.3f over docker ps", med["push-other-store"] - med["dockroute-pass"]))
     print "warm build-like decision (stand-in clients, same PATH)"
     row("dockroute pass-through (docker ps)", "pass-fakes", "")
     row("docker build . (RUNTIME=open, passes)", "build-open", sprintf("+%.3f", bo))

@@ -8,7 +8,9 @@
 //! - a hop counter ([`HOPS_VAR`]) that stops two wrappers bouncing a call between them.
 //!
 //! Both discovery (which candidates to skip) and every process dockroute starts (exec,
-//! probes, supervised children) use this module; it depends on nothing else.
+//! probes, supervised children) use this module; it depends only on [`crate::error`].
+//! It also holds the two rules every spawn obeys: a program runs only by an absolute
+//! path ([`require_absolute`]), and the relayed signals are one set ([`relayed_set`]).
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -24,6 +26,16 @@ pub const RELAYED_SIGNALS: [nix::sys::signal::Signal; 4] = [
     nix::sys::signal::Signal::SIGHUP,
     nix::sys::signal::Signal::SIGQUIT,
 ];
+
+/// [`RELAYED_SIGNALS`] as a set, to block or wait on.
+#[must_use]
+pub fn relayed_set() -> nix::sys::signal::SigSet {
+    let mut set = nix::sys::signal::SigSet::empty();
+    for sig in RELAYED_SIGNALS {
+        set.add(sig);
+    }
+    set
+}
 
 /// Set to `1` in the environment of a `--version` probe, so that a copy of dockroute
 /// being probed answers with its marker instead of probing in turn.

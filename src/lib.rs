@@ -10,10 +10,14 @@
 //! - [`shim`] and [`cli`]: the two personalities, chosen from argv\[0\].
 //! - [`probe`]: learns the facts from this machine (PATH, `--version`, the daemon, cache,
 //!   settings).
+//! - [`prepare`]: the one step the shim, `explain` and `doctor` share: settings,
+//!   redaction, facts, decision.
 //! - [`route`]: the pure decision from (invocation, facts) to a plan or a refusal.
 //! - [`exec`]: hands the plan to the chosen client.
 //! - [`registry`]: `docker login`/`logout` answered by dockroute itself when no docker
 //!   client exists (a BuildKit pod).
+//! - [`images`]: records of images built on BuildKit with no daemon, and the image
+//!   commands (`tag`, `images`, `rmi`, `image inspect`) answered from them.
 //! - Shared below them all: [`docker`] (the docker CLI's own grammar and files), [`net`]
 //!   (a small HTTP/1.1 client), [`output`] (notices, redaction, logging), [`error`].
 
@@ -24,10 +28,13 @@ pub mod error;
 pub mod exec;
 mod fast_path;
 pub mod guard;
+pub mod images;
 pub mod net;
 
 pub mod output;
+mod prepare;
 pub mod probe;
+pub mod project;
 pub mod registry;
 pub mod route;
 pub mod shim;

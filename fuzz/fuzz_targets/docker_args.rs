@@ -8,8 +8,9 @@ use std::os::unix::ffi::OsStringExt;
 
 use dockroute::docker::args::Invocation;
 use dockroute::route::decide::decide;
-use dockroute::route::facts::{BuildKitFacts, Client, Facts, Mode, Runtime};
-use dockroute::route::plan::Route;
+use dockroute::route::facts::{BuildKitFacts, Client, Facts, Runtime};
+use dockroute::route::mode::Mode;
+use dockroute::route::mode::Route;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,13 +6,14 @@ use std::ffi::OsString;
 
 use crate::cli::plan_json::{DecisionJson, Explained, SCHEMA_VERSION};
 use crate::docker::args::{CommandKind, Invocation};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::guard::SelfGuard;
 use crate::output;
 use crate::output::redact;
-use crate::probe::gather::{self, Gathered};
-use crate::route::decide;
-use crate::route::plan::{Plan, Route};
+use crate::prepare::{prepare, Prepared, Probe};
+use crate::probe::gather::Gathered;
+use crate::route::mode::Route;
+use crate::route::plan::{AfterAction, Plan};
 
 fn lossy(v: &[OsString]) -> Vec<String> {
     v.iter().map(|a| a.to_string_lossy().into_owned()).collect()
@@ -29,12 +30,10 @@ fn shown(argv: &[OsString]) -> String {
 pub fn run(args: Vec<OsString>, as_json: bool) -> Result<u8> {
     let guard = SelfGuard::from_env();
     let inv = Invocation::parse(args);
-    redact::register_call(&inv, &|k| crate::route::secrets::looks_secret(k, &[]));
-    let g = gather::gather(&inv, &guard, false)?;
-    let decision = match decide::decide(&inv, &g.facts) {
-        Err(Error::NoClient { .. }) => Err(g.search.clone().into_error()),
-        other => other,
-    };
+    let Prepared {
+        gathered: g,
+        decision,
+    } = prepare(&inv, &guard, Probe::AsNeeded)?;
     let first = g.facts.clients.first().map(|c| c.path.as_path());
     if as_json {
         let v = Explained {
@@ -64,6 +63,9 @@ fn text(inv: &Invocation, g: &Gathered, decision: &Result<Plan>) -> String {
             )
         }
     };
+    if let Some(project) = &plan.project {
+        return project_text(&call, g, plan, project);
+    }
     let mut s = if plan.route == Route::Pass && plan.notices.is_empty() {
         let why = if inv.kind == CommandKind::Other {
             "it is not a build or compose call, so nothing is probed".to_string()
@@ -111,6 +113,89 @@ fn text(inv: &Invocation, g: &Gathered, decision: &Result<Plan>) -> String {
     }
     if let Some(path) = plan.image_id.as_ref().and_then(|i| i.write_to.as_ref()) {
         s.push_str(&format!("  then: the image ID into {}\n", path.display()));
+    }
+    if let Some(dir) = &plan.cwd {
+        s.push_str(&format!(
+            "  in: {} (where the recorded build ran)\n",
+            dir.display()
+        ));
+    }
+    match plan.after.as_ref().map(|a| &a.action) {
+        Some(AfterAction::Record { names, .. }) => s.push_str(&format!(
+            "  then: recorded as {} for `docker tag`/`push`/`save` with no daemon\n",
+            names.join(", ")
+        )),
+        Some(AfterAction::Compare(_)) => {
+            s.push_str("  then: the digest compared with the recorded one (a difference is said)\n")
+        }
+        None => {}
+    }
+    if let Some(reason) = &plan.reason {
+        s.push_str(&format!("  because: {reason}\n"));
+    }
+    for n in &plan.notices {
+        s.push_str(&format!("  note: {n}\n"));
+    }
+    for bad in &g.settings.bad {
+        s.push_str(&format!("  note: {bad}\n"));
+    }
+    s
+}
+
+/// A project's plan: one line per target with its route, client and builder.
+fn project_text(
+    call: &str,
+    g: &Gathered,
+    plan: &Plan,
+    project: &crate::route::plan::ProjectPlan,
+) -> String {
+    let then = if project.then_run {
+        format!(", then run `{}`", shown(&plan.argv))
+    } else {
+        String::new()
+    };
+    let mut s = format!(
+        "`{call}` would build {} target{} resolved with `{}` (at most {} at once){then}.\n",
+        project.targets.len(),
+        if project.targets.len() == 1 { "" } else { "s" },
+        project.printer,
+        project.parallel,
+    );
+    for t in &project.targets {
+        let p = &t.plan;
+        let builder = p
+            .builder
+            .as_ref()
+            .map_or_else(String::new, |b| match b.builder {
+                Some(builder) => format!("; builder: {} — {}", builder.describe(), b.why),
+                None => format!("; builder: none — {}", b.why),
+            });
+        let env: String = p.env_set.iter().map(|(k, v)| format!(" {k}={v}")).collect();
+        let env = if env.is_empty() {
+            env
+        } else {
+            format!(" with{env}")
+        };
+        let after = if t.after.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = t
+                .after
+                .iter()
+                .map(|&i| project.targets[i].name.as_str())
+                .collect();
+            format!("; after {}", names.join(", "))
+        };
+        s.push_str(&format!(
+            "  target {}: `{}` (route {}, client {}{env}{builder}{after})\n",
+            t.name,
+            shown(&p.argv),
+            p.route.name(),
+            p.runner(),
+        ));
+    }
+    for (name, why) in &project.skipped {
+        s.push_str(&format!("  not built: {name} — {why}\n"));
     }
     if let Some(reason) = &plan.reason {
         s.push_str(&format!("  because: {reason}\n"));

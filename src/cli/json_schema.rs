@@ -18,8 +18,10 @@ use crate::probe::discovery::SearchReport;
 use crate::probe::gather::Gathered;
 use crate::probe::runtime::{RuntimeReport, RuntimeSource};
 use crate::probe::settings::{BadValue, Settings};
-use crate::route::facts::{BuildKitFacts, Client, Facts, Mode, ProbeProblem, Runtime};
-use crate::route::plan::{Builder, BuilderChoice, ImageId, Plan, Route, Step};
+use crate::route::facts::{BuildKitFacts, Client, Facts, ProbeProblem, Runtime};
+use crate::route::mode::Mode;
+use crate::route::mode::Route;
+use crate::route::plan::{Builder, BuilderChoice, ImageId, Plan, Step};
 
 const DOC: &str = include_str!("../../docs/json.md");
 
@@ -271,6 +273,10 @@ fn reports() -> Vec<Value> {
             host: Some("tcp://buildkit:1234".into()),
             buildctl: Some("/usr/bin/buildctl".into()),
             unreachable: Some("connection refused".into()),
+            checks: vec![crate::route::nodes::NodeCheck {
+                address: "tcp://buildkit:1234".into(),
+                unreachable: Some("connection refused".into()),
+            }],
             ..BuildKitFacts::default()
         },
     );
@@ -309,17 +315,8 @@ fn explains() -> Vec<Value> {
             .collect(),
     };
     let remote = Plan {
-        route: Route::Remote,
-        command: "build".into(),
-        program: "/usr/bin/buildctl".into(),
-        argv: step(
-            "/usr/bin/buildctl",
-            &["build", "--frontend", "dockerfile.v0"],
-        )
-        .argv,
         env_set: vec![("BUILDKIT_HOST".into(), "tcp://buildkit:1234".into())],
         env_unset: vec!["DOCKER_BUILDKIT".into()],
-        client: None,
         reason: Some("DOCKROUTE_BUILDKIT_HOST is set".into()),
         builder: Some(BuilderChoice {
             builder: Some(Builder::BuildKit),
@@ -336,7 +333,16 @@ fn explains() -> Vec<Value> {
             write_to: Some("/tmp/iid".into()),
             print: true,
         }),
-        supervised: false,
+        ..Plan::new(
+            Route::Remote,
+            "build",
+            "/usr/bin/buildctl".into(),
+            step(
+                "/usr/bin/buildctl",
+                &["build", "--frontend", "dockerfile.v0"],
+            )
+            .argv,
+        )
     };
     let mut pass = remote.clone();
     pass.route = Route::Pass;
@@ -351,6 +357,27 @@ fn explains() -> Vec<Value> {
         set_by_route: false,
     });
     (pass.load, pass.image_id, pass.then) = (None, None, Vec::new());
+    let mut project = pass.clone();
+    project.route = Route::Mounted;
+    project.command = "compose up".into();
+    project.project = Some(Box::new(crate::route::plan::ProjectPlan {
+        printer: "docker compose build --print".into(),
+        parallel: 2,
+        targets: vec![
+            crate::route::plan::TargetPlan {
+                name: "base".into(),
+                plan: remote.clone(),
+                after: Vec::new(),
+            },
+            crate::route::plan::TargetPlan {
+                name: "app".into(),
+                plan: pass.clone(),
+                after: vec![0],
+            },
+        ],
+        skipped: vec![("db".into(), "its image is in the daemon already".into())],
+        then_run: true,
+    }));
     let rt = runtime(Runtime::V3 { why: "v3".into() }, Some(Verdict::Allowed));
     vec![
         explained(&Ok(remote), &["build", "--push", "-t", "x", "."], Some(rt)),
@@ -374,6 +401,7 @@ fn explains() -> Vec<Value> {
             None,
         ),
         explained(&Err(Error::Usage("bad".into())), &["build", "."], None),
+        explained(&Ok(project), &["compose", "up"], None),
     ]
 }
 

@@ -123,7 +123,11 @@ pub fn run(args: Vec<OsString>) -> u8 {
                 crate::output::report(&page);
                 Ok(0)
             }
-            Err(e) => Err(Error::Usage(format!("could not render the man page: {e}"))),
+            Err(source) => Err(Error::Io {
+                what: "render the man page".into(),
+                source,
+                fix: None,
+            }),
         },
     };
     match result {
@@ -134,14 +138,6 @@ pub fn run(args: Vec<OsString>) -> u8 {
         }
     }
 }
-
-/// dockroute's own exit codes (otherwise the real client's).
-pub const EXIT_CODES: &[(&str, &str)] = &[
-    ("127", "No real docker client on PATH; the message says where it looked."),
-    ("126", "The chosen client could not be executed."),
-    ("2", "Refused before running: a flag the route cannot honour (the message names it and gives the fix), a secret build argument under DOCKROUTE_SECRETS=deny, wrappers calling each other, or bad usage."),
-    ("1", "doctor found something to fix."),
-];
 
 /// The man page: clap's sections for the CLI, then each command with its options, then
 /// the shim, environment, exit status and files.
@@ -185,8 +181,10 @@ pub fn man_page() -> std::io::Result<String> {
          real client for every call that is not a build or compose. For build, image build, builder \
          build, buildx build and compose it probes the clients and the daemon (does it allow a \
          privileged container?) and execs the right client with the right environment, printing one \
-         line starting with \"dockroute:\" to stderr. dockroute explain -- ARGS shows that decision \
-         without running it.",
+         line starting with \"dockroute:\" to stderr. Where privileged containers are forbidden, \
+         docker compose build, up, create and run and docker buildx bake are resolved with the tools' \
+         own --print and each target is built as its docker build would be, independent targets at \
+         once. dockroute explain -- ARGS shows that decision without running it.",
     ));
     page.push('\n');
     page.push_str(".SH ENVIRONMENT\n");
@@ -203,13 +201,15 @@ pub fn man_page() -> std::io::Result<String> {
         ));
     }
     page.push_str(".SH EXIT STATUS\nThe real client's own, except:\n");
-    for (code, what) in EXIT_CODES {
+    for (code, what) in crate::error::exit::ALL {
         page.push_str(&format!(".TP\n\\fB{code}\\fR\n{}\n", roff_escape(what)));
     }
     page.push_str(&format!(
-        ".SH FILES\n.TP\n{}\n{}\n",
+        ".SH FILES\n.TP\n{}\n{}\n.TP\n{}\n{}\n",
         roff_escape("$XDG_CACHE_HOME/dockroute, ~/.cache/dockroute"),
-        roff_escape("Probe cache (0700 directory, 0600 files); deleting it only costs speed.")
+        roff_escape("Probe cache (0700 directory, 0600 files); deleting it only costs speed."),
+        roff_escape("$XDG_STATE_HOME/dockroute/images.json, ~/.local/state/dockroute/images.json"),
+        roff_escape("Records of images built on BuildKit with no daemon (0700 directory, 0600 file), which docker tag, push, save, images, rmi and image inspect act on where no daemon answers; deleting it forgets them.")
     ));
     page.push_str(".SH SEE ALSO\n\\fBdocker\\fR(1)\n");
     Ok(page)
@@ -286,6 +286,13 @@ mod tests {
             "\\fB127\\fR",
         ] {
             assert!(page.contains(needle), "{needle} missing from\n{page}");
+        }
+        // Every exit code of dockroute's own, from the one table the errors use.
+        for (code, _) in crate::error::exit::ALL {
+            assert!(
+                page.contains(&format!(".TP\n\\fB{code}\\fR\n")),
+                "{code}: {page}"
+            );
         }
         assert!(
             !page.contains("dockroute\\-doctor(1)"),

@@ -15,7 +15,8 @@ use crate::error::Error;
 use crate::output::redact;
 use crate::probe::runtime::RuntimeReport;
 use crate::probe::settings::BadValue;
-use crate::route::plan::{BuilderChoice, Plan, Route, Step};
+use crate::route::mode::Route;
+use crate::route::plan::{BuilderChoice, Plan, Step};
 
 /// The version of the JSON shape of `explain --json` and `doctor --json`; bumped when a
 /// field is removed, renamed or changes type or meaning (adding a field does not).
@@ -73,10 +74,82 @@ pub struct PlanJson {
     pub iidfile: Option<String>,
     /// Whether the image ID is printed on stdout after the build (`-q`).
     pub prints_image_id: bool,
+    /// The working directory the program runs in, when not the caller's (a recorded
+    /// build run again where it was built).
+    pub working_dir: Option<String>,
+    /// What is done with buildctl's metadata after a successful run: `record` (the image
+    /// is recorded under its names), `compare_digest` (a replay's digest is compared with
+    /// the record's), or `None`.
+    pub then_records: Option<&'static str>,
     /// The docker client's version (", bind-mounted" when it is), or "BuildKit's client".
     pub client: String,
     /// Whether the plan differs from plain pass-through to the first client.
     pub rerouted: bool,
+    /// A project's builds, each target's plan; `None` for other calls.
+    pub project: Option<ProjectJson>,
+}
+
+/// A project's builds (`docker compose build`/`up`/…, `docker buildx bake` on a
+/// restricted runtime).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProjectJson {
+    /// The printer that resolved it.
+    pub printer: String,
+    /// At most this many builds at once.
+    pub parallel: usize,
+    /// The targets built.
+    pub targets: Vec<TargetJson>,
+    /// The targets not built, with why.
+    pub skipped: Vec<SkippedJson>,
+    /// Whether compose runs after the builds.
+    pub then_run: bool,
+}
+
+/// One target's build.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TargetJson {
+    /// The target's name.
+    pub name: String,
+    /// The targets built before it.
+    pub after: Vec<String>,
+    /// Its `docker build`, routed.
+    pub plan: PlanJson,
+}
+
+/// A target not built, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SkippedJson {
+    /// The target.
+    pub name: String,
+    /// Why it is not built.
+    pub why: String,
+}
+
+impl ProjectJson {
+    fn new(p: &crate::route::plan::ProjectPlan, inv: &Invocation, first: Option<&Path>) -> Self {
+        ProjectJson {
+            printer: p.printer.clone(),
+            parallel: p.parallel,
+            targets: p
+                .targets
+                .iter()
+                .map(|t| TargetJson {
+                    name: t.name.clone(),
+                    after: t.after.iter().map(|&i| p.targets[i].name.clone()).collect(),
+                    plan: PlanJson::new(&t.plan, inv, first),
+                })
+                .collect(),
+            skipped: p
+                .skipped
+                .iter()
+                .map(|(name, why)| SkippedJson {
+                    name: name.clone(),
+                    why: why.clone(),
+                })
+                .collect(),
+            then_run: p.then_run,
+        }
+    }
 }
 
 impl PlanJson {
@@ -101,8 +174,17 @@ impl PlanJson {
                 .and_then(|i| i.write_to.as_ref())
                 .map(|p| p.display().to_string()),
             prints_image_id: plan.image_id.as_ref().is_some_and(|i| i.print),
+            working_dir: plan.cwd.as_ref().map(|d| d.display().to_string()),
+            then_records: plan.after.as_ref().map(|a| match a.action {
+                crate::route::plan::AfterAction::Record { .. } => "record",
+                crate::route::plan::AfterAction::Compare(_) => "compare_digest",
+            }),
             client: plan.runner(),
             rerouted: plan.is_reroute(inv, first),
+            project: plan
+                .project
+                .as_deref()
+                .map(|p| ProjectJson::new(p, inv, first)),
         }
     }
 }

@@ -122,12 +122,21 @@ impl Globals {
     }
 }
 
-/// Go's `strconv.ParseBool` false values, which the docker CLI's boolean flags accept.
+/// Go's `strconv.ParseBool`, which the docker CLI uses for boolean flags
+/// (`--push=false`) and `DOCKER_BUILDKIT`: the one copy of its table in dockroute.
+/// `None` for anything else (`yes`, `on`, an empty value).
+#[must_use]
+pub fn parse_bool(v: &[u8]) -> Option<bool> {
+    match v {
+        b"1" | b"t" | b"T" | b"TRUE" | b"true" | b"True" => Some(true),
+        b"0" | b"f" | b"F" | b"FALSE" | b"false" | b"False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether a boolean flag's value is one Go's `ParseBool` reads as false.
 pub(crate) fn is_false(v: &OsStr) -> bool {
-    matches!(
-        v.as_bytes(),
-        b"0" | b"f" | b"F" | b"false" | b"FALSE" | b"False"
-    )
+    parse_bool(v.as_bytes()) == Some(false)
 }
 
 /// Which of docker's build commands was typed.
@@ -168,8 +177,69 @@ pub enum CommandKind {
     /// A buildx command that starts a builder (a privileged container with the default
     /// `docker-container` driver): probed, and refused where privileged is forbidden.
     BuilderBoot(BootForm),
+    /// A command on images (`tag`, `push`, `save`, `images`, `rmi`, `image inspect` …):
+    /// passed through untouched, except where no daemon can answer it and dockroute holds
+    /// records of images built on BuildKit ([`crate::route::image_routes`]); with a
+    /// client on PATH the shim reads the record store (one small file, usually absent)
+    /// before deciding, and probes the daemon only when the store names the image.
+    Image(ImageOp),
     /// Everything else (and no command at all): passed through untouched.
     Other,
+}
+
+impl CommandKind {
+    /// Whether a call of this kind goes straight to the first client on PATH with no
+    /// fact gathered at all (the hot path). [`CommandKind::Image`] calls also pass
+    /// straight through when the record store does not name their image.
+    #[must_use]
+    pub fn passes_through(self) -> bool {
+        self == CommandKind::Other
+    }
+}
+
+/// The image commands a record of a BuildKit build can answer with no daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageOp {
+    /// `docker tag SRC DST`, `docker image tag`.
+    Tag,
+    /// `docker push NAME`, `docker image push`.
+    Push,
+    /// `docker save`, `docker image save`.
+    Save,
+    /// `docker images`, `docker image ls|list`.
+    List,
+    /// `docker rmi`, `docker image rm|remove`.
+    Remove,
+    /// `docker image inspect`.
+    Inspect,
+}
+
+impl ImageOp {
+    /// The top-level command word (`docker WORD`) of an image command.
+    fn top(word: &[u8]) -> Option<ImageOp> {
+        Some(match word {
+            b"tag" => ImageOp::Tag,
+            b"push" => ImageOp::Push,
+            b"save" => ImageOp::Save,
+            b"images" => ImageOp::List,
+            b"rmi" => ImageOp::Remove,
+            _ => return None,
+        })
+    }
+
+    /// The word after `docker image`.
+    fn under_image(word: &[u8]) -> Option<ImageOp> {
+        Some(match word {
+            b"tag" => ImageOp::Tag,
+            b"push" => ImageOp::Push,
+            b"save" => ImageOp::Save,
+            b"ls" | b"list" => ImageOp::List,
+            b"rm" | b"remove" => ImageOp::Remove,
+            b"inspect" => ImageOp::Inspect,
+            _ => return None,
+        })
+    }
 }
 
 /// A docker command line, parsed just enough to route it.
@@ -202,7 +272,11 @@ impl Invocation {
                     CommandKind::Build(BuildForm::ImageBuild),
                     i - command_at + 1,
                 ),
-                _ => (CommandKind::Other, 0),
+                Some((i, w)) => match ImageOp::under_image(w) {
+                    Some(op) => (CommandKind::Image(op), i - command_at + 1),
+                    None => (CommandKind::Other, 0),
+                },
+                None => (CommandKind::Other, 0),
             },
             Some(b"builder") => match next_word(&args, command_at + 1) {
                 Some((i, b"build")) => (
@@ -239,7 +313,11 @@ impl Invocation {
                 }
                 _ => (CommandKind::Other, 0),
             },
-            _ => (CommandKind::Other, 0),
+            Some(w) => match ImageOp::top(w) {
+                Some(op) => (CommandKind::Image(op), 1),
+                None => (CommandKind::Other, 0),
+            },
+            None => (CommandKind::Other, 0),
         };
         // `docker --help build` or `docker -v build` ask docker itself, not a build.
         let kind = if kind != CommandKind::Other
@@ -283,6 +361,17 @@ impl Invocation {
         self.args
             .get(at)
             .is_some_and(|w| COMPOSE_BUILDING.contains(&w.as_bytes()))
+    }
+
+    /// The subcommand of a `docker compose` call (after compose's own flags); `None`
+    /// for other calls or when there is none.
+    #[must_use]
+    pub fn compose_subcommand(&self) -> Option<&OsStr> {
+        if self.kind != CommandKind::Compose {
+            return None;
+        }
+        let (_, at) = scan_flags(&self.args, self.rest_at, COMPOSE_FLAGS, true);
+        self.args.get(at).map(OsString::as_os_str)
     }
 
     /// The values this call assigns that must never be printed: each `--build-arg K=V`'s
@@ -590,6 +679,20 @@ fn scan_all<T: AsRef<FlagSpec>>(
 mod tests {
     use super::*;
 
+    /// Go's `strconv.ParseBool` table, nothing more: `yes`, `on` and empty are not booleans.
+    #[test]
+    fn parse_bool_is_gos() {
+        for t in ["1", "t", "T", "true", "TRUE", "True"] {
+            assert_eq!(parse_bool(t.as_bytes()), Some(true), "{t}");
+        }
+        for f in ["0", "f", "F", "false", "FALSE", "False"] {
+            assert_eq!(parse_bool(f.as_bytes()), Some(false), "{f}");
+        }
+        for n in ["", "yes", "on", "tRUE", "2", " true"] {
+            assert_eq!(parse_bool(n.as_bytes()), None, "{n:?}");
+        }
+    }
+
     fn inv(args: &[&str]) -> Invocation {
         Invocation::parse(args.iter().map(OsString::from).collect())
     }
@@ -679,6 +782,58 @@ mod tests {
     }
 
     #[test]
+    fn image_commands_are_their_own_kind_and_nothing_else_is() {
+        for (args, kind) in [
+            (&["tag", "a", "b"][..], CommandKind::Image(ImageOp::Tag)),
+            (
+                &["image", "tag", "a", "b"],
+                CommandKind::Image(ImageOp::Tag),
+            ),
+            (&["push", "r/a:1"], CommandKind::Image(ImageOp::Push)),
+            (
+                &["-H", "unix:///x", "image", "push", "-a", "r/a"],
+                CommandKind::Image(ImageOp::Push),
+            ),
+            (
+                &["save", "-o", "f.tar", "a"],
+                CommandKind::Image(ImageOp::Save),
+            ),
+            (&["image", "save", "a"], CommandKind::Image(ImageOp::Save)),
+            (&["images"], CommandKind::Image(ImageOp::List)),
+            (&["image", "ls"], CommandKind::Image(ImageOp::List)),
+            (&["image", "list", "-q"], CommandKind::Image(ImageOp::List)),
+            (&["rmi", "a"], CommandKind::Image(ImageOp::Remove)),
+            (&["image", "rm", "a"], CommandKind::Image(ImageOp::Remove)),
+            (
+                &["image", "remove", "a"],
+                CommandKind::Image(ImageOp::Remove),
+            ),
+            (
+                &["image", "inspect", "a"],
+                CommandKind::Image(ImageOp::Inspect),
+            ),
+            // Not image commands, or help: plain pass-through.
+            (&["--help", "push"], CommandKind::Other),
+            (&["image", "prune"], CommandKind::Other),
+            (&["image"], CommandKind::Other),
+            (&["inspect", "a"], CommandKind::Other),
+            (&["pull", "a"], CommandKind::Other),
+            (&["run", "a"], CommandKind::Other),
+        ] {
+            let i = inv(args);
+            assert_eq!(i.kind, kind, "{args:?}");
+            assert_eq!(
+                i.kind.passes_through(),
+                kind == CommandKind::Other,
+                "{args:?}"
+            );
+        }
+        // The arguments after the command words start after `image push`.
+        let i = inv(&["image", "push", "-a", "r/a"]);
+        assert_eq!(i.rest(), &[OsString::from("-a"), OsString::from("r/a")][..]);
+    }
+
+    #[test]
     fn classifies_commands() {
         let cases: &[(&[&str], CommandKind)] = &[
             (&["build", "."], CommandKind::Build(BuildForm::Build)),
@@ -710,7 +865,7 @@ mod tests {
             (&["-Htcp://x", "compose", "build"], CommandKind::Compose),
             (&["--context", "build", "ps"], CommandKind::Other),
             (&["run", "build"], CommandKind::Other),
-            (&["image", "ls"], CommandKind::Other),
+            (&["image", "ls"], CommandKind::Image(ImageOp::List)),
             (&["buildx", "ls"], CommandKind::Other),
             (
                 &["buildx", "bake", "-f", "x.hcl"],

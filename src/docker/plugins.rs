@@ -2,7 +2,6 @@
 //! (docker/cli `cli-plugins/manager`): `cliPluginsExtraDirs` from config.json, then
 //! `<config dir>/cli-plugins`, then the system directories below.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::docker::config::ConfigFile;
@@ -32,7 +31,7 @@ pub fn find_plugin(dirs: &[PathBuf], name: &str) -> Option<PathBuf> {
     let file = format!("docker-{name}");
     dirs.iter()
         .map(|d| d.join(&file))
-        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0))
+        .find(|p| super::program::is_program(p))
 }
 
 #[cfg(test)]

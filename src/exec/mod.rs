@@ -13,7 +13,7 @@
 
 pub mod supervise;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -21,6 +21,30 @@ use std::process::Command;
 use crate::error::{Error, Result};
 use crate::guard::SelfGuard;
 use crate::route::plan::{ImageId, Plan, Step};
+
+/// A child process as every route starts one: the program by its absolute path, argv\[0\]
+/// that same path, the plan's environment changes, and the guard's variables (so the
+/// child's own `docker` calls recognise dockroute and count the hop).
+pub(crate) fn child<K: AsRef<OsStr>, V: AsRef<OsStr>, U: AsRef<OsStr>>(
+    program: &std::path::Path,
+    argv: &[OsString],
+    env_set: &[(K, V)],
+    env_unset: &[U],
+    guard: &SelfGuard,
+) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.arg0(program).args(argv.iter().skip(1));
+    for k in env_unset {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env_set {
+        cmd.env(k, v);
+    }
+    for (k, v) in guard.child_env() {
+        cmd.env(k, v);
+    }
+    cmd
+}
 
 /// Replaces this process with the plan's client. Returns only when that failed.
 #[must_use]
@@ -31,19 +55,14 @@ pub fn exec(plan: &Plan, guard: &SelfGuard) -> Error {
             source,
         };
     }
-    let mut cmd = Command::new(&plan.program);
-    cmd.arg0(&plan.program);
-    cmd.args(plan.argv.iter().skip(1));
-    for k in &plan.env_unset {
-        cmd.env_remove(k);
-    }
-    for (k, v) in &plan.env_set {
-        cmd.env(k, v);
-    }
-    for (k, v) in guard.child_env() {
-        cmd.env(k, v);
-    }
-    let source = cmd.exec();
+    let source = child(
+        &plan.program,
+        &plan.argv,
+        &plan.env_set,
+        &plan.env_unset,
+        guard,
+    )
+    .exec();
     Error::Exec {
         program: plan.program.clone(),
         source,
@@ -56,6 +75,59 @@ pub fn exec(plan: &Plan, guard: &SelfGuard) -> Error {
 /// # Errors
 /// When a program cannot be started.
 pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
+    let stages = stages(plan, None);
+    let scratch = plan.scratch();
+    if let Some(dir) = scratch {
+        // Private to this call, created here and only here: an existing directory of that
+        // name (someone else's, on a shared /tmp) is never used.
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| Error::Io {
+                what: format!(
+                    "create the private directory {} for the image ID of `-q`",
+                    dir.display()
+                ),
+                source,
+                fix: Some(
+                    "use --iidfile FILE, or point TMPDIR at a directory only you can write".into(),
+                ),
+            })?;
+    }
+    if let Some(path) = plan.image_id.as_ref().and_then(|i| i.write_to.as_ref()) {
+        // As the docker clients do: no ID from an earlier build survives a failed one.
+        let _ = std::fs::remove_file(path);
+    }
+    let ran = supervise::run(&stages, guard);
+    if let (Ok(0), Some(after)) = (&ran, &plan.after) {
+        crate::images::commands::after(after);
+    }
+    let code = match (&ran, &plan.image_id) {
+        (Ok(0), Some(id)) => image_id(id),
+        (Ok(code), _) => *code,
+        (Err(_), _) => 0,
+    };
+    if let Some(id) = plan.image_id.as_ref().filter(|i| i.metadata_is_ours) {
+        let _ = std::fs::remove_file(&id.metadata);
+    }
+    if let Some(after) = plan.after.as_ref().filter(|a| a.metadata_is_ours) {
+        let _ = std::fs::remove_file(&after.metadata);
+        if let crate::route::plan::AfterAction::Compare(checks) = &after.action {
+            for c in checks {
+                let _ = std::fs::remove_file(&c.metadata);
+            }
+        }
+    }
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir(dir);
+    }
+    ran.map(|_| code)
+}
+
+/// The plan's processes as the supervisor's stages: the build (piped into `docker load`
+/// when the route loads), then its follow-ups. `prefix` marks every output line (one
+/// target of a project).
+fn stages(plan: &Plan, prefix: Option<&str>) -> Vec<supervise::Stage> {
     let mut env_set: Vec<(OsString, OsString)> = plan
         .env_set
         .iter()
@@ -75,6 +147,8 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
         env_set: env_set.clone(),
         env_unset: plan.env_unset.iter().map(OsString::from).collect(),
         stdout_to_stderr,
+        prefix: prefix.map(str::to_string),
+        cwd: plan.cwd.clone(),
     };
     let main = step(
         &Step {
@@ -95,39 +169,50 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
             .iter()
             .map(|s| supervise::Stage::One(step(s, true))),
     );
-    let scratch = plan.image_id.as_ref().and_then(|i| i.scratch.as_deref());
-    if let Some(dir) = scratch {
-        // Private to this call, created here and only here: an existing directory of that
-        // name (someone else's, on a shared /tmp) is never used.
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| Error::Refused {
-                flag: "-q".into(),
-                why: format!(
-                    "could not create the private directory {} for the image ID: {e}",
-                    dir.display()
-                ),
-                fix: "use --iidfile FILE, or point TMPDIR at a directory only you can write".into(),
-            })?;
-    }
-    if let Some(path) = plan.image_id.as_ref().and_then(|i| i.write_to.as_ref()) {
-        // As the docker clients do: no ID from an earlier build survives a failed one.
-        let _ = std::fs::remove_file(path);
-    }
-    let ran = supervise::run(&stages, guard);
-    let code = match (&ran, &plan.image_id) {
-        (Ok(0), Some(id)) => image_id(id),
-        (Ok(code), _) => *code,
-        (Err(_), _) => 0,
+    stages
+}
+
+/// Runs a project's builds ([`crate::route::plan::ProjectPlan`]): each target's plan as a
+/// job of [`supervise::run_jobs`] (at most `parallel` at once, each after the targets it
+/// depends on, output lines prefixed `[target] `). Then, when the builds succeeded and the
+/// call was `compose up`/`create`/`run`, replaces this process with compose (told not to
+/// build), as a one-process plan is run. Returns the exit code to leave with.
+///
+/// # Errors
+/// When a program cannot be started.
+pub fn run_project(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
+    let Some(project) = &plan.project else {
+        return Err(exec(plan, guard));
     };
-    if let Some(id) = plan.image_id.as_ref().filter(|i| i.metadata_is_ours) {
-        let _ = std::fs::remove_file(&id.metadata);
+    let jobs: Vec<supervise::Job> = project
+        .targets
+        .iter()
+        .map(|t| supervise::Job {
+            // compose and bake write only progress, on stderr: so do the builds (`-q`'s
+            // image IDs included), each line marked with its target.
+            stages: stages(&t.plan, Some(&format!("[{}] ", t.name)))
+                .into_iter()
+                .map(progress_only)
+                .collect(),
+            after: t.after.clone(),
+        })
+        .collect();
+    let code = supervise::run_jobs(&jobs, project.parallel, guard)?;
+    if code != 0 || !project.then_run {
+        return Ok(code);
     }
-    if let Some(dir) = scratch {
-        let _ = std::fs::remove_dir(dir);
+    Err(exec(plan, guard))
+}
+
+fn progress_only(stage: supervise::Stage) -> supervise::Stage {
+    let to_stderr = |mut s: supervise::Step| {
+        s.stdout_to_stderr = true;
+        s
+    };
+    match stage {
+        supervise::Stage::One(s) => supervise::Stage::One(to_stderr(s)),
+        supervise::Stage::Pipe(p, c) => supervise::Stage::Pipe(p, to_stderr(c)),
     }
-    ran.map(|_| code)
 }
 
 /// PATH without its relative and empty entries, or `None` when it has none of those (then

@@ -2,7 +2,12 @@
 //!
 //! Invariants:
 //! - In shim mode dockroute never writes to stdout on its own account; notices and errors
-//!   go to stderr, one line each, prefixed `dockroute:`.
+//!   go to stderr, one line each, prefixed `dockroute:`. The one exception is the probe
+//!   marker: a dockroute that another dockroute is probing (`DOCKROUTE_PROBE=1` with the
+//!   guard set) answers its `--version` on stdout with
+//!   [`crate::docker::version::DOCKROUTE_MARKER`], so the prober skips it.
+//! - dockroute's own CLI (`doctor`, `explain`, `--help`) writes its reports to stdout
+//!   through [`report`].
 //! - `DOCKROUTE_QUIET=1` silences notices (never errors).
 //! - Everything printed passes through [`crate::output::redact::text`], the single redaction point.
 
@@ -33,6 +38,14 @@ pub fn notice(line: &str) {
 /// Prints an error (and its hint) to stderr, always.
 pub fn error(e: &crate::error::Error) {
     let mut err = std::io::stderr().lock();
+    // A project printer's own message reaches the user as the printer wrote it.
+    if let crate::error::Error::Printer { message, .. } = e {
+        if !message.is_empty() {
+            let text = String::from_utf8_lossy(message);
+            let _ = err.write_all(crate::output::redact::text(&text).as_bytes());
+            return;
+        }
+    }
     let text = e.to_string();
     let mut lines = text.lines();
     let _ = writeln!(

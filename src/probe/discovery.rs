@@ -87,7 +87,7 @@ fn examine(dir: &Path, guard: &SelfGuard) -> Examined {
         dev: meta.dev(),
         ino: meta.ino(),
     };
-    if !meta.is_file() || meta.mode() & 0o111 == 0 {
+    if !crate::docker::program::is_program_meta(&meta) {
         tracing::debug!(path = %path.display(), "skipped: not an executable file");
         return Examined::Not;
     }
@@ -182,7 +182,7 @@ pub fn find_program(path_var: Option<&OsStr>, name: &str) -> Option<PathBuf> {
         .map(|entry| Path::new(OsStr::from_bytes(entry)))
         .filter(|dir| dir.is_absolute())
         .map(|dir| dir.join(name))
-        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0))
+        .find(|p| crate::docker::program::is_program(p))
 }
 
 /// What `docker` resolves to for a shell with this PATH (relative entries included, as a
@@ -197,8 +197,7 @@ pub fn shell_resolution(path_var: Option<&OsStr>) -> Option<PathBuf> {
             Path::new(OsStr::from_bytes(entry))
         };
         let p = dir.join("docker");
-        let m = std::fs::metadata(&p).ok()?;
-        (m.is_file() && m.mode() & 0o111 != 0).then_some(p)
+        crate::docker::program::is_program(&p).then_some(p)
     })
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use std::os::unix::ffi::OsStrExt;
 
-use crate::docker::args::{BuildCall, CommandKind, Invocation};
+use crate::docker::args::{BuildCall, Invocation};
 use crate::docker::config;
 use crate::docker::dockerfile;
 use crate::docker::plugins;
@@ -22,8 +22,10 @@ use crate::probe::discovery::{self, SearchReport};
 use crate::probe::mounts::MountPoints;
 use crate::probe::runtime::{self, RuntimeReport};
 use crate::probe::settings::Settings;
-use crate::route::facts::{BuildEnv, DockerfileScan, Facts, Mode, Runtime};
-use crate::route::plan::Route;
+use crate::route::facts::{BuildEnv, DockerfileScan, Facts};
+use crate::route::mode::Mode;
+use crate::route::mode::Route;
+use crate::route::nodes::{self, Affinity};
 
 /// The facts, plus what was learnt on the way (for `doctor` and `explain`).
 #[derive(Debug, Clone)]
@@ -40,15 +42,19 @@ pub struct Gathered {
     pub buildx_plugin: Option<std::path::PathBuf>,
 }
 
-/// Gathers everything for `inv`. `with_runtime` forces the runtime probe even for calls
-/// that would not need it (doctor).
+/// Gathers everything for `inv` under `settings` (read once by the caller). `with_runtime`
+/// forces the runtime probe even for calls that would not need it (doctor).
 ///
 /// # Errors
 /// None today; the signature leaves room for a fact that must stop the call.
-pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result<Gathered> {
+pub fn gather(
+    inv: &Invocation,
+    guard: &SelfGuard,
+    settings: Settings,
+    with_runtime: bool,
+) -> Result<Gathered> {
     let path: Option<OsString> = std::env::var_os("PATH");
     let (candidates, search) = discovery::all_clients(path.as_deref(), guard);
-    let settings = Settings::from_env();
     let cache = Cache::open(settings.cache_dir.as_deref());
     let outcomes = clients::versions(&candidates, guard, cache.as_ref(), settings.probe_timeout);
     let config_dir = config::config_dir(inv.globals.value("config"));
@@ -64,31 +70,28 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
         buildx_plugin.is_some(),
     );
     let mode = settings.mode;
-    let routed = matches!(
-        inv.kind,
-        CommandKind::Build(_) | CommandKind::Compose | CommandKind::BuilderBoot(_)
-    );
-    let is_build = matches!(inv.kind, CommandKind::Build(_));
-    let needs_runtime = with_runtime
-        || (routed && mode == Mode::Auto)
-        || (is_build && mode == Mode::Force(Route::Remote));
-    let runtime =
-        needs_runtime.then(|| runtime::learn(inv, &clients, cache.as_ref(), &settings, guard));
+    let needs = crate::route::needs::needs(&inv.kind, mode, with_runtime);
+    let runtime = needs
+        .runtime
+        .then(|| runtime::learn(inv, &clients, cache.as_ref(), &settings, guard));
     let mut bk = buildkit::facts(&settings, path.as_deref());
-    if is_build || with_runtime {
-        // Only the address the build would use is checked.
-        let no_daemon = matches!(
-            runtime.as_ref().map(|r| &r.runtime),
-            Some(Runtime::NoDaemon { .. })
-        ) || mode == Mode::Force(Route::Daemonless);
-        let addr = match (&bk.remote, &bk.host) {
-            (Some(r), _) if mode == Mode::Auto || mode == Mode::Force(Route::Remote) => {
-                Some(r.clone())
-            }
-            (_, Some(h)) if no_daemon => Some(h.clone()),
-            _ => None,
-        };
-        bk.unreachable = addr.and_then(|a| buildkit::unreachable(&a, settings.daemon_timeout));
+    if needs.buildkit {
+        // Only the addresses the build would use are checked: with a node list, in this
+        // build's order until one answers (one address: just that one).
+        let addr =
+            crate::route::needs::buildkit_address(&bk, mode, runtime.as_ref().map(|r| &r.runtime))
+                .map(str::to_string);
+        if let Some(list) = addr {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            bk.affinity = inv
+                .build_call()
+                .and_then(|call| buildkit::affinity(&call, &inv.args, &cwd));
+            let key = bk.affinity.as_ref().map(Affinity::key).unwrap_or_default();
+            let all = nodes::parse_list(&list);
+            let ordered = nodes::order(&all, &key);
+            bk.checks = buildkit::check(&ordered, settings.daemon_timeout, with_runtime);
+            bk.unreachable = buildkit::none_answers(&bk.checks);
+        }
     }
     let call = inv.build_call();
     // The scan only serves refusals; with routing off nothing is refused.
@@ -112,6 +115,15 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
             .iter()
             .map(|(_, v)| v.to_string_lossy().into_owned()),
     );
+    let project = crate::probe::project::wanted(inv, mode, runtime.as_ref().map(|r| &r.runtime))
+        .and_then(|call| {
+            Some(crate::probe::project::resolve(
+                inv,
+                &call,
+                clients.first()?,
+                guard,
+            ))
+        });
     Ok(Gathered {
         facts: Facts {
             clients,
@@ -125,6 +137,13 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
             buildkit: bk,
             dockerfile,
             scratch: scratch_path(),
+            project,
+            cwd: std::env::current_dir().ok(),
+            records: if matches!(inv.kind, crate::docker::args::CommandKind::Image(_)) {
+                crate::images::commands::records()
+            } else {
+                Vec::new()
+            },
         },
         search,
         runtime,
@@ -135,7 +154,7 @@ pub fn gather(inv: &Invocation, guard: &SelfGuard, with_runtime: bool) -> Result
 
 /// A directory name private to this call (created, exclusively, only by a route that
 /// needs it): the process id and the time make it unique and hard to guess ahead.
-fn scratch_path() -> PathBuf {
+pub fn scratch_path() -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -144,7 +163,7 @@ fn scratch_path() -> PathBuf {
 
 /// Reads and scans the Dockerfile the build would use; `None` when it is not a local file
 /// (stdin, a URL, a remote context) or cannot be read — then nothing is said about it.
-fn scan_dockerfile(inv: &Invocation, call: &BuildCall) -> Option<DockerfileScan> {
+pub(crate) fn scan_dockerfile(inv: &Invocation, call: &BuildCall) -> Option<DockerfileScan> {
     let cwd = std::env::current_dir().ok()?;
     match dockerfile::locate(call, &inv.args, &cwd) {
         dockerfile::Location::File(path) => match dockerfile::scan_file(&path) {

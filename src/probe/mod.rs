@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod discovery;
 pub mod gather;
 pub mod mounts;
+pub mod project;
 pub mod runtime;
 pub mod settings;
 pub mod spawn;

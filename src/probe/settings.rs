@@ -15,7 +15,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::route::facts::{Mode, Runtime};
+use crate::route::facts::Runtime;
+use crate::route::mode::Mode;
 use crate::route::secrets::{Guard, Policy};
 
 /// Default bound on each client's `--version` probe.
@@ -60,8 +61,8 @@ const fn internal(name: &'static str, help: &'static str) -> Setting {
 pub const TABLE: &[Setting] = &[
     user("DOCKROUTE_MODE", "auto", "auto, pass, mounted, legacy, buildx, daemonless or remote: force a route for builds and compose; pass turns routing off."),
     user("DOCKROUTE_RUNTIME", "probe the daemon", "restricted (or v2), v3 or open: skip the daemon probe and take this runtime as given (pin it in a CI image that only ever runs on one)."),
-    user("DOCKROUTE_BUILDKIT_HOST", "", "A BuildKit address (unix://, tcp://, kube-pod://, docker-container:// …): build every build-like call there, on any runtime; with a daemon the image is loaded into it unless the call pushes or exports."),
-    user("DOCKROUTE_BUILDKIT_TLS_DIR", "", "Directory holding ca.pem, cert.pem and key.pem for a tcp:// BuildKit with mutual TLS (the layout of DOCKER_CERT_PATH)."),
+    user("DOCKROUTE_BUILDKIT_HOST", "", "A BuildKit address (unix://, tcp://, kube-pod://, docker-container:// …), or several separated by commas: build every build-like call there, on any runtime (one node per build, chosen by a stable hash of its context and Dockerfile; a node that does not answer is skipped); with a daemon the image is loaded into it unless the call pushes or exports."),
+    user("DOCKROUTE_BUILDKIT_TLS_DIR", "", "Directory holding ca.pem, cert.pem and key.pem for tcp:// BuildKits with mutual TLS (the layout of DOCKER_CERT_PATH); not used for unix:// addresses."),
     user("DOCKROUTE_QUIET", "off", "1: hide the reroute line and notices (errors still print)."),
     user("DOCKROUTE_LOG", "off", "A tracing filter (debug, trace, dockroute=debug ...): diagnostics on stderr, redacted like everything else."),
     user("DOCKROUTE_SECRETS", "warn", "warn, deny or off: what to do about secret-looking --build-arg names."),
@@ -195,6 +196,19 @@ impl Settings {
                     .collect()
             })
             .unwrap_or_default();
+        // A list that names no address ("," or " , ") is no shared BuildKit at all.
+        let buildkit_host = get("DOCKROUTE_BUILDKIT_HOST").filter(|v| {
+            let names_one = !crate::route::nodes::parse_list(v).is_empty();
+            if !names_one {
+                complain(
+                    "DOCKROUTE_BUILDKIT_HOST",
+                    v,
+                    "a BuildKit address or a comma-separated list of them",
+                    "no shared BuildKit",
+                );
+            }
+            names_one
+        });
         let mut number = |name: &'static str, default: u64| match get(name) {
             None => default,
             Some(v) => v.parse().unwrap_or_else(|_| {
@@ -238,7 +252,7 @@ impl Settings {
         Settings {
             mode,
             runtime,
-            buildkit_host: get("DOCKROUTE_BUILDKIT_HOST"),
+            buildkit_host,
             buildkit_tls_dir: path("DOCKROUTE_BUILDKIT_TLS_DIR"),
             secrets: Guard {
                 policy,
@@ -299,6 +313,39 @@ fn millis(d: Duration) -> u64 {
 mod tests {
     use super::*;
 
+    /// The README's Configuration table lists every user variable of [`TABLE`] in its
+    /// order, and only those: the README says it follows this table.
+    #[test]
+    fn the_readme_table_follows_the_settings_table() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has a Configuration section");
+        let first_table: Vec<&str> = section
+            .lines()
+            .skip_while(|l| !l.starts_with("| variable"))
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        let names: Vec<&str> = TABLE
+            .iter()
+            .filter(|s| !s.internal)
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(first_table, names, "README's table, in TABLE's order");
+        // The variables dockroute sets for itself are named in the prose after it.
+        for internal in TABLE.iter().filter(|s| s.internal) {
+            assert!(
+                section.contains(&format!("`{}`", internal.name)),
+                "{}",
+                internal.name
+            );
+        }
+    }
+
     fn read(vars: &[(&str, &str)]) -> Settings {
         let vars: Vec<(String, String)> = vars
             .iter()
@@ -352,7 +399,7 @@ mod tests {
             ("DOCKROUTE_SECRET_WORDS", "npmrc, pin"),
             ("DOCKROUTE_BUILDKIT_HOST", "tcp://bk:1234"),
         ]);
-        assert_eq!(s.mode, Mode::Force(crate::route::plan::Route::Remote));
+        assert_eq!(s.mode, Mode::Force(crate::route::mode::Route::Remote));
         assert!(matches!(s.runtime, Some(Runtime::Restricted { .. })));
         assert_eq!(s.probe_timeout, Duration::from_millis(700));
         assert_eq!(s.daemon_ttl, Duration::ZERO);
@@ -426,6 +473,26 @@ mod tests {
         assert_eq!(of("DOCKROUTE_SECRETS"), "warn (default)");
         assert_eq!(of("DOCKROUTE_BUILDKIT_HOST"), "unset");
         assert_eq!(shown.len(), TABLE.iter().filter(|s| !s.internal).count());
+    }
+
+    #[test]
+    fn a_node_list_is_kept_as_set_and_one_naming_nothing_is_said() {
+        let s = read(&[(
+            "DOCKROUTE_BUILDKIT_HOST",
+            " tcp://bk-0:1234, tcp://bk-1:1234 ",
+        )]);
+        assert_eq!(
+            s.buildkit_host.as_deref(),
+            Some("tcp://bk-0:1234, tcp://bk-1:1234")
+        );
+        assert!(s.bad.is_empty());
+        let s = read(&[("DOCKROUTE_BUILDKIT_HOST", " , ,")]);
+        assert_eq!(s.buildkit_host, None);
+        let lines: Vec<String> = s.bad.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            ["DOCKROUTE_BUILDKIT_HOST=\", ,\" is not a BuildKit address or a comma-separated list of them; using no shared BuildKit"]
+        );
     }
 
     #[test]

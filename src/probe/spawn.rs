@@ -26,6 +26,9 @@ pub enum Capture {
     Stdout,
     /// Standard error (stdout discarded).
     Stderr,
+    /// Standard output, and standard error into [`Finished::errors`] (a printer whose
+    /// message must reach the user unchanged when it fails).
+    Both,
 }
 
 /// How a bounded run ended.
@@ -33,6 +36,8 @@ pub enum Capture {
 pub struct Finished {
     /// The captured stream, at most `max` bytes.
     pub output: Vec<u8>,
+    /// Standard error, with [`Capture::Both`] (at most `max` bytes); empty otherwise.
+    pub errors: Vec<u8>,
     /// The exit status, or why it could not be waited for.
     pub status: std::io::Result<ExitStatus>,
     /// The output was decided before the child ended (`enough` accepted it, or it reached
@@ -63,6 +68,7 @@ pub fn spawn(
     match capture {
         Capture::Stdout => cmd.stdout(Stdio::piped()).stderr(Stdio::null()),
         Capture::Stderr => cmd.stdout(Stdio::null()).stderr(Stdio::piped()),
+        Capture::Both => cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
     };
     for (k, v) in guard.child_env() {
         cmd.env(k, v);
@@ -73,9 +79,22 @@ pub fn spawn(
     std::thread::spawn(move || {
         // Signals for dockroute must not land on this helper thread (it may outlive the
         // probe): a supervised route relays them from the thread that blocks them.
-        let _ = supervise_signals().thread_block();
+        let _ = crate::guard::relayed_set().thread_block();
+        // With both captured, stderr is read by a second thread (joined before the
+        // status is sent), so neither pipe can fill and stall the child.
+        let errors = (capture == Capture::Both)
+            .then(|| child.stderr.take())
+            .flatten()
+            .map(|mut err| {
+                std::thread::spawn(move || {
+                    let _ = crate::guard::relayed_set().thread_block();
+                    let mut buf = Vec::new();
+                    let _ = (&mut err).take(max as u64).read_to_end(&mut buf);
+                    buf
+                })
+            });
         let mut stream: Option<Box<dyn Read + Send>> = match capture {
-            Capture::Stdout => child
+            Capture::Stdout | Capture::Both => child
                 .stdout
                 .take()
                 .map(|s| Box::new(s) as Box<dyn Read + Send>),
@@ -104,8 +123,10 @@ pub fn spawn(
             }
         }
         let status = child.wait();
+        let errors = errors.and_then(|t| t.join().ok()).unwrap_or_default();
         let _ = tx.send(Finished {
             output,
+            errors,
             status,
             decided_early,
         });
@@ -126,15 +147,6 @@ impl Running {
             }
         }
     }
-}
-
-/// The signals the supervisor relays to a route's processes, as a set to block.
-fn supervise_signals() -> nix::sys::signal::SigSet {
-    let mut set = nix::sys::signal::SigSet::empty();
-    for s in crate::guard::RELAYED_SIGNALS {
-        set.add(s);
-    }
-    set
 }
 
 /// Kills a whole process group; one that is already gone is no error.

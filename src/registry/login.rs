@@ -122,7 +122,7 @@ pub fn parse(command: &str, args: &[OsString]) -> Result<LoginArgs> {
             "password" if login => out.password = Some(value(inline)?),
             "password-stdin" if login => {
                 out.password_stdin = inline.as_deref().map_or(true, |v| {
-                    !matches!(v, "0" | "f" | "F" | "false" | "FALSE" | "False")
+                    crate::docker::args::parse_bool(v.as_bytes()) != Some(false)
                 });
             }
             _ => return Err(usage(format!("unknown flag: --{name}"), command)),

@@ -1,5 +1,5 @@
 //! `docker login` and `docker logout` answered by dockroute itself, for a BuildKit pod
-//! with no docker client ([`crate::route::plan::Route::Builtin`]): the registry address
+//! with no docker client ([`crate::route::mode::Route::Builtin`]): the registry address
 //! rules ([`server`]), the credential check over plain HTTP ([`verify`]), credential
 //! helpers ([`helper`]), and the commands ([`login`]). `config.json` is edited by
 //! [`crate::docker::config_file`]. BuildKit's `buildctl` reads the same file (and the

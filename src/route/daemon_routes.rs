@@ -11,8 +11,9 @@ use std::path::Path;
 use crate::docker::args::{BuildCall, BuildForm, CommandKind, Invocation};
 use crate::docker::build_flags::{BuildFlag, BuildKit, Legacy};
 use crate::error::{Error, Result};
-use crate::route::facts::{Client, Facts, BUILDX_DEFAULT_MAJOR};
-use crate::route::plan::{Builder, BuilderChoice, Plan, Route, Step};
+use crate::route::facts::{Client, Facts};
+use crate::route::mode::Route;
+use crate::route::plan::{Builder, BuilderChoice, Plan, Step};
 
 pub(super) const V3_FIX: &str =
     "run the step on Bitbucket runtime v3 (`runtime: cloud: version: \"3\"`), where buildx works, or build on a shared BuildKit (DOCKROUTE_BUILDKIT_HOST)";
@@ -221,11 +222,7 @@ fn mounted_builder(
         })
         .map(|f| format!("`{}` needs BuildKit", f.dashed()))
         .or_else(|| typed_buildx.then(|| "`docker buildx build` asks for BuildKit".to_string()));
-    let own = facts.clients.first().filter(|c| {
-        c.version
-            .as_ref()
-            .is_some_and(|v| v.major >= BUILDX_DEFAULT_MAJOR)
-    });
+    let own = facts.clients.first().filter(|c| c.buildx_era());
     let choice = |builder, why: String, set_by_route| BuilderChoice {
         builder: Some(builder),
         why,
@@ -307,23 +304,17 @@ pub(super) fn mounted(
             ));
         }
     }
+    let argv = edit.argv(&client.path, &["build"]);
     Ok(Plan {
-        route: Route::Mounted,
-        command: "build".into(),
-        argv: edit.argv(&client.path, &["build"]),
-        program: client.path.clone(),
         env_set: set
             .map(|v| vec![("DOCKER_BUILDKIT".to_string(), v.to_string())])
             .unwrap_or_default(),
-        env_unset: Vec::new(),
         client: Some(client.clone()),
         reason,
         builder: Some(builder),
         notices: edit.notices,
-        load: None,
         then,
-        image_id: None,
-        supervised: false,
+        ..Plan::new(Route::Mounted, "build", client.path.clone(), argv)
     })
 }
 
@@ -346,13 +337,9 @@ pub(super) fn legacy(
     edit.notices.extend(syntax_notice);
     edit.drop_dropped(call, Route::Legacy);
     let then = push_emulation(inv, call, &mut edit, &first.path)?;
+    let argv = edit.argv(&first.path, &["build"]);
     Ok(Plan {
-        route: Route::Legacy,
-        command: "build".into(),
-        argv: edit.argv(&first.path, &["build"]),
-        program: first.path.clone(),
         env_set: vec![("DOCKER_BUILDKIT".into(), "0".into())],
-        env_unset: Vec::new(),
         client: Some(first.clone()),
         reason,
         builder: Some(BuilderChoice {
@@ -361,10 +348,8 @@ pub(super) fn legacy(
             set_by_route: true,
         }),
         notices: edit.notices,
-        load: None,
         then,
-        image_id: None,
-        supervised: false,
+        ..Plan::new(Route::Legacy, "build", first.path.clone(), argv)
     })
 }
 
@@ -398,11 +383,6 @@ pub(super) fn buildx(
     }
     let edit = Edit::new(inv);
     Plan {
-        route: Route::Buildx,
-        command: words.join(" "),
-        argv: edit.argv(&client.path, &words),
-        program: client.path.clone(),
-        env_set: Vec::new(),
         env_unset,
         client: Some(client.clone()),
         reason,
@@ -412,9 +392,11 @@ pub(super) fn buildx(
             set_by_route: false,
         }),
         notices,
-        load: None,
-        then: Vec::new(),
-        image_id: None,
-        supervised: false,
+        ..Plan::new(
+            Route::Buildx,
+            words.join(" "),
+            client.path.clone(),
+            edit.argv(&client.path, &words),
+        )
     }
 }

@@ -16,8 +16,11 @@ use crate::docker::args::{BootForm, CommandKind, Invocation};
 use crate::error::{Error, Result};
 use crate::route::buildkit_routes::buildkit;
 use crate::route::daemon_routes::{buildx, legacy, mounted, unset_inherited_off, V3_FIX};
-use crate::route::facts::{Client, Facts, Mode, Runtime, BUILDX_DEFAULT_MAJOR};
-use crate::route::plan::{Builder, BuilderChoice, Plan, Route};
+use crate::route::facts::{Client, Facts, Runtime};
+use crate::route::image_routes;
+use crate::route::mode::Mode;
+use crate::route::mode::Route;
+use crate::route::plan::{Builder, BuilderChoice, Plan};
 use crate::route::secrets::{self, Policy};
 
 /// Decides what to run.
@@ -62,17 +65,44 @@ fn choose(inv: &Invocation, facts: &Facts) -> Result<Plan> {
     let first = facts.clients.first();
     let pass = || first.map(|c| pass_plan(inv, c)).ok_or_else(no_client);
     match inv.kind {
-        // With no client at all, `login`/`logout` are answered by dockroute itself.
-        CommandKind::Other => pass().or_else(|e| builtin(inv).ok_or(e)),
+        // With no client at all, `login`/`logout` are answered by dockroute itself, and
+        // in a BuildKit pod a call that needs a container runtime says so (exit 125).
+        CommandKind::Other => pass().or_else(|e| {
+            builtin(inv).ok_or_else(|| image_routes::needs_runtime(inv, facts).unwrap_or(e))
+        }),
+        CommandKind::Image(op) => image_routes::decide(inv, op, facts),
         CommandKind::BuilderBoot(form) => {
+            // `docker buildx bake` with its project resolved: built target by target.
+            let call = builds_projects(facts)
+                .then(|| crate::project::compose_call::read(inv))
+                .flatten();
+            if let (Some(call), Some(c)) = (call, first) {
+                if let Some(plan) =
+                    crate::project::plan::plan(inv, facts, &call, c, runtime_reason(facts))
+                {
+                    return plan;
+                }
+            }
             refuse_privileged_builder(inv, facts, form)?;
             pass()
         }
         CommandKind::Compose => match first {
-            Some(c) => Ok(compose(inv, facts, c).unwrap_or_else(|| pass_plan(inv, c))),
-            None => Err(no_client()),
+            Some(c) => Ok(compose(inv, facts, c)?.unwrap_or_else(|| pass_plan(inv, c))),
+            None => Err(image_routes::needs_runtime(inv, facts).unwrap_or_else(no_client)),
         },
         CommandKind::Build(_) => build(inv, facts),
+    }
+}
+
+/// Whether a compose or bake project is built target by target through the build routes:
+/// on a runtime that forbids privileged containers, or with `DOCKROUTE_MODE=mounted` or
+/// `legacy`. Elsewhere compose and bake run as the user's own tools run them.
+#[must_use]
+pub fn builds_projects(facts: &Facts) -> bool {
+    match facts.mode {
+        Mode::Force(Route::Mounted | Route::Legacy) => true,
+        Mode::Auto => matches!(facts.runtime, Some(Runtime::Restricted { .. })),
+        Mode::Force(_) => false,
     }
 }
 
@@ -110,20 +140,13 @@ fn builtin(inv: &Invocation) -> Option<Plan> {
         });
     }
     Some(Plan {
-        route: Route::Builtin,
-        command: word.to_string_lossy().into_owned(),
-        program: std::path::PathBuf::new(),
-        argv,
-        env_set: Vec::new(),
-        env_unset: Vec::new(),
-        client: None,
         reason: Some("no docker client on PATH".into()),
-        builder: None,
-        notices: Vec::new(),
-        load: None,
-        then: Vec::new(),
-        image_id: None,
-        supervised: false,
+        ..Plan::new(
+            Route::Builtin,
+            word.to_string_lossy().into_owned(),
+            std::path::PathBuf::new(),
+            argv,
+        )
     })
 }
 
@@ -168,7 +191,9 @@ fn build(inv: &Invocation, facts: &Facts) -> Result<Plan> {
         return Ok(plan);
     };
     match route {
-        Route::Pass | Route::Builtin => Ok(pass_plan(inv, first.ok_or_else(no_client)?)),
+        Route::Pass | Route::Builtin | Route::Records => {
+            Ok(pass_plan(inv, first.ok_or_else(no_client)?))
+        }
         Route::Mounted => {
             let client = legacy_era_client(&facts.clients).ok_or_else(|| Error::Refused {
                 flag: "DOCKROUTE_MODE=mounted".into(),
@@ -234,33 +259,25 @@ pub(super) fn command_words(inv: &Invocation) -> String {
         .join(" ")
 }
 
+/// Plain pass-through of `inv` to `client` (the shim's hot path).
+#[must_use]
+pub fn pass_plan_for(inv: &Invocation, client: &Client) -> Plan {
+    pass_plan(inv, client)
+}
+
 pub(super) fn pass_plan(inv: &Invocation, client: &Client) -> Plan {
     let mut argv = Vec::with_capacity(inv.args.len() + 1);
     argv.push(client.path.clone().into_os_string());
     argv.extend(inv.args.iter().cloned());
     Plan {
-        route: Route::Pass,
-        command: command_words(inv),
-        program: client.path.clone(),
-        argv,
-        env_set: Vec::new(),
-        env_unset: Vec::new(),
         client: Some(client.clone()),
-        reason: None,
-        builder: None,
-        notices: Vec::new(),
-        load: None,
-        then: Vec::new(),
-        image_id: None,
-        supervised: false,
+        ..Plan::new(Route::Pass, command_words(inv), client.path.clone(), argv)
     }
 }
 
 /// The builder `docker build` gets from this client with the inherited environment.
 fn default_builder(client: Option<&Client>, facts: &Facts) -> BuilderChoice {
-    let modern = client
-        .and_then(|c| c.version.as_ref())
-        .is_some_and(|v| v.major >= BUILDX_DEFAULT_MAJOR);
+    let modern = client.is_some_and(Client::buildx_era);
     let buildx = client.is_some_and(|c| c.buildx);
     let (builder, why) = match (facts.env.buildkit(), modern, buildx) {
         (Some(false), _, _) => (Some(Builder::Legacy), "DOCKER_BUILDKIT=0 is set".to_string()),
@@ -318,27 +335,47 @@ fn refuse_privileged_builder(inv: &Invocation, facts: &Facts, form: BootForm) ->
     })
 }
 
-fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Option<Plan> {
+fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Result<Option<Plan>> {
     // `docker compose ps`, `logs`, `down` … build nothing: nothing to route, nothing to say.
     if !inv.compose_builds() {
-        return None;
+        return Ok(None);
     }
     let restricted = match facts.mode {
         Mode::Force(Route::Pass)
         | Mode::Force(Route::Daemonless)
         | Mode::Force(Route::Remote)
-        | Mode::Force(Route::Builtin) => return None,
+        | Mode::Force(Route::Builtin)
+        | Mode::Force(Route::Records) => return Ok(None),
         Mode::Force(Route::Mounted) | Mode::Force(Route::Legacy) => true,
         Mode::Force(Route::Buildx) => false,
-        Mode::Auto => match facts.runtime.as_ref()? {
-            Runtime::Restricted { .. } => true,
-            Runtime::V3 { .. } => false,
-            _ => return None,
+        Mode::Auto => match facts.runtime.as_ref() {
+            Some(Runtime::Restricted { .. }) => true,
+            Some(Runtime::V3 { .. }) => false,
+            _ => return Ok(None),
         },
     };
+    if restricted {
+        // The project resolved by compose's own printer: each service built as its
+        // `docker build` would be.
+        if let Some(call) = crate::project::compose_call::read(inv) {
+            if let Some(plan) =
+                crate::project::plan::plan(inv, facts, &call, first, runtime_reason(facts))
+            {
+                return plan.map(Some);
+            }
+        }
+    }
     let mut plan = pass_plan(inv, first);
     plan.reason = runtime_reason(facts);
     if restricted {
+        // No printer: compose's classic builder, every service's Dockerfile checked first.
+        if let Some(crate::route::facts::ProjectFacts::Unavailable { why, scans }) = &facts.project
+        {
+            refuse_compose_buildkit_syntax(scans)?;
+            plan.notices.push(format!(
+                "{why}: compose builds with its classic builder instead (no build secrets, no `RUN --mount`, one service after another)"
+            ));
+        }
         plan.route = Route::Legacy;
         plan.env_set = vec![
             ("DOCKER_BUILDKIT".into(), "0".into()),
@@ -352,11 +389,38 @@ fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Option<Plan> {
     } else {
         plan.env_unset = unset_inherited_off(facts, &mut plan.notices);
         if plan.env_unset.is_empty() {
-            return None;
+            return Ok(None);
         }
         plan.route = Route::Buildx;
     }
-    Some(plan)
+    Ok(Some(plan))
+}
+
+/// The fallback without a printer runs compose's classic builder: a service whose
+/// Dockerfile uses BuildKit-only syntax would fail at that step, after the steps before
+/// it ran, so the call is refused first, naming every `FILE:LINE`.
+fn refuse_compose_buildkit_syntax(scans: &[crate::route::facts::DockerfileScan]) -> Result<()> {
+    use crate::docker::dockerfile::{refusal_lines, SYNTAX_DIRECTIVE};
+    let findings: Vec<String> = scans
+        .iter()
+        .flat_map(|s| {
+            let real: Vec<_> = s
+                .findings
+                .iter()
+                .filter(|f| f.construct != SYNTAX_DIRECTIVE)
+                .cloned()
+                .collect();
+            refusal_lines(&s.path, &real)
+        })
+        .collect();
+    if findings.is_empty() {
+        return Ok(());
+    }
+    Err(Error::NeedsBuildKit {
+        findings,
+        why: "compose could not resolve the project with `build --print` here, and its classic builder is the only one it reaches on this runtime".into(),
+        fix: "use a Docker Compose with `build --print` (2.40 has it) (dockroute then builds each service with the daemon's BuildKit), or run the step on Bitbucket runtime v3".into(),
+    })
 }
 
 #[cfg(test)]
@@ -369,6 +433,7 @@ mod tests {
 
     use crate::docker::dockerfile::Finding;
     use crate::route::facts::{BuildKitFacts, DockerfileScan};
+    use crate::route::nodes::{Affinity, NodeCheck};
 
     const NEW: &str = "/usr/local/bin/docker";
     const OLD: &str = "/usr/bin/docker";
@@ -563,6 +628,10 @@ mod tests {
         let mut f = no_daemon_buildkit_host();
         f.buildkit.daemonless = None;
         f.buildkit.unreachable = Some("connection refused".into());
+        f.buildkit.checks = vec![NodeCheck {
+            address: "tcp://bk:1234".into(),
+            unreachable: Some("connection refused".into()),
+        }];
         f
     }
     fn no_daemon_preset_host_with_script() -> Facts {
@@ -654,8 +723,10 @@ mod tests {
         Refused(&'static str),
         /// No docker client to run the call (exit 127).
         NoClient,
+        /// In a BuildKit pod, a call that needs a container runtime: exit 125.
+        NoDaemon,
     }
-    use Expect::{BuildKit as Bk, NoClient, Plan as P, Refused};
+    use Expect::{BuildKit as Bk, NoClient, NoDaemon, Plan as P, Refused};
 
     struct Row {
         args: &'static [&'static str],
@@ -683,7 +754,12 @@ mod tests {
             row(&["--config", "/c", "login", "-u", "me", "--password-stdin", "r.example"], no_client, P { route: Route::Builtin, argv: &["docker", "--config", "/c", "login", "-u", "me", "--password-stdin", "r.example"], env: &[], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
             row(&["login", "-u", "me", "-p", "pw", "--password=pw", "-ppw", "r"], no_client, P { route: Route::Builtin, argv: &["docker", "login", "-u", "me", "-p", "***", "--password=***", "-p***", "r"], env: &[], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
             row(&["logout"], no_client, P { route: Route::Builtin, argv: &["docker", "logout"], env: &[], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
-            row(&["push", "r/a:1"], no_client, NoClient),
+            row(&["run", "busybox"], no_client, NoDaemon),
+            row(&["compose", "up"], no_client, NoDaemon),
+            row(&["version"], no_client, NoClient),
+            // Image commands with a client: through (the records answer only where no
+            // daemon does: route::image_routes' own table).
+            row(&["push", "r/a:1"], v2, P { route: Route::Pass, argv: &[NEW, "push", "r/a:1"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             row(&["login", "-u", "me", "--password-stdin"], no_daemon, P { route: Route::Pass, argv: &[NEW, "login", "-u", "me", "--password-stdin"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             row(&["run", "--privileged", "busybox"], v3, P { route: Route::Pass, argv: &[NEW, "run", "--privileged", "busybox"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             // Restricted (v2): the mounted 20.10 client builds, every build form. The
@@ -866,6 +942,10 @@ mod tests {
                     assert!(e.to_string().contains(text), "{at}: {e}");
                     assert!(e.hint().is_some_and(|h| !h.is_empty()), "{at}: a fix");
                 }
+                (NoDaemon, Err(e)) => {
+                    assert!(matches!(e, Error::NoDaemon { .. }), "{at}: {e}");
+                    assert_eq!(e.exit_code(), 125, "{at}");
+                }
                 (NoClient, Err(e)) => {
                     assert!(matches!(e, Error::NoClient { .. }), "{at}: {e}");
                     assert_eq!(e.exit_code(), 127, "{at}");
@@ -892,5 +972,170 @@ mod tests {
         let p = decide(&inv, &v2()).unwrap();
         let why = &p.builder.unwrap().why;
         assert!(why.contains(NEW) && why.contains("28.10.24"), "{why}");
+    }
+
+    // --- several shared BuildKits ----------------------------------------------------
+    const NODES: &str = "tcp://bk-0:1234, tcp://bk-1:1234";
+
+    fn affinity(ctx: &str) -> Affinity {
+        Affinity {
+            context: ctx.into(),
+            dockerfile: Some(format!("{ctx}/Dockerfile").into()),
+        }
+    }
+
+    fn checks(dead: &[&str]) -> Vec<NodeCheck> {
+        dead.iter()
+            .map(|a| NodeCheck {
+                address: (*a).into(),
+                unreachable: Some(format!("{a}: connection refused")),
+            })
+            .collect()
+    }
+
+    /// `DOCKROUTE_BUILDKIT_HOST` = `list`, a build of /w/a, the nodes in `dead` checked
+    /// and dead.
+    fn remote_nodes(list: &str, dead: &[&str]) -> Facts {
+        let mut f = remote_on_v2();
+        f.buildkit.remote = Some(list.into());
+        f.buildkit.affinity = Some(affinity("/w/a"));
+        f.buildkit.checks = checks(dead);
+        f
+    }
+
+    fn order_of(list: &str, ctx: &str) -> Vec<String> {
+        let all = crate::route::nodes::parse_list(list);
+        crate::route::nodes::order(&all, &affinity(ctx).key())
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
+    fn plan_for(facts: &Facts) -> Result<Plan> {
+        let inv = Invocation::parse(vec!["build".into(), "-t".into(), "x".into(), ".".into()]);
+        decide(&inv, facts)
+    }
+
+    #[test]
+    fn a_node_list_builds_on_the_first_node_in_the_builds_order_that_answers() {
+        let o = order_of(NODES, "/w/a");
+        // All answer: the first in the order, named with what chose it.
+        let p = plan_for(&remote_nodes(NODES, &[])).unwrap();
+        assert_eq!(
+            lossy(&p.argv)[..5],
+            [BUILDCTL, "--addr", o[0].as_str(), "--tlsdir", "/certs"]
+        );
+        let why = &p.builder.as_ref().unwrap().why;
+        assert_eq!(
+            why,
+            &format!(
+                "the BuildKit at {}, node 1 of 2 in the order of this build (/w/a and /w/a/Dockerfile)",
+                o[0]
+            )
+        );
+        assert!(
+            p.notices.iter().all(|n| !n.contains("does not answer")),
+            "{:?}",
+            p.notices
+        );
+        assert_eq!(p.route, Route::Remote);
+        assert!(p.load.is_some(), "loaded into the daemon as with one node");
+
+        // The first dead: the next, with a notice naming both.
+        let p = plan_for(&remote_nodes(NODES, &[o[0].as_str()])).unwrap();
+        assert_eq!(lossy(&p.argv)[..3], [BUILDCTL, "--addr", o[1].as_str()]);
+        assert!(
+            p.notices.iter().any(|n| n
+                == &format!(
+                    "the BuildKit node {0} does not answer ({0}: connection refused): building on {1}, the next node in this build's order",
+                    o[0], o[1]
+                )),
+            "{:?}",
+            p.notices
+        );
+        assert!(p.builder.unwrap().why.contains("node 2 of 2"));
+
+        // A dead node later in the order changes nothing.
+        let p = plan_for(&remote_nodes(NODES, &[o[1].as_str()])).unwrap();
+        assert_eq!(lossy(&p.argv)[2], o[0]);
+        assert!(p.notices.iter().all(|n| !n.contains("does not answer")));
+
+        // None answers: refused before anything runs, each node named with its reason.
+        let e = plan_for(&remote_nodes(NODES, &[o[1].as_str(), o[0].as_str()])).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let said = e.to_string();
+        assert!(said.contains("DOCKROUTE_BUILDKIT_HOST"), "{said}");
+        assert!(
+            said.contains(&format!(
+                "none of the 2 BuildKit nodes in DOCKROUTE_BUILDKIT_HOST answers: {0} ({0}: connection refused); {1} ({1}: connection refused)",
+                o[0], o[1]
+            )),
+            "{said}"
+        );
+        assert!(e.hint().is_some_and(|h| h.contains("buildkitds")));
+    }
+
+    #[test]
+    fn each_context_goes_to_its_own_first_node() {
+        let list = "tcp://bk-0:1234,tcp://bk-1:1234,tcp://bk-2:1234";
+        let mut firsts = std::collections::BTreeSet::new();
+        for ctx in ["/w/a", "/w/b", "/w/c", "/w/d", "/srv/x", "/srv/y"] {
+            let mut f = remote_nodes(list, &[]);
+            f.buildkit.affinity = Some(affinity(ctx));
+            let p = plan_for(&f).unwrap();
+            let want = order_of(list, ctx);
+            assert_eq!(lossy(&p.argv)[2], want[0], "{ctx}");
+            firsts.insert(want[0].clone());
+        }
+        // (Pinned weights: these six contexts do not all hash to one node.)
+        assert!(firsts.len() > 1, "{firsts:?}");
+    }
+
+    #[test]
+    fn tls_files_go_to_network_nodes_only() {
+        let unix = "unix:///run/buildkit/buildkitd.sock";
+        let tcp = "tcp://bk-0:1234";
+        let list = format!("{unix},{tcp}");
+        let p = plan_for(&remote_nodes(&list, &[tcp])).unwrap();
+        assert_eq!(lossy(&p.argv)[..4], [BUILDCTL, "--addr", unix, "build"]);
+        let p = plan_for(&remote_nodes(&list, &[unix])).unwrap();
+        assert_eq!(
+            lossy(&p.argv)[..5],
+            [BUILDCTL, "--addr", tcp, "--tlsdir", "/certs"]
+        );
+    }
+
+    #[test]
+    fn a_buildkit_host_list_on_the_daemonless_route() {
+        let list = "tcp://a:1,tcp://b:1";
+        let o = order_of(list, "/w/a");
+        let pod = |dead: &[&str], script: bool| {
+            let mut f = no_client();
+            f.buildkit.host = Some(list.into());
+            f.buildkit.affinity = Some(affinity("/w/a"));
+            f.buildkit.checks = checks(dead);
+            if dead.len() == 2 {
+                f.buildkit.unreachable = Some("no node answers".into());
+            }
+            if !script {
+                f.buildkit.daemonless = None;
+            }
+            f
+        };
+        let p = plan_for(&pod(&[o[0].as_str()], true)).unwrap();
+        assert_eq!(p.route, Route::Daemonless);
+        assert_eq!(lossy(&p.argv)[..3], [BUILDCTL, "--addr", o[1].as_str()]);
+        assert!(p.notices.iter().any(|n| n.contains("does not answer")));
+        // None answers, the script is there: a private BuildKit, as with one address.
+        let p = plan_for(&pod(&[o[0].as_str(), o[1].as_str()], true)).unwrap();
+        assert_eq!(lossy(&p.argv)[0], SCRIPT);
+        assert!(p.supervised);
+        assert!(p
+            .notices
+            .iter()
+            .any(|n| n.contains(&format!("BUILDKIT_HOST={list} does not answer"))));
+        // … and without it: refused, naming BUILDKIT_HOST.
+        let e = plan_for(&pod(&[o[0].as_str(), o[1].as_str()], false)).unwrap_err();
+        assert!(e.to_string().contains("in BUILDKIT_HOST answers"), "{e}");
     }
 }

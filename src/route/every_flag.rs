@@ -11,7 +11,8 @@ use crate::docker::build_flags::{BuildFlagRow, BuildKit, Buildctl, Legacy, BUILD
 use crate::error::Error;
 use crate::route::decide::decide;
 use crate::route::facts::{BuildKitFacts, Client, Facts, Runtime};
-use crate::route::plan::{Builder, Plan, Route};
+use crate::route::mode::Route;
+use crate::route::plan::{Builder, Plan};
 
 const NEW: &str = "/usr/local/bin/docker";
 const OLD: &str = "/usr/bin/docker";

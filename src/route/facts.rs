@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use semver::Version;
 
-use crate::route::plan::Route;
+use crate::route::mode::Mode;
 
 /// A real docker client found on PATH, with what was learnt about it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -110,6 +110,15 @@ impl Client {
             .is_some_and(|v| v.major < BUILDX_DEFAULT_MAJOR)
     }
 
+    /// A client from buildx's era (CLI ≥ 23): `docker build` is `docker buildx build`, and
+    /// its default builder is BuildKit. (A client of unknown version is of neither era.)
+    #[must_use]
+    pub fn buildx_era(&self) -> bool {
+        self.version
+            .as_ref()
+            .is_some_and(|v| v.major >= BUILDX_DEFAULT_MAJOR)
+    }
+
     /// A client as tests describe one: version `MAJOR.10.24`, no probe problem.
     #[cfg(test)]
     #[must_use]
@@ -180,50 +189,6 @@ impl Runtime {
     }
 }
 
-/// `DOCKROUTE_MODE`: decide from the runtime, or force a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Decide from the runtime.
-    #[default]
-    Auto,
-    /// Always this route for builds (`pass` turns routing off).
-    Force(Route),
-}
-
-impl Mode {
-    /// The value as written in `DOCKROUTE_MODE`.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Auto => "auto",
-            Mode::Force(route) => route.name(),
-        }
-    }
-
-    /// Whether this mode forces `route`.
-    #[must_use]
-    pub fn forces(self, route: Route) -> bool {
-        self == Mode::Force(route)
-    }
-
-    /// Parses a `DOCKROUTE_MODE` value (`off` is `pass`).
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Mode> {
-        let route = match s.trim().to_ascii_lowercase().as_str() {
-            "" | "auto" => return Some(Mode::Auto),
-            "pass" | "off" => Route::Pass,
-            "mounted" => Route::Mounted,
-            "legacy" => Route::Legacy,
-            "buildx" => Route::Buildx,
-            "daemonless" => Route::Daemonless,
-            "remote" => Route::Remote,
-            _ => return None,
-        };
-        Some(Mode::Force(route))
-    }
-}
-
 /// The environment values routing depends on (the rest of the environment is never read
 /// by `decide`, and never printed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -241,30 +206,36 @@ impl BuildEnv {
     /// since CLI 24). `None` when unset, empty or unparsable.
     #[must_use]
     pub fn buildkit(&self) -> Option<bool> {
-        let v = self.docker_buildkit.as_ref()?.to_str()?;
-        match v {
-            "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-            "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
-            _ => None,
-        }
+        let v = self.docker_buildkit.as_ref()?;
+        crate::docker::args::parse_bool(std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()))
     }
 }
 
 /// What was found about BuildKit, for the daemonless and remote routes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BuildKitFacts {
-    /// `DOCKROUTE_BUILDKIT_HOST`: a shared BuildKit for every build.
+    /// `DOCKROUTE_BUILDKIT_HOST`, as set: a shared BuildKit for every build, or a
+    /// comma-separated list of nodes ([`crate::route::nodes`]).
     pub remote: Option<String>,
     /// `DOCKROUTE_BUILDKIT_TLS_DIR`: `ca.pem`, `cert.pem`, `key.pem` for it.
     pub tls_dir: Option<PathBuf>,
-    /// `BUILDKIT_HOST`, as buildctl reads it.
+    /// `BUILDKIT_HOST`, as set (an address, or a comma-separated list of nodes).
     pub host: Option<String>,
     /// `buildctl` on PATH.
     pub buildctl: Option<PathBuf>,
     /// `buildctl-daemonless.sh` on PATH.
     pub daemonless: Option<PathBuf>,
-    /// The address the route would use was checked and does not answer: why.
+    /// The address the route would use was checked and does not answer: why (with a
+    /// node list: no node answers, each with its reason).
     pub unreachable: Option<String>,
+    /// What the build is recognised by when its node is chosen from a list (the
+    /// canonical context directory and Dockerfile); `None` when it is not a local build.
+    #[serde(skip)]
+    pub affinity: Option<crate::route::nodes::Affinity>,
+    /// Each node checked, in the build's order: the probe stops at the first that
+    /// answers (doctor checks every node).
+    #[serde(skip)]
+    pub checks: Vec<crate::route::nodes::NodeCheck>,
 }
 
 /// The Dockerfile a build would use, and the BuildKit-only syntax found in it.
@@ -274,6 +245,55 @@ pub struct DockerfileScan {
     pub path: PathBuf,
     /// What was found (empty: nothing BuildKit-only).
     pub findings: Vec<crate::docker::dockerfile::Finding>,
+}
+
+/// A compose or bake project, resolved by the tool's own printer (`docker compose build
+/// --print`, `docker buildx bake --print`), for a call that builds one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectFacts {
+    /// The printer answered.
+    Resolved {
+        /// The printer's command as shown (`docker compose build --print`).
+        printer: String,
+        /// Its targets, in the printer's order.
+        targets: Vec<ProjectTarget>,
+    },
+    /// The printer failed (a broken compose file, an unknown service or target): its
+    /// exit code and its own message, which reach the user unchanged.
+    PrinterFailed {
+        /// The printer's command as shown.
+        printer: String,
+        /// Its exit code.
+        code: u8,
+        /// Its standard error, as written.
+        message: Vec<u8>,
+    },
+    /// No printer to ask (an older compose, no buildx, a timeout): why, and for compose
+    /// the Dockerfile scan of every service that builds (from `docker compose config`).
+    Unavailable {
+        /// Why not.
+        why: String,
+        /// Each service's Dockerfile scan.
+        scans: Vec<DockerfileScan>,
+    },
+}
+
+/// One target of a resolved project, with the facts its build needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectTarget {
+    /// The target as printed.
+    pub target: crate::project::bake::Target,
+    /// Its Dockerfile's scan, when it is a local, readable file.
+    pub dockerfile: Option<DockerfileScan>,
+    /// Whether its image (first tag) is in the daemon already, when that was asked
+    /// (`up`/`create`/`run` without `--build` build only missing images).
+    pub image_present: Option<bool>,
+    /// Other targets whose image its Dockerfile's `FROM` lines name (a compose service
+    /// built `FROM` another service's image), by name.
+    pub from_targets: Vec<String>,
+    /// compose's `pull_policy: build`: `up`/`create`/`run` build it even when its image
+    /// exists.
+    pub always_build: bool,
 }
 
 /// Everything `decide` reads besides the invocation.
@@ -297,4 +317,12 @@ pub struct Facts {
     /// A directory private to this call (not yet created), for files a route needs
     /// around its programs (buildctl's metadata file for `-q`).
     pub scratch: PathBuf,
+    /// The project of a compose or bake call that builds, when the route resolves one.
+    pub project: Option<ProjectFacts>,
+    /// The working directory (recorded with a build kept in BuildKit's store, since its
+    /// paths are as typed there); `None` when it cannot be read.
+    pub cwd: Option<PathBuf>,
+    /// For an image command with no daemon: dockroute's records of builds
+    /// ([`crate::route::records`]).
+    pub records: Vec<crate::route::records::ImageRecord>,
 }

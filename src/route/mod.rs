@@ -11,5 +11,10 @@ pub mod decide;
 #[cfg(test)]
 mod every_flag;
 pub mod facts;
+pub mod image_routes;
+pub mod mode;
+pub mod needs;
+pub mod nodes;
 pub mod plan;
+pub mod records;
 pub mod secrets;

@@ -9,45 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::docker::args::Invocation;
 use crate::route::facts::Client;
-
-/// The route a call takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Route {
-    /// Untouched, to the first client.
-    Pass,
-    /// A legacy-era (< 23) client, preferably the bind-mounted one, runs `build`.
-    Mounted,
-    /// The first client's legacy builder (`DOCKER_BUILDKIT=0`).
-    Legacy,
-    /// A client with buildx runs `buildx build` (or compose runs with BuildKit).
-    Buildx,
-    /// No daemon: `buildctl` against `BUILDKIT_HOST`, or a private BuildKit started by
-    /// `buildctl-daemonless.sh`.
-    Daemonless,
-    /// A shared BuildKit (`DOCKROUTE_BUILDKIT_HOST`), the image loaded into the daemon.
-    Remote,
-    /// No docker client on PATH, and the call is one dockroute answers itself
-    /// (`login`, `logout`: [`crate::registry`]); nothing is exec'd. Never forced by
-    /// `DOCKROUTE_MODE`.
-    Builtin,
-}
-
-impl Route {
-    /// The route's name as printed.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Route::Pass => "pass",
-            Route::Mounted => "mounted",
-            Route::Legacy => "legacy",
-            Route::Buildx => "buildx",
-            Route::Daemonless => "daemonless",
-            Route::Remote => "remote",
-            Route::Builtin => "builtin",
-        }
-    }
-}
+use crate::route::mode::Route;
 
 /// The builder a build-like call ends up with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -123,6 +85,78 @@ pub struct ImageId {
     pub print: bool,
 }
 
+/// A project's builds (`docker compose build`/`up`/…, `docker buildx bake`): one
+/// `docker build` plan per target, run at most `parallel` at once, each after the targets
+/// it depends on; then, for `up`/`create`/`run`, the plan's own program (compose, told
+/// not to build).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectPlan {
+    /// The printer that resolved the project (`docker compose build --print`).
+    pub printer: String,
+    /// The targets to build, in the printer's order.
+    pub targets: Vec<TargetPlan>,
+    /// Targets of the project not built, with why (`image present`).
+    pub skipped: Vec<(String, String)>,
+    /// At most this many builds at once.
+    pub parallel: usize,
+    /// After the builds, run the plan's own program (compose `up`/`create`/`run`).
+    pub then_run: bool,
+}
+
+/// One target's build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetPlan {
+    /// The target's name: each output line is prefixed `[name] `.
+    pub name: String,
+    /// Its `docker build`, routed as any build is.
+    pub plan: Plan,
+    /// Indices (into [`ProjectPlan::targets`]) of the targets built first.
+    pub after: Vec<usize>,
+}
+
+/// What is done with buildctl's metadata file after a successful run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterAction {
+    /// A build whose image stays in BuildKit's store: record it under each name.
+    Record {
+        /// The names (normalised).
+        names: Vec<String>,
+        /// The build as data.
+        build: crate::route::records::RecordedBuild,
+        /// Where it ran.
+        ran_on: crate::route::records::RanOn,
+    },
+    /// Replays of recorded builds (`push`, `save`): compare each digest with the
+    /// records', say so when they differ, and keep the new one.
+    Compare(Vec<DigestCheck>),
+}
+
+/// One replay's check: the names it made, the digest recorded for them, and the
+/// metadata file its run writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestCheck {
+    /// The names (normalised).
+    pub names: Vec<String>,
+    /// The manifest digest of the record, when known.
+    pub recorded: Option<String>,
+    /// buildctl's `--metadata-file` of this replay.
+    pub metadata: PathBuf,
+}
+
+/// What happens after a successful run, reading buildctl's metadata file(s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    /// The action.
+    pub action: AfterAction,
+    /// The metadata file of a [`AfterAction::Record`] (one per check for `Compare`).
+    pub metadata: PathBuf,
+    /// Whether dockroute chose it (removed after reading).
+    pub metadata_is_ours: bool,
+    /// A directory private to this call that holds the metadata file(s): created
+    /// exclusively before the run and removed after. Shared with [`ImageId::scratch`].
+    pub scratch: Option<PathBuf>,
+}
+
 /// What to run. `argv[0]` is `program`, so docker CLI plugins call back the real client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -156,28 +190,84 @@ pub struct Plan {
     /// Run under the supervisor even as one process: it starts a daemon of its own
     /// (`buildctl-daemonless.sh`) that must not outlive the call.
     pub supervised: bool,
+    /// A project's builds, run before (or instead of) the program.
+    pub project: Option<Box<ProjectPlan>>,
+    /// The working directory to run in; `None`: the caller's (a replayed build runs
+    /// where it was first built, since its paths are as typed there).
+    pub cwd: Option<PathBuf>,
+    /// What to do with buildctl's metadata after a successful run (record the image,
+    /// compare digests).
+    pub after: Option<After>,
 }
 
 impl Plan {
+    /// A plan that runs `argv` (whose argv\[0\] is `program`) on `route` and nothing
+    /// more: no environment change, client, reason, builder, notice or extra step. The
+    /// routes fill in what they add with struct update syntax (`..Plan::new(…)`).
+    #[must_use]
+    pub fn new(
+        route: Route,
+        command: impl Into<String>,
+        program: PathBuf,
+        argv: Vec<OsString>,
+    ) -> Plan {
+        Plan {
+            route,
+            command: command.into(),
+            program,
+            argv,
+            env_set: Vec::new(),
+            env_unset: Vec::new(),
+            client: None,
+            reason: None,
+            builder: None,
+            notices: Vec::new(),
+            load: None,
+            then: Vec::new(),
+            image_id: None,
+            supervised: false,
+            project: None,
+            cwd: None,
+            after: None,
+        }
+    }
+
     /// Whether this plan changes anything compared with plain pass-through of `inv` to
     /// `first` (program, arguments, environment or extra steps); only then does the shim
     /// print the reroute line.
     #[must_use]
     pub fn is_reroute(&self, inv: &Invocation, first: Option<&Path>) -> bool {
         self.route != Route::Pass
-            && (self.argv.get(1..) != Some(&inv.args[..])
+            && (self.project.is_some()
+                || self.argv.get(1..) != Some(&inv.args[..])
                 || first != Some(self.program.as_path())
                 || !self.env_set.is_empty()
                 || !self.env_unset.is_empty()
                 || self.load.is_some()
                 || !self.then.is_empty()
-                || self.image_id.is_some())
+                || self.image_id.is_some()
+                || self.after.is_some())
     }
 
     /// Whether the plan needs the supervisor rather than one `execve`.
     #[must_use]
     pub fn needs_supervisor(&self) -> bool {
-        self.supervised || self.load.is_some() || !self.then.is_empty() || self.image_id.is_some()
+        self.supervised
+            || self.load.is_some()
+            || !self.then.is_empty()
+            || self.image_id.is_some()
+            || self.after.is_some()
+            || self.cwd.is_some()
+    }
+
+    /// The private scratch directory the run needs, if any (for the image ID or the
+    /// record's metadata file).
+    #[must_use]
+    pub fn scratch(&self) -> Option<&Path> {
+        self.image_id
+            .as_ref()
+            .and_then(|i| i.scratch.as_deref())
+            .or_else(|| self.after.as_ref().and_then(|a| a.scratch.as_deref()))
     }
 
     /// "20.10.24, bind-mounted" for a docker client; "BuildKit's client" for buildctl;
@@ -186,7 +276,11 @@ impl Plan {
     pub fn runner(&self) -> String {
         match &self.client {
             Some(c) => c.describe(),
-            None if self.route == Route::Builtin => "dockroute itself".into(),
+            None if self.route == Route::Builtin
+                || (self.route == Route::Records && self.program.as_os_str().is_empty()) =>
+            {
+                "dockroute itself".into()
+            }
             None => "BuildKit's client".into(),
         }
     }

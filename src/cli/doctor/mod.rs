@@ -19,9 +19,10 @@ use crate::docker::endpoint;
 use crate::error::Result;
 use crate::guard::{FileId, SelfGuard};
 use crate::output;
+use crate::prepare::{prepare, Probe};
 use crate::probe::daemon;
 use crate::probe::discovery;
-use crate::probe::gather::{self, Gathered};
+use crate::probe::gather::Gathered;
 use report::{Env, Report, Resolution};
 
 /// Runs `doctor`: 0 when healthy, 1 when something needs a person.
@@ -30,9 +31,8 @@ use report::{Env, Report, Resolution};
 /// None today; gathering never fails.
 pub fn run(as_json: bool) -> Result<u8> {
     let guard = SelfGuard::from_env();
-    crate::output::redact::register_environment(&|k| crate::route::secrets::looks_secret(k, &[]));
     let inv = Invocation::parse(vec!["build".into(), ".".into()]);
-    let g = gather::gather(&inv, &guard, true)?;
+    let g = prepare(&inv, &guard, Probe::Everything)?.gathered;
     let config_dir = config::config_dir(None);
     let ep = endpoint::resolve(
         &Invocation::parse(Vec::new()).globals,

@@ -23,7 +23,9 @@ use crate::probe::gather::Gathered;
 use crate::probe::runtime::{RuntimeReport, RuntimeSource};
 use crate::route::decide;
 use crate::route::facts::{BuildKitFacts, Client, Runtime};
-use crate::route::plan::{Builder, Plan, Route};
+use crate::route::mode::Route;
+use crate::route::nodes;
+use crate::route::plan::{Builder, Plan};
 
 /// The sample calls whose routes doctor shows; the first is "my build".
 const SAMPLES: [&[&str]; 3] = [&["build", "."], &["compose", "up", "--build"], &["ps"]];
@@ -100,10 +102,28 @@ pub struct BuildKitSection {
     /// address checked does not answer.
     #[serde(flatten)]
     pub facts: BuildKitFacts,
-    /// The address a build would use, which was checked (`None`: none was).
+    /// The address a build would use, which was checked (`None`: none was); a node list
+    /// as set.
     pub checked: Option<String>,
+    /// Each node of that address or list, in the order of `docker build .` here, with
+    /// whether it answers (doctor checks every node).
+    pub nodes: Vec<NodeState>,
     /// The route a build takes now, in words.
     pub route_now: String,
+}
+
+/// One BuildKit node and whether it answers.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NodeState {
+    /// Its address.
+    pub address: String,
+    /// Whether something answers there; `None` when it was not checked (dockroute cannot
+    /// check `kube-pod://` and the like itself).
+    pub answers: Option<bool>,
+    /// Why it does not answer.
+    pub unreachable: Option<String>,
+    /// `docker build .` here would go to it.
+    pub chosen: bool,
 }
 
 /// One sample call and its route.
@@ -240,6 +260,7 @@ impl Report {
             .into_iter()
             .chain(runtime_unknown(g))
             .chain(buildctl_missing(g))
+            .chain(dead_nodes(g))
             .chain(
                 build
                     .decision
@@ -247,6 +268,7 @@ impl Report {
                     .ok()
                     .and_then(|p| legacy_builder(p, g)),
             )
+            .chain(projects(build, g))
             .collect();
         Report {
             schema_version: SCHEMA_VERSION,
@@ -268,7 +290,23 @@ impl Report {
             runtime: g.runtime.clone(),
             build: build_answer(build),
             buildkit: buildkit_section(g, build),
-            routes: samples.iter().map(|s| route_entry(s, first)).collect(),
+            routes: samples
+                .iter()
+                .map(|s| {
+                    let mut e = route_entry(s, first);
+                    // A project builds per target (see the note); the compose route shown
+                    // is its fallback, without a printer.
+                    if s.inv.kind == crate::docker::args::CommandKind::Compose
+                        && decide::builds_projects(&g.facts)
+                    {
+                        e.line = format!(
+                            "each service as `docker build .` above; without `build --print`: {}",
+                            e.line
+                        );
+                    }
+                    e
+                })
+                .collect(),
             settings: settings_map(&g.settings),
             docker_buildkit: docker_buildkit_words(g),
             cache_dir: shown(env.cache_dir.as_deref()),
@@ -379,14 +417,8 @@ fn buildctl_missing(g: &Gathered) -> Option<Finding> {
 
 /// The BuildKit address a build would use, which gathering checked.
 fn checked_address(g: &Gathered) -> Option<String> {
-    let bk = &g.facts.buildkit;
-    match (&bk.remote, &bk.host) {
-        (Some(r), _) => Some(r.clone()),
-        (None, Some(h)) if matches!(g.facts.runtime, Some(Runtime::NoDaemon { .. })) => {
-            Some(h.clone())
-        }
-        _ => None,
-    }
+    crate::route::needs::buildkit_address(&g.facts.buildkit, g.facts.mode, g.facts.runtime.as_ref())
+        .map(str::to_string)
 }
 
 /// Problem: the BuildKit a build would use does not answer.
@@ -421,6 +453,34 @@ fn no_builder(plan: &Plan) -> Option<Finding> {
 }
 
 /// Note: the build uses the legacy builder, and why that can be changed.
+/// How compose and bake projects build here: where privileged is forbidden, target by
+/// target through the route `docker build .` takes (the compose sample's route line shows
+/// compose's fallback, used only when its printer is missing).
+fn projects(build: &Sample, g: &Gathered) -> Option<Finding> {
+    if !decide::builds_projects(&g.facts) {
+        return None;
+    }
+    let how = match &build.decision {
+        Ok(p) => format!(
+            "route {} with {} ({})",
+            p.route.name(),
+            p.runner(),
+            p.builder
+                .as_ref()
+                .and_then(|b| b.builder)
+                .map_or("no builder", |b| b.describe())
+        ),
+        Err(e) => format!("refused: {}", first_line(e)),
+    };
+    Some(Finding {
+        problem: format!(
+            "compose and bake projects (`docker compose build`/`up`/`create`/`run`, `docker buildx bake`) are resolved with `docker compose build --print` / `docker buildx bake --print` and each target is built as `docker build .` is here ({how}), independent targets at once (at most {}), output prefixed `[target]`; `up`/`create` then run with `--no-build`",
+            crate::project::plan::MAX_PARALLEL
+        ),
+        fix: "nothing to do; `dockroute explain -- compose up` shows one line per target. Without `--print` (a Docker Compose that lacks `build --print`, or no buildx plugin for bake) compose keeps its classic builder after each service's Dockerfile is checked, and bake is refused".into(),
+    })
+}
+
 fn legacy_builder(plan: &Plan, g: &Gathered) -> Option<Finding> {
     let choice = plan
         .builder
@@ -440,12 +500,10 @@ fn legacy_builder(plan: &Plan, g: &Gathered) -> Option<Finding> {
             fix: "unset DOCKER_BUILDKIT (a workaround from runtime v2 days is no longer needed with dockroute)".into(),
         });
     }
-    let buildx_era_without_plugin = plan.client.as_ref().is_some_and(|c| {
-        c.version
-            .as_ref()
-            .is_some_and(|v| v.major >= crate::route::facts::BUILDX_DEFAULT_MAJOR)
-            && !c.buildx
-    });
+    let buildx_era_without_plugin = plan
+        .client
+        .as_ref()
+        .is_some_and(|c| c.buildx_era() && !c.buildx);
     buildx_era_without_plugin.then(|| Finding {
         problem: "the build client has no buildx plugin: `docker build` uses the deprecated legacy builder".into(),
         fix: "install the buildx plugin (docker-buildx into /usr/local/lib/docker/cli-plugins) to build with BuildKit".into(),
@@ -552,10 +610,64 @@ fn buildkit_section(g: &Gathered, build: &Sample) -> BuildKitSection {
         Err(e) => format!("refused: {}", first_line(e)),
     };
     BuildKitSection {
+        nodes: node_states(g, checked.as_deref()),
         facts,
         checked,
         route_now,
     }
+}
+
+/// Every node of `list`, in the build's order, as the probe found it.
+fn node_states(g: &Gathered, list: Option<&str>) -> Vec<NodeState> {
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    let bk = &g.facts.buildkit;
+    let all = nodes::parse_list(list);
+    let key = bk
+        .affinity
+        .as_ref()
+        .map(nodes::Affinity::key)
+        .unwrap_or_default();
+    let chosen = nodes::choose(&all, &key, &bk.checks)
+        .ok()
+        .map(|c| c.address);
+    nodes::order(&all, &key)
+        .into_iter()
+        .map(|a| {
+            let check = bk.checks.iter().find(|c| c.address == a);
+            // A node checked with no reason to give answers, or cannot be told apart
+            // from one that does (see probe::buildkit::unreachable).
+            let checkable = crate::probe::buildkit::address(a).is_some();
+            NodeState {
+                address: a.to_string(),
+                answers: check.filter(|_| checkable).map(|c| c.unreachable.is_none()),
+                unreachable: check.and_then(|c| c.unreachable.clone()),
+                chosen: chosen.as_deref() == Some(a),
+            }
+        })
+        .collect()
+}
+
+/// Note: some nodes of a list do not answer (while others do: with none, the build
+/// cannot run, which is a problem).
+fn dead_nodes(g: &Gathered) -> Vec<Finding> {
+    if g.facts.buildkit.unreachable.is_some() {
+        return Vec::new();
+    }
+    node_states(g, checked_address(g).as_deref())
+        .into_iter()
+        .filter_map(|n| {
+            let why = n.unreachable?;
+            Some(Finding {
+                problem: format!(
+                    "the BuildKit node {} does not answer: {why}; builds whose order puts it first go to their next node, without its cache",
+                    n.address
+                ),
+                fix: "check that buildkitd runs there, or remove the address from the list (only its builds move)".into(),
+            })
+        })
+        .collect()
 }
 
 /// One sample's entry in "Routes now".
@@ -692,7 +804,8 @@ fn runtime_answer(rt: &RuntimeReport, endpoint: &str) -> String {
 mod tests {
     use super::*;
     use crate::probe::discovery::SearchReport;
-    use crate::route::facts::{Facts, Mode};
+    use crate::route::facts::Facts;
+    use crate::route::mode::Mode;
 
     fn client(path: &str, major: u64, mounted: bool, buildx: bool) -> Client {
         Client::fixture(path, major, mounted, buildx)
@@ -794,7 +907,18 @@ mod tests {
         assert!(d.answers.buildkit.contains("embedded BuildKit"));
         let d = Report::new(&with_buildkit(v2(), "false"), &env(), ours());
         assert_eq!(d.answers.buildkit_on, Some(false));
-        assert_eq!(d.notes.len(), 1, "an inherited 0 comes with its fix");
+        let notes: Vec<&str> = d.notes.iter().map(|n| n.problem.as_str()).collect();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            notes[0].contains("DOCKER_BUILDKIT=0"),
+            "an inherited 0 comes with its fix: {notes:?}"
+        );
+        // Where privileged is forbidden, doctor says how compose and bake projects build.
+        assert!(
+            notes[1].contains("docker compose build --print")
+                && notes[1].contains("`docker build .`"),
+            "{notes:?}"
+        );
     }
 
     #[test]
@@ -899,6 +1023,10 @@ mod tests {
             host: Some("unix:///run/buildkit/buildkitd.sock".into()),
             buildctl: Some("/usr/bin/buildctl".into()),
             unreachable: Some("No such file or directory".into()),
+            checks: vec![crate::route::nodes::NodeCheck {
+                address: "unix:///run/buildkit/buildkitd.sock".into(),
+                unreachable: Some("No such file or directory".into()),
+            }],
             ..crate::route::facts::BuildKitFacts::default()
         };
         let d = Report::new(&g, &env(), ours());
@@ -915,6 +1043,7 @@ mod tests {
             d.buildkit.route_now
         );
         g.facts.buildkit.unreachable = None;
+        g.facts.buildkit.checks[0].unreachable = None;
         let d = Report::new(&g, &env(), ours());
         assert_eq!(d.buildkit.route_now, "route daemonless, on BuildKit");
         assert_eq!(

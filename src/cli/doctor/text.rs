@@ -187,7 +187,23 @@ pub fn render(r: &Report, paint: &Paint) -> String {
         "  BUILDKIT_HOST            {}",
         bk.facts.host.clone().unwrap_or_else(unset)
     ));
-    if let Some(addr) = &bk.checked {
+    if bk.nodes.len() > 1 {
+        // Several nodes: each, in the order of `docker build .` here.
+        for (i, n) in bk.nodes.iter().enumerate() {
+            let state = match (n.answers, &n.unreachable) {
+                (_, Some(why)) => paint.bad(&format!("does not answer: {why}")),
+                (Some(true), None) => paint.ok("answers"),
+                _ => "not checked (buildctl will tell)".to_string(),
+            };
+            let chosen = if n.chosen {
+                " ← docker build . here"
+            } else {
+                ""
+            };
+            let label = format!("node {} of {}", i + 1, bk.nodes.len());
+            line(format!("  {label:<24} {} {state}{chosen}", n.address));
+        }
+    } else if let Some(addr) = &bk.checked {
         let state = match &bk.facts.unreachable {
             None => paint.ok("answers"),
             Some(why) => paint.bad(&format!("does not answer: {why}")),

@@ -47,13 +47,7 @@ pub(super) fn non_empty(flag: &FlagUse) -> Result<Option<Vec<u8>>> {
 }
 
 /// Go's `strconv.ParseBool`, which the docker CLI uses for `--flag=VALUE`.
-pub(super) fn parse_bool(v: &[u8]) -> Option<bool> {
-    match v {
-        b"1" | b"t" | b"T" | b"TRUE" | b"true" | b"True" => Some(true),
-        b"0" | b"f" | b"F" | b"FALSE" | b"false" | b"False" => Some(false),
-        _ => None,
-    }
-}
+pub(super) use crate::docker::args::parse_bool;
 
 /// A boolean flag: `--flag` is true, `--flag=VALUE` is parsed.
 pub(super) fn boolean(flag: &FlagUse) -> Result<bool> {
