@@ -23,7 +23,7 @@
 //!   [`atomic_file`] (replacing a small file whole).
 
 mod atomic_file;
-pub mod cli;
+pub(crate) mod cli;
 pub mod docker;
 pub mod entry;
 pub mod error;
@@ -33,13 +33,13 @@ pub mod guard;
 pub mod images;
 pub mod net;
 
-pub mod output;
+pub(crate) mod output;
 mod prepare;
 pub mod probe;
-pub mod project;
-pub mod registry;
+pub(crate) mod project;
+pub(crate) mod registry;
 pub mod route;
-pub mod shim;
+pub(crate) mod shim;
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;

@@ -25,7 +25,7 @@ use crate::route::plan::Plan;
 
 /// Runs a docker call; returns the exit code when it does not exec.
 #[must_use]
-pub fn run(args: Vec<OsString>) -> u8 {
+pub(crate) fn run(args: Vec<OsString>) -> u8 {
     match try_run(args) {
         Ok(code) => code,
         Err(e) => {
@@ -217,7 +217,7 @@ fn image_call(inv: &Invocation, op: crate::docker::args::ImageOp, guard: &SelfGu
 }
 
 /// The one line a reroute prints, then one per notice.
-pub fn announce(plan: &Plan, inv: &Invocation, first: Option<&std::path::Path>) {
+pub(crate) fn announce(plan: &Plan, inv: &Invocation, first: Option<&std::path::Path>) {
     if let Some(project) = &plan.project {
         output::notice(&project_line(plan, project));
         for t in &project.targets {
@@ -239,7 +239,7 @@ pub fn announce(plan: &Plan, inv: &Invocation, first: Option<&std::path::Path>) 
 /// The first line of a project's reroute: what resolved it, what is built (at most how
 /// many at once), what is not, and what runs after.
 #[must_use]
-pub fn project_line(plan: &Plan, project: &crate::route::plan::ProjectPlan) -> String {
+pub(crate) fn project_line(plan: &Plan, project: &crate::route::plan::ProjectPlan) -> String {
     let names: Vec<&str> = project.targets.iter().map(|t| t.name.as_str()).collect();
     let building = if names.is_empty() {
         "nothing to build".to_string()
@@ -280,7 +280,7 @@ pub fn project_line(plan: &Plan, project: &crate::route::plan::ProjectPlan) -> S
 
 /// `route=mounted client=/usr/bin/docker (20.10.24, bind-mounted) …: <why>; …`
 #[must_use]
-pub fn reroute_line(plan: &Plan) -> String {
+pub(crate) fn reroute_line(plan: &Plan) -> String {
     let mut env: Vec<String> = plan
         .env_set
         .iter()

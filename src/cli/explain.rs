@@ -27,7 +27,7 @@ fn shown(argv: &[OsString]) -> String {
 ///
 /// # Errors
 /// None today: a refusal is what `explain` reports, with exit code 0.
-pub fn run(args: Vec<OsString>, as_json: bool) -> Result<u8> {
+pub(crate) fn run(args: Vec<OsString>, as_json: bool) -> Result<u8> {
     let guard = SelfGuard::from_env();
     let inv = Invocation::parse(args);
     let Prepared {

@@ -14,11 +14,11 @@ use clap::{Parser, Subcommand};
 
 use crate::error::Error;
 
-pub mod doctor;
-pub mod explain;
+pub(crate) mod doctor;
+pub(crate) mod explain;
 #[cfg(test)]
 mod json_schema;
-pub mod plan_json;
+pub(crate) mod plan_json;
 
 /// A drop-in `docker` that hands each call to the right real client for this runtime.
 #[derive(Debug, Parser)]
@@ -32,7 +32,7 @@ pub mod plan_json;
         and `docker compose` go to the client and builder the runtime allows, with one \
         `dockroute:` line on stderr saying where and why. Invoked as `dockroute` it is this CLI."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -71,7 +71,7 @@ enum Command {
 
 /// The clap command, for completions and the man page.
 #[must_use]
-pub fn command() -> clap::Command {
+pub(crate) fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command().after_long_help(environment_help())
 }
 
@@ -91,7 +91,7 @@ fn environment_help() -> String {
 
 /// Runs dockroute's own CLI; returns the exit code.
 #[must_use]
-pub fn run(args: Vec<OsString>) -> u8 {
+pub(crate) fn run(args: Vec<OsString>) -> u8 {
     let parsed = command()
         .try_get_matches_from(args)
         .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
@@ -144,7 +144,7 @@ pub fn run(args: Vec<OsString>) -> u8 {
 ///
 /// # Errors
 /// When roff rendering fails (it writes to memory, so in practice never).
-pub fn man_page() -> std::io::Result<String> {
+pub(crate) fn man_page() -> std::io::Result<String> {
     let cmd = command();
     let man = clap_mangen::Man::new(cmd.clone());
     let mut out = Vec::new();

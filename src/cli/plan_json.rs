@@ -20,7 +20,7 @@ use crate::route::plan::{BuilderChoice, Plan, Step};
 
 /// The version of the JSON shape of `explain --json` and `doctor --json`; bumped when a
 /// field is removed, renamed or changes type or meaning (adding a field does not).
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 fn lossy(v: &[OsString]) -> Vec<String> {
     v.iter().map(|a| a.to_string_lossy().into_owned()).collect()
@@ -28,7 +28,7 @@ fn lossy(v: &[OsString]) -> Vec<String> {
 
 /// Another process of the plan.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct StepJson {
+pub(crate) struct StepJson {
     /// Absolute path of the program.
     pub program: String,
     /// Its argument vector, argv\[0\] included, redacted.
@@ -46,7 +46,7 @@ impl StepJson {
 
 /// A plan, as printed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PlanJson {
+pub(crate) struct PlanJson {
     /// The route.
     pub route: Route,
     /// The docker command words dockroute recognised (`build`, `buildx build`,
@@ -92,7 +92,7 @@ pub struct PlanJson {
 /// A project's builds (`docker compose build`/`up`/…, `docker buildx bake` on a
 /// restricted runtime).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ProjectJson {
+pub(crate) struct ProjectJson {
     /// The printer that resolved it.
     pub printer: String,
     /// At most this many builds at once.
@@ -107,7 +107,7 @@ pub struct ProjectJson {
 
 /// One target's build.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct TargetJson {
+pub(crate) struct TargetJson {
     /// The target's name.
     pub name: String,
     /// The targets built before it.
@@ -118,7 +118,7 @@ pub struct TargetJson {
 
 /// A target not built, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SkippedJson {
+pub(crate) struct SkippedJson {
     /// The target.
     pub name: String,
     /// Why it is not built.
@@ -155,7 +155,7 @@ impl ProjectJson {
 impl PlanJson {
     /// The plan of `inv`; `first` is the first real client (for `rerouted`).
     #[must_use]
-    pub fn new(plan: &Plan, inv: &Invocation, first: Option<&Path>) -> PlanJson {
+    pub(crate) fn new(plan: &Plan, inv: &Invocation, first: Option<&Path>) -> PlanJson {
         PlanJson {
             route: plan.route,
             command: Some(plan.command.clone()).filter(|c| !c.is_empty()),
@@ -191,7 +191,7 @@ impl PlanJson {
 
 /// What a refused (or failed) call says instead of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RefusalJson {
+pub(crate) struct RefusalJson {
     /// `refuse` for a refusal of the call, `error` for anything else that stops it.
     pub route: &'static str,
     /// The flag or command refused, when one is.
@@ -209,7 +209,7 @@ pub struct RefusalJson {
 impl RefusalJson {
     /// The refusal `e`.
     #[must_use]
-    pub fn new(e: &Error) -> RefusalJson {
+    pub(crate) fn new(e: &Error) -> RefusalJson {
         let (route, flag, findings, reason) = match e {
             Error::Refused { flag, why, .. } => ("refuse", Some(flag.clone()), None, why.clone()),
             Error::NeedsBuildKit { findings, why, .. } => {
@@ -231,7 +231,7 @@ impl RefusalJson {
 /// A plan or the refusal in its place.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(untagged)]
-pub enum DecisionJson {
+pub(crate) enum DecisionJson {
     /// The call runs.
     Plan(Box<PlanJson>),
     /// The call is refused.
@@ -241,7 +241,11 @@ pub enum DecisionJson {
 impl DecisionJson {
     /// The decision for `inv`.
     #[must_use]
-    pub fn new(decision: &Result<Plan, Error>, inv: &Invocation, first: Option<&Path>) -> Self {
+    pub(crate) fn new(
+        decision: &Result<Plan, Error>,
+        inv: &Invocation,
+        first: Option<&Path>,
+    ) -> Self {
         match decision {
             Ok(plan) => DecisionJson::Plan(Box::new(PlanJson::new(plan, inv, first))),
             Err(e) => DecisionJson::Refusal(RefusalJson::new(e)),
@@ -252,7 +256,7 @@ impl DecisionJson {
 /// `explain --json`: the decision's fields at the top level, with the runtime and the
 /// settings not understood.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Explained {
+pub(crate) struct Explained {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// The plan or refusal.

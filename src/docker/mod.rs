@@ -12,9 +12,9 @@
 pub mod args;
 pub mod build_flags;
 pub mod config;
-pub mod config_file;
+pub(crate) mod config_file;
 pub mod dockerfile;
 pub mod endpoint;
-pub mod plugins;
-pub mod program;
+pub(crate) mod plugins;
+pub(crate) mod program;
 pub mod version;

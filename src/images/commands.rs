@@ -40,7 +40,7 @@ fn store_error(why: String) -> Error {
 
 /// The records as the store has them (a corrupt store's notice printed).
 #[must_use]
-pub fn records() -> Vec<ImageRecord> {
+pub(crate) fn records() -> Vec<ImageRecord> {
     let Some(s) = Store::from_env() else {
         return Vec::new();
     };
@@ -56,7 +56,7 @@ pub fn records() -> Vec<ImageRecord> {
 ///
 /// # Errors
 /// [`Error::Image`]: a name with no record, a store that cannot be changed.
-pub fn answer(inv: &Invocation, op: ImageOp) -> Result<u8> {
+pub(crate) fn answer(inv: &Invocation, op: ImageOp) -> Result<u8> {
     let args = image_routes::parse(inv, op)?;
     let names = args.names();
     match op {
@@ -309,7 +309,7 @@ fn digests(metadata: &Path) -> (Option<String>, Option<String>) {
 /// After a successful run: records the build, or compares the replays' digests with the
 /// records (saying so when they differ, and keeping the new ones). Failures are notices:
 /// the run itself succeeded.
-pub fn after(a: &After) {
+pub(crate) fn after(a: &After) {
     match &a.action {
         AfterAction::Record {
             names,

@@ -4,5 +4,5 @@
 //! ([`crate::route::image_routes`]); the records themselves are plain data
 //! ([`crate::route::records`]).
 
-pub mod commands;
+pub(crate) mod commands;
 pub mod store;

@@ -29,7 +29,7 @@ use crate::route::nodes::{self, Affinity};
 
 /// The facts, plus what was learnt on the way (for `doctor` and `explain`).
 #[derive(Debug, Clone)]
-pub struct Gathered {
+pub(crate) struct Gathered {
     /// What `decide` reads.
     pub facts: Facts,
     /// Where discovery looked.
@@ -47,7 +47,7 @@ pub struct Gathered {
 ///
 /// # Errors
 /// None today; the signature leaves room for a fact that must stop the call.
-pub fn gather(
+pub(crate) fn gather(
     inv: &Invocation,
     guard: &SelfGuard,
     settings: Settings,
@@ -154,7 +154,7 @@ pub fn gather(
 
 /// A directory name private to this call (created, exclusively, only by a route that
 /// needs it): the process id and the time make it unique and hard to guess ahead.
-pub fn scratch_path() -> PathBuf {
+pub(crate) fn scratch_path() -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

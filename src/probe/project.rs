@@ -27,7 +27,7 @@ use crate::route::facts::{Client, DockerfileScan, ProjectFacts, ProjectTarget};
 
 /// Bound on the printer (compose 2.40.3 printed in 0.17–0.85 s here; a project with
 /// remote includes fetches them first).
-pub const PRINT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const PRINT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bound on the image presence checks, all of them together.
 const INSPECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -55,7 +55,7 @@ fn shown(args: &[OsString]) -> String {
 /// it target by target ([`crate::route::decide::builds_projects`]). Elsewhere compose and
 /// bake pass through and nothing is printed.
 #[must_use]
-pub fn wanted(
+pub(crate) fn wanted(
     inv: &Invocation,
     mode: crate::route::mode::Mode,
     runtime: Option<&crate::route::facts::Runtime>,
@@ -72,7 +72,7 @@ pub fn wanted(
 
 /// Resolves the project of `call` with `client` (the first on PATH).
 #[must_use]
-pub fn resolve(
+pub(crate) fn resolve(
     inv: &Invocation,
     call: &ProjectCall,
     client: &Client,

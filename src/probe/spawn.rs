@@ -21,7 +21,7 @@ use crate::guard::SelfGuard;
 
 /// Which output stream to capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Capture {
+pub(crate) enum Capture {
     /// Standard output (stderr discarded).
     Stdout,
     /// Standard error (stdout discarded).
@@ -33,7 +33,7 @@ pub enum Capture {
 
 /// How a bounded run ended.
 #[derive(Debug)]
-pub struct Finished {
+pub(crate) struct Finished {
     /// The captured stream, at most `max` bytes.
     pub output: Vec<u8>,
     /// Standard error, with [`Capture::Both`] (at most `max` bytes); empty otherwise.
@@ -47,7 +47,7 @@ pub struct Finished {
 
 /// A child started by [`spawn`], finishing in the background.
 #[derive(Debug)]
-pub struct Running {
+pub(crate) struct Running {
     pgid: Option<i32>,
     rx: mpsc::Receiver<Finished>,
 }
@@ -56,7 +56,7 @@ pub struct Running {
 ///
 /// # Errors
 /// When the program cannot be started.
-pub fn spawn(
+pub(crate) fn spawn(
     mut cmd: Command,
     guard: &SelfGuard,
     capture: Capture,
@@ -137,7 +137,7 @@ pub fn spawn(
 impl Running {
     /// Waits until `deadline`; past it, kills the process group and returns `None`.
     #[must_use]
-    pub fn finish_by(self, deadline: Instant) -> Option<Finished> {
+    pub(crate) fn finish_by(self, deadline: Instant) -> Option<Finished> {
         let left = deadline.saturating_duration_since(Instant::now());
         match self.rx.recv_timeout(left) {
             Ok(f) => Some(f),
@@ -161,7 +161,7 @@ fn kill_group(pgid: Option<i32>) {
 
 /// Never accepts partial output: wait for the child to finish.
 #[must_use]
-pub fn until_exit(_: &[u8]) -> bool {
+pub(crate) fn until_exit(_: &[u8]) -> bool {
     false
 }
 

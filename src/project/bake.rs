@@ -70,7 +70,7 @@ const IGNORED: &[&str] = &["entitlements", "description"];
 
 /// A definition that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unreadable(pub String);
+pub(crate) struct Unreadable(pub String);
 
 /// Reads the printed definition: the targets in the order of the `default` group (the
 /// order the printer resolved), then any others by name.
@@ -78,7 +78,7 @@ pub struct Unreadable(pub String);
 /// # Errors
 /// When the text is not a bake definition (not JSON, no `target` object, a field of an
 /// unexpected type).
-pub fn parse(json: &[u8]) -> Result<Vec<Target>, Unreadable> {
+pub(crate) fn parse(json: &[u8]) -> Result<Vec<Target>, Unreadable> {
     let v: Value = serde_json::from_slice(json).map_err(|e| Unreadable(e.to_string()))?;
     let targets = v
         .get("target")

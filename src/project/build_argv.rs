@@ -13,7 +13,7 @@ use crate::project::bake::Target;
 
 /// The bake field each `docker build` flag comes from (one row per flag this module
 /// writes).
-pub const FIELDS: &[(&str, &str)] = &[
+pub(crate) const FIELDS: &[(&str, &str)] = &[
     ("--add-host", "extra-hosts"),
     ("--build-arg", "args"),
     ("--build-context", "contexts"),
@@ -37,7 +37,7 @@ pub const FIELDS: &[(&str, &str)] = &[
 
 /// The field behind a flag as a refusal names it (`--secret`), if it is one of [`FIELDS`].
 #[must_use]
-pub fn field_of(flag: &str) -> Option<&'static str> {
+pub(crate) fn field_of(flag: &str) -> Option<&'static str> {
     FIELDS
         .iter()
         .find(|(f, _)| *f == flag)
@@ -46,7 +46,7 @@ pub fn field_of(flag: &str) -> Option<&'static str> {
 
 /// The other target a named context refers to (`target:NAME`).
 #[must_use]
-pub fn context_target(value: &str) -> Option<&str> {
+pub(crate) fn context_target(value: &str) -> Option<&str> {
     value.strip_prefix("target:")
 }
 
@@ -71,7 +71,7 @@ fn local_context(context: &str) -> bool {
 /// # Errors
 /// A refusal naming the target and the field when no `docker build` flag expresses it
 /// (an unknown field, `dockerfile-inline`, a context on a target without a tag).
-pub fn build_args(
+pub(crate) fn build_args(
     globals: &[OsString],
     t: &Target,
     targets: &[Target],

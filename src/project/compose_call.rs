@@ -15,7 +15,7 @@ use crate::docker::args::{CommandKind, Invocation};
 /// What builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Sub {
+pub(crate) enum Sub {
     /// `docker compose build`.
     Build,
     /// `docker compose up`.
@@ -31,7 +31,7 @@ pub enum Sub {
 impl Sub {
     /// The words as typed after `docker`.
     #[must_use]
-    pub fn words(self) -> &'static str {
+    pub(crate) fn words(self) -> &'static str {
         match self {
             Sub::Build => "compose build",
             Sub::Up => "compose up",
@@ -84,7 +84,7 @@ const UP_VALUE_SHORT: &[u8] = b"t";
 
 /// The call, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProjectCall {
+pub(crate) struct ProjectCall {
     /// Which subcommand.
     pub sub: Sub,
     /// Index in [`Invocation::args`] of the subcommand word (`build`, `up`, …; `bake`).
@@ -112,7 +112,7 @@ fn is_value_flag(arg: &[u8], long: &[&str], short: &[u8]) -> bool {
 /// Reads a compose or bake call; `None` for calls that build nothing (`up`/`create`
 /// with `--no-build` included: compose builds nothing then, and neither does dockroute).
 #[must_use]
-pub fn read(inv: &Invocation) -> Option<ProjectCall> {
+pub(crate) fn read(inv: &Invocation) -> Option<ProjectCall> {
     let args = &inv.args;
     let at = match inv.kind {
         CommandKind::BuilderBoot(crate::docker::args::BootForm::Bake) => {
@@ -201,7 +201,7 @@ impl ProjectCall {
     /// service reaches the printer); for `up`/`create`/`run` it is `build --print` of the
     /// services named, with their dependencies.
     #[must_use]
-    pub fn printer_args(&self, inv: &Invocation) -> Vec<OsString> {
+    pub(crate) fn printer_args(&self, inv: &Invocation) -> Vec<OsString> {
         let mut argv: Vec<OsString> = inv.args[..self.sub_at].to_vec();
         match self.sub {
             Sub::Build | Sub::Bake => {
@@ -228,7 +228,7 @@ impl ProjectCall {
     /// `no_pull` (a `pull_policy: build` service, which `run` would build again) unless the
     /// call chose its own `--pull`. `None` for `build` and `bake`.
     #[must_use]
-    pub fn after_build(&self, inv: &Invocation, no_pull: bool) -> Option<Vec<OsString>> {
+    pub(crate) fn after_build(&self, inv: &Invocation, no_pull: bool) -> Option<Vec<OsString>> {
         if matches!(self.sub, Sub::Build | Sub::Bake) {
             return None;
         }
@@ -250,7 +250,7 @@ impl ProjectCall {
 
     /// `--build` was given: every service with a build section is built.
     #[must_use]
-    pub fn forces_build(&self) -> bool {
+    pub(crate) fn forces_build(&self) -> bool {
         self.sub == Sub::Build || self.sub == Sub::Bake || !self.build_flags.is_empty()
     }
 }

@@ -9,7 +9,7 @@
 //! the user's call (where the subcommand and services are, `--build`/`--no-build`).
 //! Running the plan is [`crate::exec`]'s job.
 
-pub mod bake;
-pub mod build_argv;
-pub mod compose_call;
-pub mod plan;
+pub(crate) mod bake;
+pub(crate) mod build_argv;
+pub(crate) mod compose_call;
+pub(crate) mod plan;

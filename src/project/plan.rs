@@ -21,7 +21,7 @@ use crate::route::plan::{Plan, ProjectPlan, TargetPlan};
 /// At most this many builds run at once. compose (`--parallel` unset) and bake start every
 /// build at once; the work is the daemon's, each client process is light, so the bound
 /// only keeps a very large project from starting dozens of clients together.
-pub const MAX_PARALLEL: usize = 8;
+pub(crate) const MAX_PARALLEL: usize = 8;
 
 /// The project's plan: its builds, then (for `up`/`create`/`run`) compose itself, told
 /// not to build. `None` when there is no resolved project to plan (the caller keeps
@@ -30,7 +30,7 @@ pub const MAX_PARALLEL: usize = 8;
 /// # Errors
 /// The printer's own failure (its message and exit code); a refusal naming the target
 /// and the field; a dependency cycle.
-pub fn plan(
+pub(crate) fn plan(
     inv: &Invocation,
     facts: &Facts,
     call: &ProjectCall,

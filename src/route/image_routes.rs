@@ -28,7 +28,7 @@ use crate::route::plan::{After, AfterAction, DigestCheck, Plan, Step};
 use crate::route::records::{normalize, repository, ImageRecord, RanOn};
 
 /// What works in a BuildKit pod, for the no-daemon messages.
-pub const WHAT_WORKS: &str = "what works here: `docker build` (on BuildKit), `docker tag`, `docker push`, `docker save`, `docker images`, `docker rmi`, `docker image inspect` (on the records of those builds), `docker login`, `docker logout`";
+pub(crate) const WHAT_WORKS: &str = "what works here: `docker build` (on BuildKit), `docker tag`, `docker push`, `docker save`, `docker images`, `docker rmi`, `docker image inspect` (on the records of those builds), `docker login`, `docker logout`";
 
 /// Commands that need a container runtime (a daemon): in a BuildKit pod they exit 125.
 const RUNTIME_COMMANDS: &[&str] = &[
@@ -74,7 +74,7 @@ const RUNTIME_COMPOSE: &[&str] = &[
 /// Whether this machine is a BuildKit pod as far as the facts tell: no docker client, and
 /// BuildKit there (its client, the daemonless script, or an address).
 #[must_use]
-pub fn buildkit_pod(facts: &Facts) -> bool {
+pub(crate) fn buildkit_pod(facts: &Facts) -> bool {
     let bk = &facts.buildkit;
     facts.clients.is_empty()
         && (bk.buildctl.is_some()
@@ -85,7 +85,7 @@ pub fn buildkit_pod(facts: &Facts) -> bool {
 
 /// In a BuildKit pod, a call that needs a container runtime: the error it ends with.
 #[must_use]
-pub fn needs_runtime(inv: &Invocation, facts: &Facts) -> Option<Error> {
+pub(crate) fn needs_runtime(inv: &Invocation, facts: &Facts) -> Option<Error> {
     if !buildkit_pod(facts) {
         return None;
     }
@@ -108,7 +108,7 @@ pub fn needs_runtime(inv: &Invocation, facts: &Facts) -> Option<Error> {
 /// holds any record). With a docker client on PATH, only then is the daemon asked
 /// whether it answers; otherwise the call passes straight through.
 #[must_use]
-pub fn store_names_call(inv: &Invocation, op: ImageOp, records: &[ImageRecord]) -> bool {
+pub(crate) fn store_names_call(inv: &Invocation, op: ImageOp, records: &[ImageRecord]) -> bool {
     if records.is_empty() {
         return false;
     }
@@ -144,7 +144,7 @@ fn reason(facts: &Facts) -> String {
 
 /// The arguments of an image command, read with the command's own small grammar.
 #[derive(Debug, Default)]
-pub struct Args {
+pub(crate) struct Args {
     /// Flags seen (long name), with their value when they take one.
     pub flags: Vec<(&'static str, Option<OsString>)>,
     /// The other arguments, in order.
@@ -154,7 +154,7 @@ pub struct Args {
 impl Args {
     /// The positional arguments as text (image names are text in docker's API).
     #[must_use]
-    pub fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         self.positional
             .iter()
             .map(|p| p.to_string_lossy().into_owned())
@@ -163,12 +163,12 @@ impl Args {
 
     /// Whether the flag `name` (long name) was given.
     #[must_use]
-    pub fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         self.flags.iter().any(|(n, _)| *n == name)
     }
     /// The last value of the flag `name`.
     #[must_use]
-    pub fn value(&self, name: &str) -> Option<&OsString> {
+    pub(crate) fn value(&self, name: &str) -> Option<&OsString> {
         self.flags
             .iter()
             .rev()
@@ -225,7 +225,7 @@ fn usage(why: impl Into<String>, fix: impl Into<String>) -> Error {
 ///
 /// # Errors
 /// [`Error::Image`] naming the flag.
-pub fn parse(inv: &Invocation, op: ImageOp) -> Result<Args> {
+pub(crate) fn parse(inv: &Invocation, op: ImageOp) -> Result<Args> {
     let table = specs(op);
     let words = command_words(inv);
     let mut out = Args::default();
@@ -310,7 +310,7 @@ fn unsupported(words: &str, flag: &str) -> Error {
 
 /// The error for a name that has no record.
 #[must_use]
-pub fn no_record(name: &str) -> Error {
+pub(crate) fn no_record(name: &str) -> Error {
     Error::Image {
         why: format!(
             "no image `{name}` here: there is no Docker daemon, and dockroute has no record of a build named `{name}`"
@@ -332,7 +332,7 @@ fn find<'a>(records: &'a [ImageRecord], name: &str) -> Option<&'a ImageRecord> {
 /// [`Error::Image`] for a name with no record or a flag records cannot answer;
 /// [`Error::Refused`] when BuildKit is needed and not there; [`Error::NoClient`] never
 /// (with no client, the records answer).
-pub fn decide(inv: &Invocation, op: ImageOp, facts: &Facts) -> Result<Plan> {
+pub(crate) fn decide(inv: &Invocation, op: ImageOp, facts: &Facts) -> Result<Plan> {
     if !records_answer(facts) {
         if let Some(first) = facts.clients.first() {
             return Ok(pass_plan(inv, first));

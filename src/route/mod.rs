@@ -11,9 +11,9 @@ pub mod decide;
 #[cfg(test)]
 mod every_flag;
 pub mod facts;
-pub mod image_routes;
+pub(crate) mod image_routes;
 pub mod mode;
-pub mod needs;
+pub(crate) mod needs;
 pub mod nodes;
 pub mod plan;
 pub mod records;

@@ -33,7 +33,7 @@ const SAMPLES: [&[&str]; 3] = [&["build", "."], &["compose", "up", "--build"], &
 /// What doctor reads from the process besides the gathered facts (kept apart so that the
 /// report is a function of its inputs).
 #[derive(Debug, Clone, Default)]
-pub struct Env {
+pub(crate) struct Env {
     /// This executable.
     pub exe: Option<PathBuf>,
     /// The daemon endpoint a plain `docker` would use (credentials redacted).
@@ -46,7 +46,7 @@ pub struct Env {
 
 /// What `docker` resolves to in a shell with this PATH, and whether that is dockroute.
 #[derive(Debug, Clone, Default)]
-pub struct Resolution {
+pub(crate) struct Resolution {
     /// The file a shell would run.
     pub path: Option<PathBuf>,
     /// Whether it is dockroute.
@@ -55,7 +55,7 @@ pub struct Resolution {
 
 /// A line a person may act on, with its fix.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// What is wrong or worth knowing.
     pub problem: String,
     /// What to do.
@@ -64,7 +64,7 @@ pub struct Finding {
 
 /// The three questions, answered in one sentence each.
 #[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Answers {
+pub(crate) struct Answers {
     /// "Which docker runs my build, and why?"
     pub which_docker_builds: String,
     /// "Is BuildKit on?"
@@ -77,7 +77,7 @@ pub struct Answers {
 
 /// `docker build .` as routed now.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct BuildAnswer {
+pub(crate) struct BuildAnswer {
     /// The program that runs.
     pub program: String,
     /// Its version (or name).
@@ -97,7 +97,7 @@ pub struct BuildAnswer {
 /// What this machine offers for building with BuildKit itself: what gathering found
 /// (`unreachable` only for the address checked), the address checked and the route now.
 #[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct BuildKitSection {
+pub(crate) struct BuildKitSection {
     /// `DOCKROUTE_BUILDKIT_HOST`, `BUILDKIT_HOST`, the programs on PATH, and why the
     /// address checked does not answer.
     #[serde(flatten)]
@@ -114,7 +114,7 @@ pub struct BuildKitSection {
 
 /// One BuildKit node and whether it answers.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct NodeState {
+pub(crate) struct NodeState {
     /// Its address.
     pub address: String,
     /// Whether something answers there; `None` when it was not checked (dockroute cannot
@@ -128,7 +128,7 @@ pub struct NodeState {
 
 /// One sample call and its route.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct RouteEntry {
+pub(crate) struct RouteEntry {
     /// `docker build .` …
     pub call: String,
     /// The plan, as `explain --json` prints it; `None` when the call would be refused.
@@ -145,7 +145,7 @@ pub struct RouteEntry {
 
 /// Everything doctor says, computed once.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// The version of this JSON shape (`docs/json.md`).
     pub schema_version: u32,
     /// dockroute's version.
@@ -241,7 +241,7 @@ fn first_line(e: &crate::error::Error) -> String {
 impl Report {
     /// Builds the report: each finding, answer and section from its own function below.
     #[must_use]
-    pub fn new(g: &Gathered, env: &Env, resolution: Resolution) -> Report {
+    pub(crate) fn new(g: &Gathered, env: &Env, resolution: Resolution) -> Report {
         let samples: Vec<Sample> = SAMPLES.iter().map(|s| Sample::decide(s, g)).collect();
         // SAMPLES[0] is `docker build .`, "my build".
         let build = &samples[0];
@@ -741,7 +741,7 @@ fn env_changes(plan: &Plan) -> String {
 
 /// The daemon's answer in words.
 #[must_use]
-pub fn verdict_words(v: &Verdict) -> String {
+pub(crate) fn verdict_words(v: &Verdict) -> String {
     match v {
         Verdict::Forbidden { message, .. } | Verdict::AllCreatesForbidden { message, .. } => {
             message.clone()
