@@ -258,6 +258,7 @@ impl Report {
             .collect();
         let notes = client_problems(g)
             .into_iter()
+            .chain(buildkit_pod(g))
             .chain(runtime_unknown(g))
             .chain(buildctl_missing(g))
             .chain(dead_nodes(g))
@@ -329,11 +330,28 @@ fn not_dockroute(resolution: &Resolution, env: &Env) -> Option<Finding> {
     })
 }
 
-/// Problem: no real client on PATH.
+/// Problem: no real client on PATH — unless this is a BuildKit pod, where none is
+/// expected (the README's pod image has only BuildKit): there it is a note saying what
+/// works. Whether builds do is the build's own finding ([`build_refused`] and the
+/// reachability check), not this one's.
 fn no_client(g: &Gathered) -> Option<Finding> {
+    if crate::route::image_routes::buildkit_pod(&g.facts) {
+        return None;
+    }
     g.facts.clients.is_empty().then(|| Finding {
         problem: g.search.clone().into_error().to_string(),
         fix: "install a Docker CLI (e.g. `apt-get install docker.io`) or add the directory holding the real `docker` to PATH as an absolute path".into(),
+    })
+}
+
+/// Note: a BuildKit pod has no docker client, by design.
+fn buildkit_pod(g: &Gathered) -> Option<Finding> {
+    crate::route::image_routes::buildkit_pod(&g.facts).then(|| Finding {
+        problem: format!(
+            "no docker client on PATH (a BuildKit pod): {}; commands that need a container runtime (`run`, `ps`, `compose up` …) exit 125",
+            crate::route::image_routes::WHAT_WORKS
+        ),
+        fix: "nothing to do for builds; for containers, run the step where a Docker daemon and client are".into(),
     })
 }
 
@@ -1014,6 +1032,55 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("No problems found."), "{text}");
+    }
+
+    #[test]
+    fn a_buildkit_pod_without_a_client_is_no_problem() {
+        let mut g = gathered(
+            Vec::new(),
+            Runtime::NoDaemon {
+                why: "no daemon answered: No such file or directory (os error 2)".into(),
+            },
+            false,
+        );
+        // No client and no BuildKit: nothing builds, a problem.
+        let d = Report::new(&g, &env(), ours());
+        assert!(
+            d.problems
+                .iter()
+                .any(|p| p.problem.contains("no real docker client")),
+            "{:?}",
+            d.problems
+        );
+        // The README's pod: BuildKit's programs, no client. Builds work: no problem.
+        g.facts.buildkit = crate::route::facts::BuildKitFacts {
+            buildctl: Some("/usr/bin/buildctl".into()),
+            daemonless: Some("/usr/bin/buildctl-daemonless.sh".into()),
+            ..crate::route::facts::BuildKitFacts::default()
+        };
+        let d = Report::new(&g, &env(), ours());
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert_eq!(d.buildkit.route_now, "route daemonless, on BuildKit");
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.problem.contains("a BuildKit pod") && n.problem.contains("docker push")),
+            "{:?}",
+            d.notes
+        );
+        // A pod whose BuildKit does not answer still has a problem: the build's own.
+        g.facts.buildkit = crate::route::facts::BuildKitFacts {
+            host: Some("unix:///nowhere.sock".into()),
+            buildctl: Some("/usr/bin/buildctl".into()),
+            unreachable: Some("No such file or directory".into()),
+            checks: vec![crate::route::nodes::NodeCheck {
+                address: "unix:///nowhere.sock".into(),
+                unreachable: Some("No such file or directory".into()),
+            }],
+            ..crate::route::facts::BuildKitFacts::default()
+        };
+        let d = Report::new(&g, &env(), ours());
+        assert!(!d.problems.is_empty());
     }
 
     #[test]
