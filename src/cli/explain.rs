@@ -50,18 +50,25 @@ pub fn run(args: Vec<OsString>, as_json: bool) -> Result<u8> {
     Ok(0)
 }
 
+/// A refusal in words: the error, and its fix when it has one (a printer's own failure,
+/// `no such service: x`, has none: its message is the tool's).
+fn refusal_text(call: &str, e: &crate::error::Error) -> String {
+    let mut s = format!(
+        "`{call}` would be refused with exit code {}: {e}\n",
+        e.exit_code()
+    );
+    if let Some(fix) = e.hint() {
+        s.push_str(&format!("  fix: {fix}\n"));
+    }
+    s
+}
+
 /// The plan (or refusal) in words.
 fn text(inv: &Invocation, g: &Gathered, decision: &Result<Plan>) -> String {
     let call = format!("docker {}", shown(&inv.args));
     let plan = match decision {
         Ok(plan) => plan,
-        Err(e) => {
-            return format!(
-                "`{call}` would be refused with exit code {}: {e}\n  fix: {}\n",
-                e.exit_code(),
-                e.hint().unwrap_or_default()
-            )
-        }
+        Err(e) => return refusal_text(&call, e),
     };
     if let Some(project) = &plan.project {
         return project_text(&call, g, plan, project);
@@ -207,4 +214,32 @@ fn project_text(
         s.push_str(&format!("  note: {bad}\n"));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    #[test]
+    fn a_refusal_without_a_fix_prints_no_empty_fix_line() {
+        let printer = Error::Printer {
+            printer: "docker compose build --print nosuch".into(),
+            code: 1,
+            message: b"no such service: nosuch\n".to_vec(),
+        };
+        let t = refusal_text("docker compose build nosuch", &printer);
+        assert!(
+            t.starts_with("`docker compose build nosuch` would be refused with exit code 1: "),
+            "{t}"
+        );
+        assert!(!t.contains("fix:"), "{t}");
+        let refused = Error::Refused {
+            flag: "--squash".into(),
+            why: "no equivalent".into(),
+            fix: "drop the flag".into(),
+        };
+        let t = refusal_text("docker build --squash .", &refused);
+        assert!(t.ends_with("\n  fix: drop the flag\n"), "{t}");
+    }
 }
