@@ -80,11 +80,14 @@ fn resolved(
             args.insert(args.len() - 1, "--quiet".into());
         }
         let target_inv = Invocation::parse(args);
-        let target_facts = Facts {
+        let mut target_facts = Facts {
             dockerfile: t.dockerfile.clone(),
             project: None,
             ..facts.clone()
         };
+        // Each target's node is chosen by its own context and Dockerfile, as its `docker
+        // build` typed by hand would be.
+        target_facts.buildkit.affinity = t.affinity.clone();
         let plan = crate::route::decide::decide(&target_inv, &target_facts)
             .map_err(|e| in_target(e, name))?;
         notices.extend(plan.notices.iter().map(|n| format!("[{name}] {n}")));
@@ -225,6 +228,7 @@ mod tests {
             image_present: present,
             from_targets: Vec::new(),
             always_build: false,
+            affinity: None,
         }
     }
 
@@ -264,6 +268,56 @@ mod tests {
 
     fn project(p: &Plan) -> &crate::route::plan::ProjectPlan {
         p.project.as_deref().expect("a project plan")
+    }
+
+    #[test]
+    fn each_target_takes_its_own_node_and_skips_the_dead_ones() {
+        use crate::route::nodes::{order, parse_list, Affinity, NodeCheck};
+        let list = "tcp://n1:1234,tcp://n2:1234,tcp://n3:1234";
+        let nodes = parse_list(list);
+        let with = |name: &str| {
+            let mut t = target(name, None);
+            t.affinity = Some(Affinity {
+                context: format!("/p/{name}").into(),
+                dockerfile: Some(format!("/p/{name}/Dockerfile").into()),
+            });
+            t
+        };
+        let (a, b) = (with("a"), with("b"));
+        let first =
+            |t: &ProjectTarget| order(&nodes, &t.affinity.as_ref().unwrap().key())[0].to_string();
+        // The node first in a's order is dead: a goes to its second, b to its first
+        // unless that is the same dead node.
+        let dead = first(&a);
+        let mut f = v2(vec![a.clone(), b.clone()]);
+        f.buildkit.remote = Some(list.into());
+        f.buildkit.buildctl = Some("/usr/bin/buildctl".into());
+        f.buildkit.checks = nodes
+            .iter()
+            .map(|n| NodeCheck {
+                address: n.clone(),
+                unreachable: (*n == dead).then(|| "connection refused".into()),
+            })
+            .collect();
+        let p = decide(&inv(&["compose", "build"]), &f).unwrap();
+        let addr = |name: &str| {
+            let t = project(&p).targets.iter().find(|t| t.name == name).unwrap();
+            assert_eq!(t.plan.route, Route::Remote);
+            let argv = strs(&t.plan.argv);
+            argv[argv.iter().position(|x| x == "--addr").unwrap() + 1].clone()
+        };
+        let order_a = order(&nodes, &a.affinity.as_ref().unwrap().key());
+        assert_eq!(addr("a"), order_a[1]);
+        let order_b = order(&nodes, &b.affinity.as_ref().unwrap().key());
+        let live_b = order_b.iter().find(|n| **n != dead).unwrap();
+        assert_eq!(addr("b"), *live_b);
+        assert!(
+            p.notices
+                .iter()
+                .any(|n| n.starts_with("[a] the BuildKit node") && n.contains(&dead)),
+            "{:?}",
+            p.notices
+        );
     }
 
     #[test]

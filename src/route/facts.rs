@@ -294,6 +294,10 @@ pub struct ProjectTarget {
     /// compose's `pull_policy: build`: `up`/`create`/`run` build it even when its image
     /// exists.
     pub always_build: bool,
+    /// What its build is recognised by when a node of a BuildKit list is chosen (its
+    /// canonical context and Dockerfile); `None` when the context is not a local
+    /// directory.
+    pub affinity: Option<crate::route::nodes::Affinity>,
 }
 
 /// Everything `decide` reads besides the invocation.
