@@ -246,12 +246,13 @@ impl Report {
         // SAMPLES[0] is `docker build .`, "my build".
         let build = &samples[0];
         let first = g.facts.clients.first().map(|c| c.path.as_path());
+        let (unreachable, fallback) = buildkit_unreachable(g, build);
         let problems = [not_dockroute(&resolution, env), no_client(g)]
             .into_iter()
             .flatten()
             .chain(bad_settings(g))
             .chain(no_daemon(g, env))
-            .chain(buildkit_unreachable(g))
+            .chain(unreachable)
             .chain(build.decision.as_ref().ok().and_then(no_builder))
             .chain(build_refused(build))
             .chain(docker_buildkit_not_boolean(g))
@@ -259,6 +260,7 @@ impl Report {
         let notes = client_problems(g)
             .into_iter()
             .chain(buildkit_pod(g))
+            .chain(fallback)
             .chain(runtime_unknown(g))
             .chain(buildctl_missing(g))
             .chain(dead_nodes(g))
@@ -440,13 +442,27 @@ fn checked_address(g: &Gathered) -> Option<String> {
 }
 
 /// Problem: the BuildKit a build would use does not answer.
-fn buildkit_unreachable(g: &Gathered) -> Option<Finding> {
-    let addr = checked_address(g)?;
-    let why = g.facts.buildkit.unreachable.as_ref()?;
-    Some(Finding {
-        problem: format!("the BuildKit at {addr} does not answer: {why}"),
+/// A problem when builds cannot run because of it; when `docker build .` still has a
+/// plan (a dead `BUILDKIT_HOST` with `buildctl-daemonless.sh` on PATH, as in the
+/// `moby/buildkit:rootless` image, which presets the address), a note.
+fn buildkit_unreachable(g: &Gathered, build: &Sample) -> (Option<Finding>, Option<Finding>) {
+    let (Some(addr), Some(why)) = (checked_address(g), g.facts.buildkit.unreachable.as_ref())
+    else {
+        return (None, None);
+    };
+    let problem = format!("the BuildKit at {addr} does not answer: {why}");
+    if build.decision.is_ok() {
+        let note = Finding {
+            problem: format!("{problem}; builds start a private BuildKit with buildctl-daemonless.sh instead"),
+            fix: "nothing to do; to skip the check, set BUILDKIT_HOST to an empty value (`ENV BUILDKIT_HOST=` in the image)".into(),
+        };
+        return (None, Some(note));
+    }
+    let problem = Finding {
+        problem,
         fix: "check that buildkitd runs there and that this machine can reach it (address, port, TLS files)".into(),
-    })
+    };
+    (Some(problem), None)
 }
 
 /// Problem: `docker build .` is refused here.
@@ -1081,6 +1097,19 @@ mod tests {
         };
         let d = Report::new(&g, &env(), ours());
         assert!(!d.problems.is_empty());
+        // The rootless image presets BUILDKIT_HOST; with nothing there and the script on
+        // PATH, builds take a private BuildKit: a note, not a problem.
+        g.facts.buildkit.daemonless = Some("/usr/bin/buildctl-daemonless.sh".into());
+        let d = Report::new(&g, &env(), ours());
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert!(
+            d.notes.iter().any(
+                |n| n.problem.contains("unix:///nowhere.sock does not answer")
+                    && n.problem.contains("buildctl-daemonless.sh instead")
+            ),
+            "{:?}",
+            d.notes
+        );
     }
 
     #[test]
