@@ -145,6 +145,7 @@ pub fn gather(
             env: BuildEnv {
                 docker_buildkit: std::env::var_os("DOCKER_BUILDKIT"),
                 build_args,
+                compose_parallel_limit: std::env::var_os("COMPOSE_PARALLEL_LIMIT"),
             },
             mode,
             secrets: settings.secrets.clone(),

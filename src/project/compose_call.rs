@@ -99,6 +99,9 @@ pub struct ProjectCall {
     pub pull: bool,
     /// `compose build -q/--quiet`: each build quiet too.
     pub quiet: bool,
+    /// compose's own `--parallel N` (before the subcommand): at most N builds at once;
+    /// `None` when not given. compose reads `-1` (its default) as unlimited.
+    pub parallel: Option<i64>,
 }
 
 fn is_value_flag(arg: &[u8], long: &[&str], short: &[u8]) -> bool {
@@ -164,6 +167,12 @@ pub fn only_shows(inv: &Invocation) -> bool {
     }
 }
 
+/// compose's `--parallel` value (an integer; anything else is compose's error to give).
+#[must_use]
+pub fn parse_parallel(v: &[u8]) -> Option<i64> {
+    std::str::from_utf8(v).ok()?.trim().parse().ok()
+}
+
 /// Reads a compose or bake call; `None` for calls that build nothing (`up`/`create`
 /// with `--no-build` included: compose builds nothing then, and neither does dockroute;
 /// and the calls that [`only_shows`]).
@@ -173,6 +182,7 @@ pub fn read(inv: &Invocation) -> Option<ProjectCall> {
         return None;
     }
     let args = &inv.args;
+    let mut parallel = None;
     let at = match inv.kind {
         CommandKind::BuilderBoot(crate::docker::args::BootForm::Bake) => {
             return Some(ProjectCall {
@@ -183,6 +193,7 @@ pub fn read(inv: &Invocation) -> Option<ProjectCall> {
                 no_build: false,
                 pull: false,
                 quiet: false,
+                parallel: None,
             })
         }
         CommandKind::Compose => {
@@ -190,6 +201,11 @@ pub fn read(inv: &Invocation) -> Option<ProjectCall> {
             while let Some(a) = args.get(i).map(|a| a.as_bytes()) {
                 if !a.starts_with(b"-") || a == b"-" {
                     break;
+                }
+                if a == b"--parallel" {
+                    parallel = args.get(i + 1).and_then(|v| parse_parallel(v.as_bytes()));
+                } else if let Some(v) = a.strip_prefix(b"--parallel=") {
+                    parallel = parse_parallel(v);
                 }
                 i += if is_value_flag(a, COMPOSE_VALUE_FLAGS, COMPOSE_VALUE_SHORT) {
                     2
@@ -216,6 +232,7 @@ pub fn read(inv: &Invocation) -> Option<ProjectCall> {
         no_build: false,
         pull: false,
         quiet: false,
+        parallel,
     };
     let mut i = at + 1;
     while let Some(a) = args.get(i).map(|a| a.as_bytes()) {

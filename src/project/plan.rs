@@ -54,6 +54,29 @@ pub fn plan(
     }
 }
 
+/// How many builds may run at once: compose's `--parallel N`, else its
+/// `COMPOSE_PARALLEL_LIMIT`, when positive (a Pipelines docker service has 1 GB of memory
+/// by default: one build at a time can be the user's choice); never more than
+/// [`MAX_PARALLEL`]. compose reads `-1` (and 0) as unlimited.
+fn parallel_bound(call: &ProjectCall, facts: &Facts) -> usize {
+    use std::os::unix::ffi::OsStrExt;
+    if call.sub == Sub::Bake {
+        // bake has no such bound: it starts every build at once.
+        return MAX_PARALLEL;
+    }
+    let limit = call.parallel.or_else(|| {
+        facts
+            .env
+            .compose_parallel_limit
+            .as_deref()
+            .and_then(|v| crate::project::compose_call::parse_parallel(v.as_bytes()))
+    });
+    match limit.map(usize::try_from) {
+        Some(Ok(n)) if n > 0 => n.min(MAX_PARALLEL),
+        _ => MAX_PARALLEL,
+    }
+}
+
 fn resolved(
     inv: &Invocation,
     facts: &Facts,
@@ -126,7 +149,7 @@ fn resolved(
         notices,
         project: Some(Box::new(ProjectPlan {
             printer: printer.to_string(),
-            parallel: plans.len().clamp(1, MAX_PARALLEL),
+            parallel: parallel_bound(call, facts).min(plans.len()).max(1),
             targets: plans,
             skipped: skipped
                 .into_iter()
@@ -318,6 +341,28 @@ mod tests {
             "{:?}",
             p.notices
         );
+    }
+
+    #[test]
+    fn compose_parallel_bounds_the_builds_at_once() {
+        let three = || vec![target("a", None), target("b", None), target("c", None)];
+        let parallel = |args: &[&str], env: Option<&str>| {
+            let mut f = v2(three());
+            f.env.compose_parallel_limit = env.map(OsString::from);
+            project(&decide(&inv(args), &f).unwrap()).parallel
+        };
+        assert_eq!(parallel(&["compose", "build"], None), 3);
+        assert_eq!(parallel(&["compose", "--parallel", "1", "build"], None), 1);
+        assert_eq!(parallel(&["compose", "--parallel=2", "up", "-d"], None), 2);
+        assert_eq!(parallel(&["compose", "--parallel", "-1", "build"], None), 3);
+        assert_eq!(parallel(&["compose", "build"], Some("1")), 1);
+        assert_eq!(
+            parallel(&["compose", "--parallel", "2", "build"], Some("1")),
+            2
+        );
+        assert_eq!(parallel(&["compose", "build"], Some("x")), 3);
+        // bake reads neither.
+        assert_eq!(parallel(&["buildx", "bake"], Some("1")), 3);
     }
 
     #[test]

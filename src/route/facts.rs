@@ -199,6 +199,9 @@ pub struct BuildEnv {
     /// translate the call (the docker CLI takes them from its environment). Unset names
     /// are absent.
     pub build_args: Vec<(OsString, OsString)>,
+    /// `COMPOSE_PARALLEL_LIMIT` as inherited: compose's bound on parallel work, which
+    /// its `--parallel` flag overrides.
+    pub compose_parallel_limit: Option<OsString>,
 }
 
 impl BuildEnv {
