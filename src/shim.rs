@@ -2,8 +2,11 @@
 //!
 //! The hot path — any call that is not build-like or compose — is: check the hop counter,
 //! parse the global flags, find the first real client, exec it. No probe, no cache, no
-//! logger unless `DOCKROUTE_LOG` is set. Routed calls gather facts, decide, print the
-//! reroute line, and exec (or run the `--push` sequence).
+//! logger unless `DOCKROUTE_LOG` is set. Most such calls never reach this module: the
+//! lean pass-through (`crate::fast_path`) takes them before dockroute's runtime starts,
+//! and this path runs for the ones it leaves (`DOCKROUTE_LOG` set, no `/proc`, …).
+//! Routed calls gather facts, decide, print the reroute line, and exec (or run the
+//! `--push` sequence).
 
 use std::ffi::OsString;
 
@@ -48,6 +51,9 @@ fn try_run(args: Vec<OsString>) -> Result<u8> {
     if let CommandKind::Image(op) = inv.kind {
         return image_call(&inv, op, &guard);
     }
+    // A plain `Other` call usually never gets here: the lean pass-through
+    // (crate::fast_path) execs it before dockroute's runtime starts. A command this branch
+    // treats differently must be listed in fast_path::FULL_PATH_COMMANDS.
     if inv.kind == CommandKind::Other {
         let first = match discovery::first_client(std::env::var_os("PATH").as_deref(), &guard) {
             Ok(first) => first,

@@ -137,15 +137,7 @@ fn text(inv: &Invocation, g: &Gathered, decision: &Result<Plan>) -> String {
         }
         None => {}
     }
-    if let Some(reason) = &plan.reason {
-        s.push_str(&format!("  because: {reason}\n"));
-    }
-    for n in &plan.notices {
-        s.push_str(&format!("  note: {n}\n"));
-    }
-    for bad in &g.settings.bad {
-        s.push_str(&format!("  note: {bad}\n"));
-    }
+    s.push_str(&closing_lines(plan, g));
     s
 }
 
@@ -204,6 +196,13 @@ fn project_text(
     for (name, why) in &project.skipped {
         s.push_str(&format!("  not built: {name} — {why}\n"));
     }
+    s.push_str(&closing_lines(plan, g));
+    s
+}
+
+/// The lines every explanation ends with: why, each notice, each setting not understood.
+fn closing_lines(plan: &Plan, g: &Gathered) -> String {
+    let mut s = String::new();
     if let Some(reason) = &plan.reason {
         s.push_str(&format!("  because: {reason}\n"));
     }

@@ -576,6 +576,53 @@ fn classify<T: AsRef<FlagSpec>>(
     Some((uses, i + 1))
 }
 
+/// The index of the command word (what [`Invocation::parse`] calls `command_at`) in a
+/// docker argument list without argv\[0\] (`len` arguments, `arg(i)` the i-th), read with
+/// the global flags' table as `parse` reads it, but without allocating: the view of the
+/// grammar that the lean pass-through ([`crate::fast_path`]) has before anything is set
+/// up. A unit test holds it to `parse` over every short combination of tricky arguments.
+#[inline(always)] // part of the lean path's one function (see fast_path)
+pub(crate) fn command_at<'a>(len: usize, arg: impl Fn(usize) -> &'a [u8]) -> usize {
+    let mut i = 0;
+    while i < len {
+        match flag_extent(arg(i), i + 1 < len, GLOBAL_FLAGS) {
+            Some(n) => i += n,
+            None => break,
+        }
+    }
+    i
+}
+
+/// How many arguments the flag `a` spans (1, or 2 when its value is the next argument and
+/// there is one), or `None` when `a` is not a flag: [`classify`]'s reading of `a`, without
+/// building its [`FlagUse`]s.
+#[inline(always)]
+fn flag_extent<T: AsRef<FlagSpec>>(a: &[u8], has_next: bool, table: &[T]) -> Option<usize> {
+    let takes_next = |arity| usize::from(arity == Arity::Value && has_next) + 1;
+    if a.len() < 2 || a[0] != b'-' || a == b"--" {
+        return None;
+    }
+    if let Some(body) = a.strip_prefix(b"--") {
+        if body.contains(&b'=') {
+            return Some(1);
+        }
+        return Some(lookup_long(table, body).map_or(1, |f| takes_next(f.arity)));
+    }
+    for (j, c) in a.iter().enumerate().skip(1) {
+        let Some(info) = lookup_short(table, *c) else {
+            return Some(1);
+        };
+        let rest = &a[j + 1..];
+        match info.arity {
+            Arity::Value if rest.is_empty() => return Some(takes_next(Arity::Value)),
+            Arity::Value => return Some(1),
+            Arity::Bool if rest.starts_with(b"=") => return Some(1),
+            Arity::Bool => {}
+        }
+    }
+    Some(1)
+}
+
 /// Scans flags from `from` until the first non-flag word (or `--`).
 /// Returns the flags and the index of that word.
 fn scan_flags<T: AsRef<FlagSpec>>(
@@ -667,6 +714,63 @@ mod tests {
             (&["build", "."], false),
         ] {
             assert_eq!(inv(args).compose_builds(), builds, "{args:?}");
+        }
+    }
+
+    /// The lean path's allocation-free reading finds the command word where `parse` does,
+    /// for every list of up to three arguments drawn from flags of each shape.
+    #[test]
+    fn command_at_agrees_with_parse() {
+        let pool = [
+            "ps",
+            "build",
+            "-H",
+            "-Hx",
+            "-H=x",
+            "--host",
+            "--host=x",
+            "-D",
+            "-Dl",
+            "-DH",
+            "-DHx",
+            "-Dx",
+            "-D=1",
+            "-c",
+            "--config",
+            "--debug",
+            "--debug=false",
+            "--tls",
+            "--unknown",
+            "--unknown=1",
+            "-",
+            "--",
+            "-v",
+            "-h",
+            "--log-level",
+            "-l",
+            "",
+            "-\u{e9}",
+            "--\u{e9}",
+        ];
+        let mut lists: Vec<Vec<&str>> = vec![Vec::new()];
+        for _ in 0..3 {
+            let longer: Vec<Vec<&str>> = lists
+                .iter()
+                .filter(|l| l.len() == lists.last().unwrap().len())
+                .flat_map(|l| {
+                    pool.iter().map(move |p| {
+                        let mut l = l.clone();
+                        l.push(p);
+                        l
+                    })
+                })
+                .collect();
+            lists.extend(longer);
+        }
+        assert!(lists.len() > 20_000);
+        for l in &lists {
+            let want = inv(l).command_at;
+            assert_eq!(command_at(l.len(), |i| l[i].as_bytes()), want, "{l:?}");
         }
     }
 

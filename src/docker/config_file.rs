@@ -11,8 +11,7 @@
 //! [`crate::docker::config`] reads the same file for routing; this module is the only
 //! one that writes it.
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -120,27 +119,8 @@ pub fn save(dir: &Path, config: &Value) -> Result<(), String> {
     let base = file
         .file_name()
         .map_or_else(|| FILE_NAME.into(), |n| n.to_string_lossy().into_owned());
-    let (tmp, mut out) = (0..100u32)
-        .find_map(|i| {
-            let tmp = parent.join(format!(".{base}.{}.{i}.tmp", std::process::id()));
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)
-                .ok()
-                .map(|f| (tmp, f))
-        })
-        .ok_or_else(|| format!("cannot create a temporary file in {}", parent.display()))?;
-    let written = out
-        .write_all(&text)
-        .and_then(|()| out.set_permissions(std::fs::Permissions::from_mode(0o600)))
-        .and_then(|()| out.sync_all())
-        .and_then(|()| std::fs::rename(&tmp, &file));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(failed("write", &file, e));
-    }
+    crate::atomic_file::write(parent, &base, &text, crate::atomic_file::Durability::Sync)
+        .map_err(|e| failed("write", &file, e))?;
     Ok(())
 }
 

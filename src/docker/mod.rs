@@ -5,9 +5,9 @@
 //!
 //! Everything here is either pure or reads only the CLI's own files (`config.json`, the
 //! context store, plugin directories) and the Dockerfile of a build. It imports nothing
-//! from the rest of the crate except [`crate::error`] and [`crate::net`] (an endpoint's
-//! HTTP address, credentials masked in URLs), which import nothing above them, so every
-//! other layer may use it.
+//! from the rest of the crate except [`crate::error`], [`crate::atomic_file`] and
+//! [`crate::net`] (an endpoint's HTTP address, credentials masked in URLs), which import
+//! nothing above them, so every other layer may use it.
 
 pub mod args;
 pub mod build_flags;

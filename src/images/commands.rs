@@ -58,11 +58,7 @@ pub fn records() -> Vec<ImageRecord> {
 /// [`Error::Image`]: a name with no record, a store that cannot be changed.
 pub fn answer(inv: &Invocation, op: ImageOp) -> Result<u8> {
     let args = image_routes::parse(inv, op)?;
-    let names: Vec<String> = args
-        .positional
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
+    let names = args.names();
     match op {
         ImageOp::Tag => {
             let (src, dst) = (normalize(&names[0]), normalize(&names[1]));

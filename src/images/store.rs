@@ -18,7 +18,7 @@
 //!   nothing here prints a record.
 
 use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -184,25 +184,12 @@ impl Store {
             version: VERSION,
             records: records.to_vec(),
         })?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let tmp = self
-            .dir
-            .join(format!(".{FILE}.part-{}-{nanos}", std::process::id()));
-        let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&bytes)?;
-            std::fs::rename(&tmp, self.file())
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        crate::atomic_file::write(
+            &self.dir,
+            FILE,
+            &bytes,
+            crate::atomic_file::Durability::Rename,
+        )
     }
 }
 

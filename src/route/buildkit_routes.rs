@@ -219,11 +219,7 @@ pub(super) fn buildkit(
 fn node_for(list: &str, facts: &Facts, setting: &str) -> Result<Choice> {
     let bk = &facts.buildkit;
     let all = nodes::parse_list(list);
-    let key = bk
-        .affinity
-        .as_ref()
-        .map(nodes::Affinity::key)
-        .unwrap_or_default();
+    let key = bk.affinity_key();
     nodes::choose(&all, &key, &bk.checks).map_err(|dead| match dead.as_slice() {
         [(addr, why)] => Error::Refused {
             flag: format!("--addr {addr}"),

@@ -241,6 +241,18 @@ pub struct BuildKitFacts {
     pub checks: Vec<crate::route::nodes::NodeCheck>,
 }
 
+impl BuildKitFacts {
+    /// What orders the nodes for this build: its affinity's key, empty when the build
+    /// has none (one node is then as good as another).
+    #[must_use]
+    pub fn affinity_key(&self) -> Vec<u8> {
+        self.affinity
+            .as_ref()
+            .map(crate::route::nodes::Affinity::key)
+            .unwrap_or_default()
+    }
+}
+
 /// The Dockerfile a build would use, and the BuildKit-only syntax found in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DockerfileScan {

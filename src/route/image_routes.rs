@@ -152,6 +152,15 @@ pub struct Args {
 }
 
 impl Args {
+    /// The positional arguments as text (image names are text in docker's API).
+    #[must_use]
+    pub fn names(&self) -> Vec<String> {
+        self.positional
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect()
+    }
+
     /// Whether the flag `name` (long name) was given.
     #[must_use]
     pub fn has(&self, name: &str) -> bool {
@@ -342,11 +351,7 @@ pub fn decide(inv: &Invocation, op: ImageOp, facts: &Facts) -> Result<Plan> {
             ..Plan::new(Route::Records, words.clone(), PathBuf::new(), argv)
         }
     };
-    let names: Vec<String> = args
-        .positional
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
+    let names = args.names();
     match op {
         ImageOp::Tag => {
             let [src, dst] = names.as_slice() else {

@@ -13,6 +13,7 @@ mod cli;
 mod compose;
 mod daemonless;
 mod discovery;
+mod fast_path;
 mod login;
 mod nodes;
 mod packaging;

@@ -658,11 +658,7 @@ fn node_states(g: &Gathered, list: Option<&str>) -> Vec<NodeState> {
     };
     let bk = &g.facts.buildkit;
     let all = nodes::parse_list(list);
-    let key = bk
-        .affinity
-        .as_ref()
-        .map(nodes::Affinity::key)
-        .unwrap_or_default();
+    let key = bk.affinity_key();
     let chosen = nodes::choose(&all, &key, &bk.checks)
         .ok()
         .map(|c| c.address);
