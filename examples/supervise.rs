@@ -43,6 +43,7 @@ fn step(words: &[OsString]) -> Option<Step> {
         stdout_to_stderr: false,
         prefix: None,
         cwd: None,
+        hold_stderr: false,
     })
 }
 

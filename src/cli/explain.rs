@@ -50,18 +50,25 @@ pub(crate) fn run(args: Vec<OsString>, as_json: bool) -> Result<u8> {
     Ok(0)
 }
 
+/// A refusal in words: the error, and its fix when it has one (a printer's own failure,
+/// `no such service: x`, has none: its message is the tool's).
+fn refusal_text(call: &str, e: &crate::error::Error) -> String {
+    let mut s = format!(
+        "`{call}` would be refused with exit code {}: {e}\n",
+        e.exit_code()
+    );
+    if let Some(fix) = e.hint() {
+        s.push_str(&format!("  fix: {fix}\n"));
+    }
+    s
+}
+
 /// The plan (or refusal) in words.
 fn text(inv: &Invocation, g: &Gathered, decision: &Result<Plan>) -> String {
     let call = format!("docker {}", shown(&inv.args));
     let plan = match decision {
         Ok(plan) => plan,
-        Err(e) => {
-            return format!(
-                "`{call}` would be refused with exit code {}: {e}\n  fix: {}\n",
-                e.exit_code(),
-                e.hint().unwrap_or_default()
-            )
-        }
+        Err(e) => return refusal_text(&call, e),
     };
     if let Some(project) = &plan.project {
         return project_text(&call, g, plan, project);
@@ -134,6 +141,23 @@ fn text(inv: &Invocation, g: &Gathered, decision: &Result<Plan>) -> String {
     s
 }
 
+/// A project's first line: how many targets it builds and how many at once, or that it
+/// builds nothing (`compose up` with every image in the daemon).
+fn project_headline(call: &str, project: &crate::route::plan::ProjectPlan, then: &str) -> String {
+    match project.targets.len() {
+        0 => format!(
+            "`{call}` would build nothing, resolved with `{}`{then}.\n",
+            project.printer
+        ),
+        n => format!(
+            "`{call}` would build {n} target{} resolved with `{}` (at most {} at once){then}.\n",
+            if n == 1 { "" } else { "s" },
+            project.printer,
+            project.parallel,
+        ),
+    }
+}
+
 /// A project's plan: one line per target with its route, client and builder.
 fn project_text(
     call: &str,
@@ -146,13 +170,7 @@ fn project_text(
     } else {
         String::new()
     };
-    let mut s = format!(
-        "`{call}` would build {} target{} resolved with `{}` (at most {} at once){then}.\n",
-        project.targets.len(),
-        if project.targets.len() == 1 { "" } else { "s" },
-        project.printer,
-        project.parallel,
-    );
+    let mut s = project_headline(call, project, &then);
     for t in &project.targets {
         let p = &t.plan;
         let builder = p
@@ -206,4 +224,60 @@ fn closing_lines(plan: &Plan, g: &Gathered) -> String {
         s.push_str(&format!("  note: {bad}\n"));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    #[test]
+    fn a_project_with_nothing_to_build_says_so() {
+        let mut project = crate::route::plan::ProjectPlan {
+            printer: "docker compose build --print".into(),
+            targets: Vec::new(),
+            skipped: vec![("app".into(), "its image is in the daemon already".into())],
+            parallel: 1,
+            then_run: true,
+        };
+        let then = ", then run `docker compose up --no-build -d`";
+        assert_eq!(
+            project_headline("docker compose up -d", &project, then),
+            "`docker compose up -d` would build nothing, resolved with `docker compose build --print`, then run `docker compose up --no-build -d`.\n"
+        );
+        project.targets.push(crate::route::plan::TargetPlan {
+            name: "app".into(),
+            plan: Plan::new(
+                Route::Mounted,
+                "build",
+                "/usr/bin/docker".into(),
+                Vec::new(),
+            ),
+            after: Vec::new(),
+        });
+        assert!(project_headline("docker compose up -d", &project, then)
+            .starts_with("`docker compose up -d` would build 1 target resolved with `docker compose build --print` (at most 1 at once)"));
+    }
+
+    #[test]
+    fn a_refusal_without_a_fix_prints_no_empty_fix_line() {
+        let printer = Error::Printer {
+            printer: "docker compose build --print nosuch".into(),
+            code: 1,
+            message: b"no such service: nosuch\n".to_vec(),
+        };
+        let t = refusal_text("docker compose build nosuch", &printer);
+        assert!(
+            t.starts_with("`docker compose build nosuch` would be refused with exit code 1: "),
+            "{t}"
+        );
+        assert!(!t.contains("fix:"), "{t}");
+        let refused = Error::Refused {
+            flag: "--squash".into(),
+            why: "no equivalent".into(),
+            fix: "drop the flag".into(),
+        };
+        let t = refusal_text("docker build --squash .", &refused);
+        assert!(t.ends_with("\n  fix: drop the flag\n"), "{t}");
+    }
 }

@@ -149,6 +149,7 @@ fn stages(plan: &Plan, prefix: Option<&str>) -> Vec<supervise::Stage> {
         stdout_to_stderr,
         prefix: prefix.map(str::to_string),
         cwd: plan.cwd.clone(),
+        hold_stderr: false,
     };
     let main = step(
         &Step {
@@ -160,7 +161,15 @@ fn stages(plan: &Plan, prefix: Option<&str>) -> Vec<supervise::Stage> {
     // `docker load` reports what it loaded on stdout; `docker build` prints nothing there
     // (or, with -q, only the image ID), so its words go to stderr with the progress.
     let mut stages = vec![match &plan.load {
-        Some(load) => supervise::Stage::Pipe(main, step(load, true)),
+        // What `docker load` says of a stream a failed build cut short is noise under the
+        // build's error: shown only when the build succeeded.
+        Some(load) => supervise::Stage::Pipe(
+            main,
+            supervise::Step {
+                hold_stderr: true,
+                ..step(load, true)
+            },
+        ),
         None => supervise::Stage::One(main),
     }];
     // Follow-ups (`docker push` of the --push emulation) report progress, not output.

@@ -40,6 +40,9 @@
 //! - Nothing is written to stdout on the supervisor's own account (a prefixed step's
 //!   output lines are relayed whole, one write each, to stdout or stderr); the calling
 //!   thread's signal mask is restored on return.
+//! - A consumer marked [`Step::hold_stderr`] has its stderr shown when its stage ends, and
+//!   only if its producer succeeded: its complaint about a cut-short stream never follows
+//!   the producer's real error.
 //! - [`run_jobs`] (a project's builds) runs several such runs at once, each in threads of
 //!   its own, at most a bound together, each job after those it waits for. Every run in
 //!   progress is registered with the relay, so a signal reaches every running job's group;
@@ -96,6 +99,11 @@ pub struct Step {
     pub prefix: Option<String>,
     /// The working directory; `None`: the caller's.
     pub cwd: Option<PathBuf>,
+    /// A pipe's consumer only: keep its stderr until the stage ends and show it only when
+    /// the producer succeeded. A consumer fed a stream its failed producer cut short says
+    /// so in its own words (`docker load`: `open …/repositories: no such file or
+    /// directory`), which would be the last line under the producer's real error.
+    pub hold_stderr: bool,
 }
 
 /// What runs at once, in its own process group.
@@ -234,6 +242,7 @@ impl Run<'_> {
             }
         };
 
+        let held = hold_stderr(&mut children, second);
         let relays = relay_output(&mut children, first, second);
         let tx = self.events.tx.clone();
         let waiter = std::thread::Builder::new()
@@ -268,6 +277,9 @@ impl Run<'_> {
         self.clear_group(pgid);
         // The group is empty, so every write end is closed: the relays end.
         relays.into_iter().for_each(|r| drop(r.join()));
+        if let Some(held) = held {
+            held.release(statuses.first().is_some_and(ExitStatus::success));
+        }
         Ok(statuses)
     }
 
@@ -344,6 +356,60 @@ fn spawn(
         Ok(consumer) => Ok((vec![producer, consumer], pgid)),
         Err(e) => Err((exec_err(step, e), Some((producer, pgid)))),
     }
+}
+
+/// A consumer's stderr kept until its stage ends ([`Step::hold_stderr`]).
+struct Held {
+    /// The thread reading it to its end.
+    reader: std::thread::JoinHandle<Vec<u8>>,
+    /// The prefix its lines get when shown.
+    prefix: Option<String>,
+}
+
+impl Held {
+    /// Shows what the consumer wrote when its producer succeeded; otherwise drops it (the
+    /// producer's error is the one that counts).
+    fn release(self, producer_ok: bool) {
+        use std::io::Write;
+        let text = self.reader.join().unwrap_or_default();
+        if !producer_ok {
+            if !text.is_empty() {
+                tracing::debug!(
+                    bytes = text.len(),
+                    "the consumer's stderr withheld: its producer failed"
+                );
+            }
+            return;
+        }
+        match &self.prefix {
+            Some(prefix) => relay_lines(&text[..], prefix, |line| {
+                let _ = std::io::stderr().lock().write_all(line);
+            }),
+            None => {
+                let _ = std::io::stderr().lock().write_all(&text);
+            }
+        }
+    }
+}
+
+/// Takes the consumer's stderr when it is to be held, with a thread reading it (started
+/// from a thread that blocks the forwarded signals, so it blocks them too). Should the
+/// thread not start, the stream goes to the relays as usual (prefixed) or is dropped.
+fn hold_stderr(children: &mut [Child], second: Option<&Step>) -> Option<Held> {
+    let step = second.filter(|s| s.hold_stderr)?;
+    let mut err = children.get_mut(1)?.stderr.take()?;
+    let reader = std::thread::Builder::new()
+        .name("supervise-hold".into())
+        .spawn(move || {
+            let mut text = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut err, &mut text);
+            text
+        })
+        .ok()?;
+    Some(Held {
+        reader,
+        prefix: step.prefix.clone(),
+    })
 }
 
 /// Starts a relay thread for each output stream of a prefixed step ([`Step::prefix`]):
@@ -550,6 +616,9 @@ fn command(step: &Step, guard: &SelfGuard, pgid: i32, mask: SigSet) -> Command {
             cmd.stdout(Stdio::from(fd));
         }
     }
+    if step.hold_stderr {
+        cmd.stderr(Stdio::piped());
+    }
     cmd
 }
 
@@ -710,6 +779,7 @@ mod tests {
             stdout_to_stderr: false,
             prefix: None,
             cwd: None,
+            hold_stderr: false,
         }
     }
 
@@ -898,6 +968,7 @@ mod tests {
             stdout_to_stderr: false,
             prefix: None,
             cwd: None,
+            hold_stderr: false,
         };
         let save = sh(&format!(
             "cat > {0}; (trap '' TERM; grep '^SigIgn:' /proc/self/status) >> {0}",

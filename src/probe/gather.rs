@@ -22,7 +22,7 @@ use crate::probe::discovery::{self, SearchReport};
 use crate::probe::mounts::MountPoints;
 use crate::probe::runtime::{self, RuntimeReport};
 use crate::probe::settings::Settings;
-use crate::route::facts::{BuildEnv, DockerfileScan, Facts};
+use crate::route::facts::{BuildEnv, DockerfileScan, Facts, ProjectFacts};
 use crate::route::mode::Mode;
 use crate::route::mode::Route;
 use crate::route::nodes::{self, Affinity};
@@ -124,6 +124,20 @@ pub(crate) fn gather(
                 guard,
             ))
         });
+    if matches!(project, Some(ProjectFacts::Resolved { .. })) && bk.checks.is_empty() {
+        // A project's targets are builds with orders of their own (each its context and
+        // Dockerfile): every node of the list is checked, all at once, so each target
+        // skips the dead ones as its `docker build` would.
+        let addr =
+            crate::route::needs::buildkit_address(&bk, mode, runtime.as_ref().map(|r| &r.runtime))
+                .map(str::to_string);
+        if let Some(list) = addr {
+            let all = nodes::parse_list(&list);
+            let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+            bk.checks = buildkit::check(&refs, settings.daemon_timeout, true);
+            bk.unreachable = buildkit::none_answers(&bk.checks);
+        }
+    }
     Ok(Gathered {
         facts: Facts {
             clients,
@@ -131,6 +145,7 @@ pub(crate) fn gather(
             env: BuildEnv {
                 docker_buildkit: std::env::var_os("DOCKER_BUILDKIT"),
                 build_args,
+                compose_parallel_limit: std::env::var_os("COMPOSE_PARALLEL_LIMIT"),
             },
             mode,
             secrets: settings.secrets.clone(),

@@ -24,6 +24,7 @@ use crate::probe::spawn::{self, Capture};
 use crate::project::bake;
 use crate::project::compose_call::{ProjectCall, Sub};
 use crate::route::facts::{Client, DockerfileScan, ProjectFacts, ProjectTarget};
+use crate::route::nodes::Affinity;
 
 /// Bound on the printer (compose 2.40.3 printed in 0.17–0.85 s here; a project with
 /// remote includes fetches them first).
@@ -168,13 +169,14 @@ pub(crate) fn resolve(
         .iter()
         .zip(presence)
         .map(|(t, image_present)| {
-            let (dockerfile, from) = scan_target(inv, t, &targets, &cwd);
+            let (dockerfile, from, affinity) = scan_target(inv, t, &targets, &cwd);
             ProjectTarget {
                 target: t.clone(),
                 dockerfile,
                 image_present,
                 from_targets: from,
                 always_build: always_build.contains(&t.name),
+                affinity,
             }
         })
         .collect();
@@ -233,20 +235,22 @@ fn pull_policy_build(f: &spawn::Finished) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The Dockerfile scan of a target's `docker build`, and the targets its `FROM` lines name.
+/// The Dockerfile scan of a target's `docker build`, the targets its `FROM` lines name,
+/// and its node affinity (its context and Dockerfile, canonical).
 fn scan_target(
     inv: &Invocation,
     t: &bake::Target,
     all: &[bake::Target],
     cwd: &Path,
-) -> (Option<DockerfileScan>, Vec<String>) {
+) -> (Option<DockerfileScan>, Vec<String>, Option<Affinity>) {
     let Ok(args) = crate::project::build_argv::build_args(inv.global_args(), t, all) else {
-        return (None, Vec::new());
+        return (None, Vec::new(), None);
     };
     let target_inv = Invocation::parse(args);
     let Some(call) = target_inv.build_call() else {
-        return (None, Vec::new());
+        return (None, Vec::new(), None);
     };
+    let affinity = crate::probe::buildkit::affinity(&call, &target_inv.args, cwd);
     let scan = crate::probe::gather::scan_dockerfile(&target_inv, &call);
     let from = match crate::docker::dockerfile::locate(&call, &target_inv.args, cwd) {
         crate::docker::dockerfile::Location::File(path) => std::fs::read(&path)
@@ -265,7 +269,7 @@ fn scan_target(
             .unwrap_or_default(),
         crate::docker::dockerfile::Location::NotLocal => Vec::new(),
     };
-    (scan, from)
+    (scan, from, affinity)
 }
 
 /// `name` and `name:latest` are one image.

@@ -76,6 +76,16 @@ pub(crate) fn build_args(
     t: &Target,
     targets: &[Target],
 ) -> Result<Vec<OsString>, Error> {
+    if t.unknown.iter().any(|f| f == "call") {
+        // What `bake --check` and `--call check|outline|targets` print in the target: a
+        // request for build checks, which run on a BuildKit builder, not a build.
+        return Err(refuse(
+            t,
+            "call",
+            "build checks (`docker buildx bake --check`, `--call check|outline|targets`, or a target's `call`) run on buildx's builder, which here means a privileged BuildKit container",
+            "drop `--check`/`--call` to build, or run the checks on runtime v3 (`runtime: cloud: version: \"3\"`), where bake runs as is",
+        ));
+    }
     if let Some(field) = t.unknown.first() {
         return Err(refuse(
             t,
@@ -311,5 +321,21 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("dockerfile-inline"));
+        // `bake --check` prints `"call": "check"` in every target: the refusal says so.
+        let t = Target {
+            name: "z".into(),
+            unknown: vec!["attest".into(), "call".into()],
+            ..Target::default()
+        };
+        let e = build_args(&[], &t, &[]).unwrap_err();
+        assert!(
+            e.to_string().contains("refused `target z, field call`")
+                && e.to_string().contains("--check"),
+            "{e}"
+        );
+        assert!(
+            e.hint().unwrap_or_default().contains("drop `--check`"),
+            "{e:?}"
+        );
     }
 }

@@ -99,6 +99,9 @@ pub(crate) struct ProjectCall {
     pub pull: bool,
     /// `compose build -q/--quiet`: each build quiet too.
     pub quiet: bool,
+    /// compose's own `--parallel N` (before the subcommand): at most N builds at once;
+    /// `None` when not given. compose reads `-1` (its default) as unlimited.
+    pub parallel: Option<i64>,
 }
 
 fn is_value_flag(arg: &[u8], long: &[&str], short: &[u8]) -> bool {
@@ -109,11 +112,77 @@ fn is_value_flag(arg: &[u8], long: &[&str], short: &[u8]) -> bool {
     arg.len() == 2 && arg[0] == b'-' && short.contains(&arg[1])
 }
 
+/// `docker buildx bake` flags that make it print instead of build: the resolved
+/// definition (`--print`) or the targets and variables (`--list TYPE`, buildx 0.18's
+/// `--list-targets`/`--list-variables`). None of them boots a builder.
+const BAKE_SHOWING: &[&str] = &["--print", "--list", "--list-targets", "--list-variables"];
+
+/// Whether `arg` is one of `names`, alone or as `NAME=VALUE` (but not `NAME=false`).
+fn is_one_of(arg: &[u8], names: &[&str]) -> bool {
+    names.iter().any(|n| {
+        let n = n.as_bytes();
+        arg == n
+            || arg
+                .strip_prefix(n)
+                .and_then(|rest| rest.strip_prefix(b"="))
+                .is_some_and(|v| v != b"false")
+    })
+}
+
+/// Whether a compose or bake call only shows what it would do and builds nothing:
+/// `docker buildx bake --print`/`--list`, `docker compose build --print`, and compose's
+/// `--dry-run` (before or after the subcommand). They reach no builder and no daemon
+/// (checked on the strict test daemon: not one request), so they pass through, and the
+/// user gets the tool's own output.
+#[must_use]
+pub(crate) fn only_shows(inv: &Invocation) -> bool {
+    let args = &inv.args;
+    let until_dashes = |from: usize| {
+        args.get(from..)
+            .unwrap_or_default()
+            .iter()
+            .map(|a| a.as_bytes())
+            .take_while(|a| *a != b"--")
+    };
+    match inv.kind {
+        CommandKind::BuilderBoot(crate::docker::args::BootForm::Bake) => {
+            until_dashes(inv.rest_at).any(|a| is_one_of(a, BAKE_SHOWING))
+        }
+        CommandKind::Compose => {
+            let sub = inv.compose_subcommand().map(OsStr::as_bytes);
+            let mut words = until_dashes(inv.rest_at).skip_while(|a| Some(*a) != sub);
+            let before = until_dashes(inv.rest_at).take_while(|a| Some(*a) != sub);
+            let after: Vec<&[u8]> = match words.next() {
+                // `run SERVICE COMMAND…`: the command's own words are not compose's (a
+                // flag's value also ends the scan: only ever toward building).
+                Some(b"run") => words.take_while(|a| a.starts_with(b"-")).collect(),
+                _ => words.collect(),
+            };
+            before.chain(after).any(|a| {
+                is_one_of(a, &["--dry-run"])
+                    || (sub == Some(b"build") && is_one_of(a, &["--print"]))
+            })
+        }
+        _ => false,
+    }
+}
+
+/// compose's `--parallel` value (an integer; anything else is compose's error to give).
+#[must_use]
+pub(crate) fn parse_parallel(v: &[u8]) -> Option<i64> {
+    std::str::from_utf8(v).ok()?.trim().parse().ok()
+}
+
 /// Reads a compose or bake call; `None` for calls that build nothing (`up`/`create`
-/// with `--no-build` included: compose builds nothing then, and neither does dockroute).
+/// with `--no-build` included: compose builds nothing then, and neither does dockroute;
+/// and the calls that [`only_shows`]).
 #[must_use]
 pub(crate) fn read(inv: &Invocation) -> Option<ProjectCall> {
+    if only_shows(inv) {
+        return None;
+    }
     let args = &inv.args;
+    let mut parallel = None;
     let at = match inv.kind {
         CommandKind::BuilderBoot(crate::docker::args::BootForm::Bake) => {
             return Some(ProjectCall {
@@ -124,6 +193,7 @@ pub(crate) fn read(inv: &Invocation) -> Option<ProjectCall> {
                 no_build: false,
                 pull: false,
                 quiet: false,
+                parallel: None,
             })
         }
         CommandKind::Compose => {
@@ -131,6 +201,11 @@ pub(crate) fn read(inv: &Invocation) -> Option<ProjectCall> {
             while let Some(a) = args.get(i).map(|a| a.as_bytes()) {
                 if !a.starts_with(b"-") || a == b"-" {
                     break;
+                }
+                if a == b"--parallel" {
+                    parallel = args.get(i + 1).and_then(|v| parse_parallel(v.as_bytes()));
+                } else if let Some(v) = a.strip_prefix(b"--parallel=") {
+                    parallel = parse_parallel(v);
                 }
                 i += if is_value_flag(a, COMPOSE_VALUE_FLAGS, COMPOSE_VALUE_SHORT) {
                     2
@@ -157,6 +232,7 @@ pub(crate) fn read(inv: &Invocation) -> Option<ProjectCall> {
         no_build: false,
         pull: false,
         quiet: false,
+        parallel,
     };
     let mut i = at + 1;
     while let Some(a) = args.get(i).map(|a| a.as_bytes()) {
@@ -361,6 +437,37 @@ mod tests {
         assert_eq!(none, None);
         let (_, none) = call(&["compose", "up", "--no-build", "-d"]);
         assert_eq!(none, None, "up --no-build builds nothing");
+    }
+
+    #[test]
+    fn calls_that_only_show_build_nothing() {
+        for shows in [
+            &["buildx", "bake", "--print"][..],
+            &["buildx", "bake", "-f", "x.hcl", "--print=true", "a"],
+            &["buildx", "bake", "--list", "targets"],
+            &["buildx", "bake", "--list=variables"],
+            &["buildx", "bake", "--list-targets"],
+            &["compose", "build", "--print", "app"],
+            &["compose", "--dry-run", "up", "-d"],
+            &["compose", "-f", "a.yml", "up", "--dry-run", "--build"],
+            &["compose", "build", "--dry-run=true"],
+            &["compose", "run", "--dry-run", "app", "echo"],
+        ] {
+            let (inv, c) = call(shows);
+            assert!(only_shows(&inv), "{shows:?}");
+            assert_eq!(c, None, "{shows:?}");
+        }
+        for builds in [
+            &["buildx", "bake", "--print=false"][..],
+            &["buildx", "bake", "--", "--print"],
+            &["compose", "up", "--print"],
+            &["compose", "build", "--dry-run=false"],
+            &["compose", "run", "app", "--", "--dry-run"],
+            &["compose", "run", "--rm", "app", "echo", "--dry-run"],
+        ] {
+            let (inv, _) = call(builds);
+            assert!(!only_shows(&inv), "{builds:?}");
+        }
     }
 
     #[test]

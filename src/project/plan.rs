@@ -54,6 +54,29 @@ pub(crate) fn plan(
     }
 }
 
+/// How many builds may run at once: compose's `--parallel N`, else its
+/// `COMPOSE_PARALLEL_LIMIT`, when positive (a Pipelines docker service has 1 GB of memory
+/// by default: one build at a time can be the user's choice); never more than
+/// [`MAX_PARALLEL`]. compose reads `-1` (and 0) as unlimited.
+fn parallel_bound(call: &ProjectCall, facts: &Facts) -> usize {
+    use std::os::unix::ffi::OsStrExt;
+    if call.sub == Sub::Bake {
+        // bake has no such bound: it starts every build at once.
+        return MAX_PARALLEL;
+    }
+    let limit = call.parallel.or_else(|| {
+        facts
+            .env
+            .compose_parallel_limit
+            .as_deref()
+            .and_then(|v| crate::project::compose_call::parse_parallel(v.as_bytes()))
+    });
+    match limit.map(usize::try_from) {
+        Some(Ok(n)) if n > 0 => n.min(MAX_PARALLEL),
+        _ => MAX_PARALLEL,
+    }
+}
+
 fn resolved(
     inv: &Invocation,
     facts: &Facts,
@@ -80,11 +103,14 @@ fn resolved(
             args.insert(args.len() - 1, "--quiet".into());
         }
         let target_inv = Invocation::parse(args);
-        let target_facts = Facts {
+        let mut target_facts = Facts {
             dockerfile: t.dockerfile.clone(),
             project: None,
             ..facts.clone()
         };
+        // Each target's node is chosen by its own context and Dockerfile, as its `docker
+        // build` typed by hand would be.
+        target_facts.buildkit.affinity = t.affinity.clone();
         let plan = crate::route::decide::decide(&target_inv, &target_facts)
             .map_err(|e| in_target(e, name))?;
         notices.extend(plan.notices.iter().map(|n| format!("[{name}] {n}")));
@@ -123,7 +149,7 @@ fn resolved(
         notices,
         project: Some(Box::new(ProjectPlan {
             printer: printer.to_string(),
-            parallel: plans.len().clamp(1, MAX_PARALLEL),
+            parallel: parallel_bound(call, facts).min(plans.len()).max(1),
             targets: plans,
             skipped: skipped
                 .into_iter()
@@ -225,6 +251,7 @@ mod tests {
             image_present: present,
             from_targets: Vec::new(),
             always_build: false,
+            affinity: None,
         }
     }
 
@@ -264,6 +291,78 @@ mod tests {
 
     fn project(p: &Plan) -> &crate::route::plan::ProjectPlan {
         p.project.as_deref().expect("a project plan")
+    }
+
+    #[test]
+    fn each_target_takes_its_own_node_and_skips_the_dead_ones() {
+        use crate::route::nodes::{order, parse_list, Affinity, NodeCheck};
+        let list = "tcp://n1:1234,tcp://n2:1234,tcp://n3:1234";
+        let nodes = parse_list(list);
+        let with = |name: &str| {
+            let mut t = target(name, None);
+            t.affinity = Some(Affinity {
+                context: format!("/p/{name}").into(),
+                dockerfile: Some(format!("/p/{name}/Dockerfile").into()),
+            });
+            t
+        };
+        let (a, b) = (with("a"), with("b"));
+        let first =
+            |t: &ProjectTarget| order(&nodes, &t.affinity.as_ref().unwrap().key())[0].to_string();
+        // The node first in a's order is dead: a goes to its second, b to its first
+        // unless that is the same dead node.
+        let dead = first(&a);
+        let mut f = v2(vec![a.clone(), b.clone()]);
+        f.buildkit.remote = Some(list.into());
+        f.buildkit.buildctl = Some("/usr/bin/buildctl".into());
+        f.buildkit.checks = nodes
+            .iter()
+            .map(|n| NodeCheck {
+                address: n.clone(),
+                unreachable: (*n == dead).then(|| "connection refused".into()),
+            })
+            .collect();
+        let p = decide(&inv(&["compose", "build"]), &f).unwrap();
+        let addr = |name: &str| {
+            let t = project(&p).targets.iter().find(|t| t.name == name).unwrap();
+            assert_eq!(t.plan.route, Route::Remote);
+            let argv = strs(&t.plan.argv);
+            argv[argv.iter().position(|x| x == "--addr").unwrap() + 1].clone()
+        };
+        let order_a = order(&nodes, &a.affinity.as_ref().unwrap().key());
+        assert_eq!(addr("a"), order_a[1]);
+        let order_b = order(&nodes, &b.affinity.as_ref().unwrap().key());
+        let live_b = order_b.iter().find(|n| **n != dead).unwrap();
+        assert_eq!(addr("b"), *live_b);
+        assert!(
+            p.notices
+                .iter()
+                .any(|n| n.starts_with("[a] the BuildKit node") && n.contains(&dead)),
+            "{:?}",
+            p.notices
+        );
+    }
+
+    #[test]
+    fn compose_parallel_bounds_the_builds_at_once() {
+        let three = || vec![target("a", None), target("b", None), target("c", None)];
+        let parallel = |args: &[&str], env: Option<&str>| {
+            let mut f = v2(three());
+            f.env.compose_parallel_limit = env.map(OsString::from);
+            project(&decide(&inv(args), &f).unwrap()).parallel
+        };
+        assert_eq!(parallel(&["compose", "build"], None), 3);
+        assert_eq!(parallel(&["compose", "--parallel", "1", "build"], None), 1);
+        assert_eq!(parallel(&["compose", "--parallel=2", "up", "-d"], None), 2);
+        assert_eq!(parallel(&["compose", "--parallel", "-1", "build"], None), 3);
+        assert_eq!(parallel(&["compose", "build"], Some("1")), 1);
+        assert_eq!(
+            parallel(&["compose", "--parallel", "2", "build"], Some("1")),
+            2
+        );
+        assert_eq!(parallel(&["compose", "build"], Some("x")), 3);
+        // bake reads neither.
+        assert_eq!(parallel(&["buildx", "bake"], Some("1")), 3);
     }
 
     #[test]

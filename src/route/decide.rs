@@ -71,6 +71,8 @@ fn choose(inv: &Invocation, facts: &Facts) -> Result<Plan> {
             builtin(inv).ok_or_else(|| image_routes::needs_runtime(inv, facts).unwrap_or(e))
         }),
         CommandKind::Image(op) => image_routes::decide(inv, op, facts),
+        // `bake --print`/`--list` boot no builder: buildx answers them as it is.
+        CommandKind::BuilderBoot(_) if crate::project::compose_call::only_shows(inv) => pass(),
         CommandKind::BuilderBoot(form) => {
             // `docker buildx bake` with its project resolved: built target by target.
             let call = builds_projects(facts)
@@ -336,8 +338,9 @@ fn refuse_privileged_builder(inv: &Invocation, facts: &Facts, form: BootForm) ->
 }
 
 fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Result<Option<Plan>> {
-    // `docker compose ps`, `logs`, `down` … build nothing: nothing to route, nothing to say.
-    if !inv.compose_builds() {
+    // `docker compose ps`, `logs`, `down` … build nothing: nothing to route, nothing to say;
+    // nor do `build --print` and `--dry-run`, which only show what compose would do.
+    if !inv.compose_builds() || crate::project::compose_call::only_shows(inv) {
         return Ok(None);
     }
     let restricted = match facts.mode {
@@ -820,6 +823,12 @@ mod tests {
             row(&["buildx", "inspect", "--bootstrap"], v2, Refused("buildx inspect")),
             row(&["buildx", "create", "--bootstrap", "--use"], v2, Refused("buildx create")),
             row(&["buildx", "bake"], v3, P { route: Route::Pass, argv: &[NEW, "buildx", "bake"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
+            // bake's and compose's printers and compose's dry run build nothing: as they are.
+            row(&["buildx", "bake", "--print"], v2, P { route: Route::Pass, argv: &[NEW, "buildx", "bake", "--print"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
+            row(&["buildx", "bake", "--list", "targets"], v2, P { route: Route::Pass, argv: &[NEW, "buildx", "bake", "--list", "targets"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
+            row(&["compose", "build", "--print"], v2, P { route: Route::Pass, argv: &[NEW, "compose", "build", "--print"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
+            row(&["compose", "--dry-run", "up", "--build"], v2, P { route: Route::Pass, argv: &[NEW, "compose", "--dry-run", "up", "--build"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
+            row(&["compose", "build", "--dry-run"], v2, P { route: Route::Pass, argv: &[NEW, "compose", "build", "--dry-run"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             row(&["buildx", "ls"], v2, P { route: Route::Pass, argv: &[NEW, "buildx", "ls"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             // Compose on a restricted runtime: the classic build API.
             row(&["compose", "ps"], v2, P { route: Route::Pass, argv: &[NEW, "compose", "ps"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),

@@ -199,6 +199,9 @@ pub struct BuildEnv {
     /// translate the call (the docker CLI takes them from its environment). Unset names
     /// are absent.
     pub build_args: Vec<(OsString, OsString)>,
+    /// `COMPOSE_PARALLEL_LIMIT` as inherited: compose's bound on parallel work, which
+    /// its `--parallel` flag overrides.
+    pub compose_parallel_limit: Option<OsString>,
 }
 
 impl BuildEnv {
@@ -306,6 +309,10 @@ pub struct ProjectTarget {
     /// compose's `pull_policy: build`: `up`/`create`/`run` build it even when its image
     /// exists.
     pub always_build: bool,
+    /// What its build is recognised by when a node of a BuildKit list is chosen (its
+    /// canonical context and Dockerfile); `None` when the context is not a local
+    /// directory.
+    pub affinity: Option<crate::route::nodes::Affinity>,
 }
 
 /// Everything `decide` reads besides the invocation.

@@ -713,3 +713,58 @@ fn compose_build_flags_reach_each_build_and_push_pushes() {
         );
     });
 }
+
+/// `docker buildx bake --print`/`--list`, `docker compose build --print` and compose's
+/// `--dry-run` only show what the tool would do: they reach no builder, so they pass
+/// through and print the tool's own answer. Before, dockroute built every target
+/// instead (and `bake --list` failed with buildx's "--print and --list are mutually
+/// exclusive").
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn printing_and_dry_run_calls_show_and_build_nothing() {
+    each_strict(|which| {
+        let host = daemon(which);
+        let log = authz_log(which);
+        let s = project_sandbox(which);
+        let (a, b) = (unique("dr-show-a"), unique("dr-show-b"));
+        let dir = secret_project(&s.p("proj"), "x", &a, &b);
+        std::fs::write(
+            dir.join("docker-bake.hcl"),
+            format!("target \"solo\" {{\n  network = \"host\"\n  tags = [\"{a}-solo\"]\n}}\n"),
+        )
+        .unwrap();
+        let before = authz_requests(&log).len();
+
+        let o = docker_in(&s, &dir, &["buildx", "bake", "--print", "solo"]);
+        ok(&o);
+        let printed: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("not bake's JSON ({e}): {}", stdout(&o)));
+        assert_eq!(printed["target"]["solo"]["tags"][0], format!("{a}-solo"));
+
+        let o = docker_in(&s, &dir, &["buildx", "bake", "--list", "targets"]);
+        ok(&o);
+        assert!(stdout(&o).contains("solo"), "{}", stdout(&o));
+
+        let o = docker_in(&s, &dir, &["compose", "build", "--print"]);
+        ok(&o);
+        let printed: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("not compose's JSON ({e}): {}", stdout(&o)));
+        assert_eq!(printed["target"]["app"]["tags"][0], a.as_str());
+
+        let o = docker_in(&s, &dir, &["compose", "--dry-run", "up", "-d"]);
+        ok(&o);
+        assert!(stderr(&o).contains("DRY-RUN MODE"), "{}", stderr(&o));
+        let o = docker_in(&s, &dir, &["compose", "build", "--dry-run"]);
+        ok(&o);
+        assert!(stderr(&o).contains("DRY-RUN MODE"), "{}", stderr(&o));
+
+        let all = [a.as_str(), b.as_str()];
+        assert!(
+            builds_since(&log, before, &all).is_empty(),
+            "something was built"
+        );
+        for image in all {
+            assert!(!image_exists(&host, image), "{image} was built");
+        }
+    });
+}

@@ -246,18 +246,21 @@ impl Report {
         // SAMPLES[0] is `docker build .`, "my build".
         let build = &samples[0];
         let first = g.facts.clients.first().map(|c| c.path.as_path());
+        let (unreachable, fallback) = buildkit_unreachable(g, build);
         let problems = [not_dockroute(&resolution, env), no_client(g)]
             .into_iter()
             .flatten()
             .chain(bad_settings(g))
             .chain(no_daemon(g, env))
-            .chain(buildkit_unreachable(g))
+            .chain(unreachable)
             .chain(build.decision.as_ref().ok().and_then(no_builder))
             .chain(build_refused(build))
             .chain(docker_buildkit_not_boolean(g))
             .collect();
         let notes = client_problems(g)
             .into_iter()
+            .chain(buildkit_pod(g))
+            .chain(fallback)
             .chain(runtime_unknown(g))
             .chain(buildctl_missing(g))
             .chain(dead_nodes(g))
@@ -329,11 +332,28 @@ fn not_dockroute(resolution: &Resolution, env: &Env) -> Option<Finding> {
     })
 }
 
-/// Problem: no real client on PATH.
+/// Problem: no real client on PATH — unless this is a BuildKit pod, where none is
+/// expected (the README's pod image has only BuildKit): there it is a note saying what
+/// works. Whether builds do is the build's own finding ([`build_refused`] and the
+/// reachability check), not this one's.
 fn no_client(g: &Gathered) -> Option<Finding> {
+    if crate::route::image_routes::buildkit_pod(&g.facts) {
+        return None;
+    }
     g.facts.clients.is_empty().then(|| Finding {
         problem: g.search.clone().into_error().to_string(),
         fix: "install a Docker CLI (e.g. `apt-get install docker.io`) or add the directory holding the real `docker` to PATH as an absolute path".into(),
+    })
+}
+
+/// Note: a BuildKit pod has no docker client, by design.
+fn buildkit_pod(g: &Gathered) -> Option<Finding> {
+    crate::route::image_routes::buildkit_pod(&g.facts).then(|| Finding {
+        problem: format!(
+            "no docker client on PATH (a BuildKit pod): {}; commands that need a container runtime (`run`, `ps`, `compose up` …) exit 125",
+            crate::route::image_routes::WHAT_WORKS
+        ),
+        fix: "nothing to do for builds; for containers, run the step where a Docker daemon and client are".into(),
     })
 }
 
@@ -422,13 +442,27 @@ fn checked_address(g: &Gathered) -> Option<String> {
 }
 
 /// Problem: the BuildKit a build would use does not answer.
-fn buildkit_unreachable(g: &Gathered) -> Option<Finding> {
-    let addr = checked_address(g)?;
-    let why = g.facts.buildkit.unreachable.as_ref()?;
-    Some(Finding {
-        problem: format!("the BuildKit at {addr} does not answer: {why}"),
+/// A problem when builds cannot run because of it; when `docker build .` still has a
+/// plan (a dead `BUILDKIT_HOST` with `buildctl-daemonless.sh` on PATH, as in the
+/// `moby/buildkit:rootless` image, which presets the address), a note.
+fn buildkit_unreachable(g: &Gathered, build: &Sample) -> (Option<Finding>, Option<Finding>) {
+    let (Some(addr), Some(why)) = (checked_address(g), g.facts.buildkit.unreachable.as_ref())
+    else {
+        return (None, None);
+    };
+    let problem = format!("the BuildKit at {addr} does not answer: {why}");
+    if build.decision.is_ok() {
+        let note = Finding {
+            problem: format!("{problem}; builds start a private BuildKit with buildctl-daemonless.sh instead"),
+            fix: "nothing to do; to skip the check, set BUILDKIT_HOST to an empty value (`ENV BUILDKIT_HOST=` in the image)".into(),
+        };
+        return (None, Some(note));
+    }
+    let problem = Finding {
+        problem,
         fix: "check that buildkitd runs there and that this machine can reach it (address, port, TLS files)".into(),
-    })
+    };
+    (Some(problem), None)
 }
 
 /// Problem: `docker build .` is refused here.
@@ -1010,6 +1044,68 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("No problems found."), "{text}");
+    }
+
+    #[test]
+    fn a_buildkit_pod_without_a_client_is_no_problem() {
+        let mut g = gathered(
+            Vec::new(),
+            Runtime::NoDaemon {
+                why: "no daemon answered: No such file or directory (os error 2)".into(),
+            },
+            false,
+        );
+        // No client and no BuildKit: nothing builds, a problem.
+        let d = Report::new(&g, &env(), ours());
+        assert!(
+            d.problems
+                .iter()
+                .any(|p| p.problem.contains("no real docker client")),
+            "{:?}",
+            d.problems
+        );
+        // The README's pod: BuildKit's programs, no client. Builds work: no problem.
+        g.facts.buildkit = crate::route::facts::BuildKitFacts {
+            buildctl: Some("/usr/bin/buildctl".into()),
+            daemonless: Some("/usr/bin/buildctl-daemonless.sh".into()),
+            ..crate::route::facts::BuildKitFacts::default()
+        };
+        let d = Report::new(&g, &env(), ours());
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert_eq!(d.buildkit.route_now, "route daemonless, on BuildKit");
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.problem.contains("a BuildKit pod") && n.problem.contains("docker push")),
+            "{:?}",
+            d.notes
+        );
+        // A pod whose BuildKit does not answer still has a problem: the build's own.
+        g.facts.buildkit = crate::route::facts::BuildKitFacts {
+            host: Some("unix:///nowhere.sock".into()),
+            buildctl: Some("/usr/bin/buildctl".into()),
+            unreachable: Some("No such file or directory".into()),
+            checks: vec![crate::route::nodes::NodeCheck {
+                address: "unix:///nowhere.sock".into(),
+                unreachable: Some("No such file or directory".into()),
+            }],
+            ..crate::route::facts::BuildKitFacts::default()
+        };
+        let d = Report::new(&g, &env(), ours());
+        assert!(!d.problems.is_empty());
+        // The rootless image presets BUILDKIT_HOST; with nothing there and the script on
+        // PATH, builds take a private BuildKit: a note, not a problem.
+        g.facts.buildkit.daemonless = Some("/usr/bin/buildctl-daemonless.sh".into());
+        let d = Report::new(&g, &env(), ours());
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert!(
+            d.notes.iter().any(
+                |n| n.problem.contains("unix:///nowhere.sock does not answer")
+                    && n.problem.contains("buildctl-daemonless.sh instead")
+            ),
+            "{:?}",
+            d.notes
+        );
     }
 
     #[test]
