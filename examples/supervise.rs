@@ -9,6 +9,9 @@
 //! supervise sh -c 'printf hi' '|' wc -c ';' sh -c 'exit 3'
 //! ```
 //!
+//! `supervise --jobs STAGE [';' STAGE]...` runs each stage as an independent job of
+//! `run_jobs` instead (all at once, output lines prefixed `[N] `, N from 0).
+//!
 //! Exits with the code `run` returns, or with the error's exit code (after one line on
 //! stderr) when a program cannot be started; 2 for a malformed command line.
 
@@ -18,7 +21,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use dockroute::exec::supervise::{run, Stage, Step};
+use dockroute::exec::supervise::{run, run_jobs, Job, Stage, Step};
 use dockroute::guard::SelfGuard;
 
 fn step(words: &[OsString]) -> Option<Step> {
@@ -38,6 +41,9 @@ fn step(words: &[OsString]) -> Option<Step> {
         env_set: Vec::new(),
         env_unset: Vec::new(),
         stdout_to_stderr: false,
+        prefix: None,
+        cwd: None,
+        hold_stderr: false,
     })
 }
 
@@ -54,13 +60,42 @@ fn parse(args: &[OsString]) -> Option<Vec<Stage>> {
         .collect()
 }
 
+fn prefixed(stage: Stage, prefix: &str) -> Stage {
+    let mark = |mut s: Step| {
+        s.prefix = Some(prefix.to_string());
+        s
+    };
+    match stage {
+        Stage::One(s) => Stage::One(mark(s)),
+        Stage::Pipe(p, c) => Stage::Pipe(mark(p), mark(c)),
+    }
+}
+
 fn main() -> ExitCode {
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let jobs = args.first().is_some_and(|a| a == "--jobs");
+    if jobs {
+        args.remove(0);
+    }
     let Some(stages) = parse(&args).filter(|s| !s.is_empty()) else {
-        eprintln!("usage: supervise COMMAND ['|' COMMAND] [';' COMMAND ['|' COMMAND]]...");
+        eprintln!("usage: supervise [--jobs] COMMAND ['|' COMMAND] [';' COMMAND ['|' COMMAND]]...");
         return ExitCode::from(2);
     };
-    match run(&stages, &SelfGuard::default()) {
+    let ran = if jobs {
+        let jobs: Vec<Job> = stages
+            .into_iter()
+            .enumerate()
+            .map(|(i, stage)| Job {
+                stages: vec![prefixed(stage, &format!("[{i}] "))],
+                after: Vec::new(),
+            })
+            .collect();
+        let n = jobs.len();
+        run_jobs(&jobs, n, &SelfGuard::default())
+    } else {
+        run(&stages, &SelfGuard::default())
+    };
+    match ran {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("supervise: {e}");

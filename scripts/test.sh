@@ -3,9 +3,9 @@
 # (as a user with sudo: `sudo scripts/test.sh …`).
 #
 # Installs what the test bed needs (Debian: docker.io, runc, busybox-static,
-# docker-registry, openssl), checks the two real Docker clients and the BuildKit binaries
-# the tests rely on, fetches Debian 13's dockerd 26.1.5 (cached), builds the
-# authorization plugin, starts the test bed (scripts/testbed.sh: six throwaway dockerds
+# docker-registry, openssl, and strace, which shows which path a call took), checks the
+# two real Docker clients and the BuildKit binaries the tests rely on, fetches Debian
+# 13's dockerd 26.1.5 (cached), builds the authorization plugin, starts the test bed (scripts/testbed.sh: six throwaway dockerds
 # on Engine 20.10 and 26, plugins, registry, two buildkitds) in a temporary directory,
 # runs every test target against it, ignored tests included (those are the ones that
 # need root), and always stops it. Exits with cargo test's exit code.
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 readonly DOCKER28=/usr/local/bin/docker
 readonly DOCKER20=/usr/bin/docker
-readonly PACKAGES=(docker.io runc busybox-static docker-registry openssl man-db)
+readonly PACKAGES=(docker.io runc busybox-static docker-registry openssl man-db strace)
 readonly BUILDKIT_TOOLS=(buildctl buildkitd buildctl-daemonless.sh docker-buildx)
 
 say() { printf 'test.sh: %s\n' "$*" >&2; }

@@ -4,9 +4,11 @@
 //! real client exists, 126 when the chosen client could not be executed, 125 when a local
 //! operation of dockroute's own failed, 2 when a call is refused before anything runs
 //! (recursion, a flag the chosen route cannot honour, a secret build argument under
-//! `deny`, bad usage), 1 when a `docker login`/`logout` that dockroute answers itself
-//! fails (as the docker CLI's own). Every other exit code a user sees is the real
-//! client's own.
+//! `deny`, bad usage), 1 when a `docker login`/`logout` or an image command that
+//! dockroute answers itself fails (as the docker CLI's own), 125 too when a call needs a
+//! container runtime in a BuildKit pod (no daemon, no client). Every other exit code a
+//! user sees is the real client's own (a project printer's failure, [`Error::Printer`],
+//! included).
 
 use std::ffi::OsString;
 use std::fmt;
@@ -15,14 +17,18 @@ use std::path::PathBuf;
 /// dockroute's own exit codes; every other code a user sees is the real client's. The
 /// man page's EXIT STATUS section is generated from [`exit::ALL`].
 pub mod exit {
-    /// `doctor` found something a person must fix; a `docker login`/`logout` that
-    /// dockroute answers itself failed (as the docker CLI's own failure).
+    /// `doctor` found something a person must fix; a `docker login`/`logout`, or an image
+    /// command answered from dockroute's records (no daemon), failed (as the docker
+    /// CLI's own failure).
     pub const FAILED: u8 = 1;
     /// Refused before anything ran: the message names the flag or setting, why, and the fix.
     pub const REFUSED: u8 = 2;
     /// dockroute itself could not do its part (a private directory, a signal mask): a
     /// local system error, not the client's (as `env` and `timeout` use 125).
     pub const OWN_FAILURE: u8 = 125;
+    /// A call that needs a container runtime (`run`, `exec`, `compose up` …) in a
+    /// BuildKit pod: no daemon, no client. 125 as docker's own daemon failures of `run`.
+    pub const NO_DAEMON: u8 = 125;
     /// The chosen client exists but could not be executed.
     pub const CANNOT_EXECUTE: u8 = 126;
     /// No real docker client on PATH (or the chosen one vanished).
@@ -32,9 +38,9 @@ pub mod exit {
     pub const ALL: &[(u8, &str)] = &[
         (NO_CLIENT, "No real docker client on PATH; the message says where it looked."),
         (CANNOT_EXECUTE, "The chosen client could not be executed."),
-        (OWN_FAILURE, "dockroute itself could not do its part (a local system error: creating its private directory, setting its signal mask); the message names the operation."),
+        (OWN_FAILURE, "dockroute itself could not do its part (a local system error: creating its private directory, setting its signal mask); the message names the operation. Also: in a BuildKit pod (no docker client, no daemon), a call that needs a container runtime (run, exec, create, compose up ...); the message says what works there."),
         (REFUSED, "Refused before running: a flag the route cannot honour (the message names it and gives the fix), a secret build argument under DOCKROUTE_SECRETS=deny, wrappers calling each other, or bad usage."),
-        (FAILED, "doctor found something to fix; a docker login/logout that dockroute answered itself failed."),
+        (FAILED, "doctor found something to fix; a docker login/logout, or an image command answered from dockroute's records of BuildKit builds (no daemon), that dockroute answered itself failed."),
     ];
 }
 
@@ -77,12 +83,28 @@ pub enum Error {
     /// failed: bad flags, a registry that refused the credentials, a credential helper
     /// or `config.json` that could not be used. Exit 1, as the docker CLI's own failure.
     Login { why: String, fix: String },
+    /// An image command answered from dockroute's records (no daemon) failed: a name
+    /// with no record, a store that cannot be changed, bad usage. Exit 1, as the docker
+    /// CLI's own failure.
+    Image { why: String, fix: String },
+    /// The call needs a container runtime, and this is a BuildKit pod: no Docker daemon
+    /// and no docker client. Exit 125, as docker's own "daemon" failures of `run`.
+    NoDaemon { command: String, works: String },
     /// A local operation dockroute itself needed failed (creating its private directory,
     /// setting its signal mask, rendering its man page): `what` names the operation.
     Io {
         what: String,
         source: std::io::Error,
         fix: Option<String>,
+    },
+    /// The printer that resolves a project (`docker compose build --print`, `docker
+    /// buildx bake --print`) failed: a broken compose file, an unknown service or target.
+    /// Its own message is printed unchanged and its exit code is the one returned;
+    /// nothing is built.
+    Printer {
+        printer: String,
+        code: u8,
+        message: Vec<u8>,
     },
 }
 
@@ -99,8 +121,10 @@ impl Error {
                     exit::CANNOT_EXECUTE
                 }
             }
-            Error::Login { .. } => exit::FAILED,
+            Error::Login { .. } | Error::Image { .. } => exit::FAILED,
+            Error::NoDaemon { .. } => exit::NO_DAEMON,
             Error::Io { .. } => exit::OWN_FAILURE,
+            Error::Printer { code, .. } => *code,
             Error::Recursion { .. }
             | Error::Refused { .. }
             | Error::NeedsBuildKit { .. }
@@ -137,9 +161,12 @@ impl Error {
             ),
             Error::Refused { fix, .. }
             | Error::NeedsBuildKit { fix, .. }
-            | Error::Login { fix, .. } => Some(fix.clone()),
+            | Error::Login { fix, .. }
+            | Error::Image { fix, .. } => Some(fix.clone()),
+            Error::NoDaemon { works, .. } => Some(works.clone()),
             Error::Usage(_) => Some("see `dockroute --help`".into()),
             Error::Io { fix, .. } => fix.clone(),
+            Error::Printer { .. } => None,
         }
     }
 }
@@ -209,8 +236,25 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Usage(msg) => write!(f, "{msg}"),
-            Error::Login { why, .. } => write!(f, "{why}"),
+            Error::Login { why, .. } | Error::Image { why, .. } => write!(f, "{why}"),
+            Error::NoDaemon { command, .. } => write!(
+                f,
+                "`docker {command}` needs a container runtime, and there is no Docker daemon here (no docker client on PATH; BuildKit builds images only)"
+            ),
             Error::Io { what, source, .. } => write!(f, "could not {what}: {source}"),
+            Error::Printer {
+                printer,
+                code,
+                message,
+            } => {
+                let message = String::from_utf8_lossy(message);
+                let message = message.trim_end();
+                if message.is_empty() {
+                    write!(f, "`{printer}` failed with exit code {code}")
+                } else {
+                    write!(f, "{message}")
+                }
+            }
         }
     }
 }
@@ -258,6 +302,14 @@ mod tests {
             Error::Login {
                 why: "w".into(),
                 fix: "f".into(),
+            },
+            Error::Image {
+                why: "w".into(),
+                fix: "f".into(),
+            },
+            Error::NoDaemon {
+                command: "run".into(),
+                works: "w".into(),
             },
             Error::Io {
                 what: "do it".into(),

@@ -92,29 +92,41 @@ impl SelfGuard {
     /// Reads the guard from the environment and identifies the running executable.
     #[must_use]
     pub fn from_env() -> SelfGuard {
-        // stat("/proc/self/exe") follows the link to the running binary: one syscall
-        // where current_exe() + metadata() take two. Without /proc (a chroot or a
-        // container that does not mount it) current_exe() fails too; argv[0], when it is
-        // a path, names the file that was executed (the shell passes a bare `docker` for
-        // a PATH lookup, which tells nothing).
-        let own = std::fs::metadata("/proc/self/exe")
-            .or_else(|e| match std::env::args_os().next() {
-                Some(arg0) if arg0.as_bytes().contains(&b'/') => std::fs::metadata(arg0),
-                _ => Err(e),
-            })
-            .ok()
-            .map(|m| FileId {
-                dev: m.dev(),
-                ino: m.ino(),
-            });
-        let seen = std::env::var_os(GUARD_VAR)
-            .map(|v| parse_guard(&v))
-            .unwrap_or_default();
-        let hops = std::env::var(HOPS_VAR)
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        SelfGuard { own, seen, hops }
+        // Without /proc (a chroot or a container that does not mount it) current_exe()
+        // fails too; argv[0], when it is a path, names the file that was executed (the
+        // shell passes a bare `docker` for a PATH lookup, which tells nothing).
+        let own = running_binary().or_else(|| match crate::entry::arg0() {
+            Some(arg0) if arg0.as_bytes().contains(&b'/') => {
+                std::fs::metadata(arg0).ok().map(|m| FileId {
+                    dev: m.dev(),
+                    ino: m.ino(),
+                })
+            }
+            _ => None,
+        });
+        SelfGuard::from_vars(
+            own,
+            std::env::var_os(GUARD_VAR).as_deref(),
+            std::env::var_os(HOPS_VAR).as_deref(),
+        )
+    }
+
+    /// The guard from dockroute's own identity and the values of [`GUARD_VAR`] and
+    /// [`HOPS_VAR`] (a hop count that is not a whole number counts as 0).
+    #[must_use]
+    pub(crate) fn from_vars(
+        own: Option<FileId>,
+        guard: Option<&OsStr>,
+        hops: Option<&OsStr>,
+    ) -> SelfGuard {
+        SelfGuard {
+            own,
+            seen: guard.map(parse_guard).unwrap_or_default(),
+            hops: hops
+                .and_then(OsStr::to_str)
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0),
+        }
     }
 
     /// Fails with [`Error::Recursion`] when this entry would pass the hop limit.
@@ -155,18 +167,30 @@ impl SelfGuard {
     }
 }
 
+/// The running binary's identity: stat("/proc/self/exe") follows the link to it, one
+/// syscall where current_exe() + metadata() take two. `None` without /proc.
+pub(crate) fn running_binary() -> Option<FileId> {
+    std::fs::metadata("/proc/self/exe").ok().map(|m| FileId {
+        dev: m.dev(),
+        ino: m.ino(),
+    })
+}
+
 fn parse_guard(v: &OsStr) -> Vec<FileId> {
-    v.as_bytes()
-        .split(|b| *b == b':')
-        .filter_map(|item| {
-            let s = std::str::from_utf8(item).ok()?;
-            let (dev, ino) = s.split_once('.')?;
-            Some(FileId {
-                dev: dev.parse().ok()?,
-                ino: ino.parse().ok()?,
-            })
+    guard_ids(v.as_bytes()).collect()
+}
+
+/// The identities listed in a [`GUARD_VAR`] value (`dev.ino` items joined by `:`; items
+/// that are not two numbers are skipped).
+pub(crate) fn guard_ids(v: &[u8]) -> impl Iterator<Item = FileId> + '_ {
+    v.split(|b| *b == b':').filter_map(|item| {
+        let s = std::str::from_utf8(item).ok()?;
+        let (dev, ino) = s.split_once('.')?;
+        Some(FileId {
+            dev: dev.parse().ok()?,
+            ino: ino.parse().ok()?,
         })
-        .collect()
+    })
 }
 
 #[cfg(test)]

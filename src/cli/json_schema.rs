@@ -357,6 +357,27 @@ fn explains() -> Vec<Value> {
         set_by_route: false,
     });
     (pass.load, pass.image_id, pass.then) = (None, None, Vec::new());
+    let mut project = pass.clone();
+    project.route = Route::Mounted;
+    project.command = "compose up".into();
+    project.project = Some(Box::new(crate::route::plan::ProjectPlan {
+        printer: "docker compose build --print".into(),
+        parallel: 2,
+        targets: vec![
+            crate::route::plan::TargetPlan {
+                name: "base".into(),
+                plan: remote.clone(),
+                after: Vec::new(),
+            },
+            crate::route::plan::TargetPlan {
+                name: "app".into(),
+                plan: pass.clone(),
+                after: vec![0],
+            },
+        ],
+        skipped: vec![("db".into(), "its image is in the daemon already".into())],
+        then_run: true,
+    }));
     let rt = runtime(Runtime::V3 { why: "v3".into() }, Some(Verdict::Allowed));
     let mut mounted = pass.clone();
     mounted.route = Route::Mounted;
@@ -393,6 +414,7 @@ fn explains() -> Vec<Value> {
         ),
         explained(&Err(Error::Usage("bad".into())), &["build", "."], None),
         explained(&Ok(mounted), &["build", "-t", "app:1", "."], None),
+        explained(&Ok(project), &["compose", "up"], None),
     ]
 }
 

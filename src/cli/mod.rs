@@ -14,11 +14,11 @@ use clap::{Parser, Subcommand};
 
 use crate::error::Error;
 
-pub mod doctor;
-pub mod explain;
+pub(crate) mod doctor;
+pub(crate) mod explain;
 #[cfg(test)]
 mod json_schema;
-pub mod plan_json;
+pub(crate) mod plan_json;
 
 /// A drop-in `docker` that hands each call to the right real client for this runtime.
 #[derive(Debug, Parser)]
@@ -32,7 +32,7 @@ pub mod plan_json;
         and `docker compose` go to the client and builder the runtime allows, with one \
         `dockroute:` line on stderr saying where and why. Invoked as `dockroute` it is this CLI."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -71,7 +71,7 @@ enum Command {
 
 /// The clap command, for completions and the man page.
 #[must_use]
-pub fn command() -> clap::Command {
+pub(crate) fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command().after_long_help(environment_help())
 }
 
@@ -91,7 +91,7 @@ fn environment_help() -> String {
 
 /// Runs dockroute's own CLI; returns the exit code.
 #[must_use]
-pub fn run(args: Vec<OsString>) -> u8 {
+pub(crate) fn run(args: Vec<OsString>) -> u8 {
     let parsed = command()
         .try_get_matches_from(args)
         .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
@@ -144,7 +144,7 @@ pub fn run(args: Vec<OsString>) -> u8 {
 ///
 /// # Errors
 /// When roff rendering fails (it writes to memory, so in practice never).
-pub fn man_page() -> std::io::Result<String> {
+pub(crate) fn man_page() -> std::io::Result<String> {
     let cmd = command();
     let man = clap_mangen::Man::new(cmd.clone());
     let mut out = Vec::new();
@@ -181,8 +181,10 @@ pub fn man_page() -> std::io::Result<String> {
          real client for every call that is not a build or compose. For build, image build, builder \
          build, buildx build and compose it probes the clients and the daemon (does it allow a \
          privileged container?) and execs the right client with the right environment, printing one \
-         line starting with \"dockroute:\" to stderr. dockroute explain -- ARGS shows that decision \
-         without running it.",
+         line starting with \"dockroute:\" to stderr. Where privileged containers are forbidden, \
+         docker compose build, up, create and run and docker buildx bake are resolved with the tools' \
+         own --print and each target is built as its docker build would be, independent targets at \
+         once. dockroute explain -- ARGS shows that decision without running it.",
     ));
     page.push('\n');
     page.push_str(".SH ENVIRONMENT\n");
@@ -203,9 +205,11 @@ pub fn man_page() -> std::io::Result<String> {
         page.push_str(&format!(".TP\n\\fB{code}\\fR\n{}\n", roff_escape(what)));
     }
     page.push_str(&format!(
-        ".SH FILES\n.TP\n{}\n{}\n",
+        ".SH FILES\n.TP\n{}\n{}\n.TP\n{}\n{}\n",
         roff_escape("$XDG_CACHE_HOME/dockroute, ~/.cache/dockroute"),
-        roff_escape("Probe cache (0700 directory, 0600 files); deleting it only costs speed.")
+        roff_escape("Probe cache (0700 directory, 0600 files); deleting it only costs speed."),
+        roff_escape("$XDG_STATE_HOME/dockroute/images.json, ~/.local/state/dockroute/images.json"),
+        roff_escape("Records of images built on BuildKit with no daemon (0700 directory, 0600 file), which docker tag, push, save, images, rmi and image inspect act on where no daemon answers; deleting it forgets them.")
     ));
     page.push_str(".SH SEE ALSO\n\\fBdocker\\fR(1)\n");
     Ok(page)

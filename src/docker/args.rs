@@ -177,8 +177,69 @@ pub enum CommandKind {
     /// A buildx command that starts a builder (a privileged container with the default
     /// `docker-container` driver): probed, and refused where privileged is forbidden.
     BuilderBoot(BootForm),
+    /// A command on images (`tag`, `push`, `save`, `images`, `rmi`, `image inspect` …):
+    /// passed through untouched, except where no daemon can answer it and dockroute holds
+    /// records of images built on BuildKit ([`crate::route::image_routes`]); with a
+    /// client on PATH the shim reads the record store (one small file, usually absent)
+    /// before deciding, and probes the daemon only when the store names the image.
+    Image(ImageOp),
     /// Everything else (and no command at all): passed through untouched.
     Other,
+}
+
+impl CommandKind {
+    /// Whether a call of this kind goes straight to the first client on PATH with no
+    /// fact gathered at all (the hot path). [`CommandKind::Image`] calls also pass
+    /// straight through when the record store does not name their image.
+    #[must_use]
+    pub fn passes_through(self) -> bool {
+        self == CommandKind::Other
+    }
+}
+
+/// The image commands a record of a BuildKit build can answer with no daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageOp {
+    /// `docker tag SRC DST`, `docker image tag`.
+    Tag,
+    /// `docker push NAME`, `docker image push`.
+    Push,
+    /// `docker save`, `docker image save`.
+    Save,
+    /// `docker images`, `docker image ls|list`.
+    List,
+    /// `docker rmi`, `docker image rm|remove`.
+    Remove,
+    /// `docker image inspect`.
+    Inspect,
+}
+
+impl ImageOp {
+    /// The top-level command word (`docker WORD`) of an image command.
+    fn top(word: &[u8]) -> Option<ImageOp> {
+        Some(match word {
+            b"tag" => ImageOp::Tag,
+            b"push" => ImageOp::Push,
+            b"save" => ImageOp::Save,
+            b"images" => ImageOp::List,
+            b"rmi" => ImageOp::Remove,
+            _ => return None,
+        })
+    }
+
+    /// The word after `docker image`.
+    fn under_image(word: &[u8]) -> Option<ImageOp> {
+        Some(match word {
+            b"tag" => ImageOp::Tag,
+            b"push" => ImageOp::Push,
+            b"save" => ImageOp::Save,
+            b"ls" | b"list" => ImageOp::List,
+            b"rm" | b"remove" => ImageOp::Remove,
+            b"inspect" => ImageOp::Inspect,
+            _ => return None,
+        })
+    }
 }
 
 /// A docker command line, parsed just enough to route it.
@@ -211,7 +272,11 @@ impl Invocation {
                     CommandKind::Build(BuildForm::ImageBuild),
                     i - command_at + 1,
                 ),
-                _ => (CommandKind::Other, 0),
+                Some((i, w)) => match ImageOp::under_image(w) {
+                    Some(op) => (CommandKind::Image(op), i - command_at + 1),
+                    None => (CommandKind::Other, 0),
+                },
+                None => (CommandKind::Other, 0),
             },
             Some(b"builder") => match next_word(&args, command_at + 1) {
                 Some((i, b"build")) => (
@@ -248,7 +313,11 @@ impl Invocation {
                 }
                 _ => (CommandKind::Other, 0),
             },
-            _ => (CommandKind::Other, 0),
+            Some(w) => match ImageOp::top(w) {
+                Some(op) => (CommandKind::Image(op), 1),
+                None => (CommandKind::Other, 0),
+            },
+            None => (CommandKind::Other, 0),
         };
         // `docker --help build` or `docker -v build` ask docker itself, not a build.
         let kind = if kind != CommandKind::Other
@@ -292,6 +361,17 @@ impl Invocation {
         self.args
             .get(at)
             .is_some_and(|w| COMPOSE_BUILDING.contains(&w.as_bytes()))
+    }
+
+    /// The subcommand of a `docker compose` call (after compose's own flags); `None`
+    /// for other calls or when there is none.
+    #[must_use]
+    pub fn compose_subcommand(&self) -> Option<&OsStr> {
+        if self.kind != CommandKind::Compose {
+            return None;
+        }
+        let (_, at) = scan_flags(&self.args, self.rest_at, COMPOSE_FLAGS, true);
+        self.args.get(at).map(OsString::as_os_str)
     }
 
     /// The values this call assigns that must never be printed: each `--build-arg K=V`'s
@@ -496,6 +576,53 @@ fn classify<T: AsRef<FlagSpec>>(
     Some((uses, i + 1))
 }
 
+/// The index of the command word (what [`Invocation::parse`] calls `command_at`) in a
+/// docker argument list without argv\[0\] (`len` arguments, `arg(i)` the i-th), read with
+/// the global flags' table as `parse` reads it, but without allocating: the view of the
+/// grammar that the lean pass-through ([`crate::fast_path`]) has before anything is set
+/// up. A unit test holds it to `parse` over every short combination of tricky arguments.
+#[inline(always)] // part of the lean path's one function (see fast_path)
+pub(crate) fn command_at<'a>(len: usize, arg: impl Fn(usize) -> &'a [u8]) -> usize {
+    let mut i = 0;
+    while i < len {
+        match flag_extent(arg(i), i + 1 < len, GLOBAL_FLAGS) {
+            Some(n) => i += n,
+            None => break,
+        }
+    }
+    i
+}
+
+/// How many arguments the flag `a` spans (1, or 2 when its value is the next argument and
+/// there is one), or `None` when `a` is not a flag: [`classify`]'s reading of `a`, without
+/// building its [`FlagUse`]s.
+#[inline(always)]
+fn flag_extent<T: AsRef<FlagSpec>>(a: &[u8], has_next: bool, table: &[T]) -> Option<usize> {
+    let takes_next = |arity| usize::from(arity == Arity::Value && has_next) + 1;
+    if a.len() < 2 || a[0] != b'-' || a == b"--" {
+        return None;
+    }
+    if let Some(body) = a.strip_prefix(b"--") {
+        if body.contains(&b'=') {
+            return Some(1);
+        }
+        return Some(lookup_long(table, body).map_or(1, |f| takes_next(f.arity)));
+    }
+    for (j, c) in a.iter().enumerate().skip(1) {
+        let Some(info) = lookup_short(table, *c) else {
+            return Some(1);
+        };
+        let rest = &a[j + 1..];
+        match info.arity {
+            Arity::Value if rest.is_empty() => return Some(takes_next(Arity::Value)),
+            Arity::Value => return Some(1),
+            Arity::Bool if rest.starts_with(b"=") => return Some(1),
+            Arity::Bool => {}
+        }
+    }
+    Some(1)
+}
+
 /// Scans flags from `from` until the first non-flag word (or `--`).
 /// Returns the flags and the index of that word.
 fn scan_flags<T: AsRef<FlagSpec>>(
@@ -590,11 +717,120 @@ mod tests {
         }
     }
 
+    /// The lean path's allocation-free reading finds the command word where `parse` does,
+    /// for every list of up to three arguments drawn from flags of each shape.
+    #[test]
+    fn command_at_agrees_with_parse() {
+        let pool = [
+            "ps",
+            "build",
+            "-H",
+            "-Hx",
+            "-H=x",
+            "--host",
+            "--host=x",
+            "-D",
+            "-Dl",
+            "-DH",
+            "-DHx",
+            "-Dx",
+            "-D=1",
+            "-c",
+            "--config",
+            "--debug",
+            "--debug=false",
+            "--tls",
+            "--unknown",
+            "--unknown=1",
+            "-",
+            "--",
+            "-v",
+            "-h",
+            "--log-level",
+            "-l",
+            "",
+            "-\u{e9}",
+            "--\u{e9}",
+        ];
+        let mut lists: Vec<Vec<&str>> = vec![Vec::new()];
+        for _ in 0..3 {
+            let longer: Vec<Vec<&str>> = lists
+                .iter()
+                .filter(|l| l.len() == lists.last().unwrap().len())
+                .flat_map(|l| {
+                    pool.iter().map(move |p| {
+                        let mut l = l.clone();
+                        l.push(p);
+                        l
+                    })
+                })
+                .collect();
+            lists.extend(longer);
+        }
+        assert!(lists.len() > 20_000);
+        for l in &lists {
+            let want = inv(l).command_at;
+            assert_eq!(command_at(l.len(), |i| l[i].as_bytes()), want, "{l:?}");
+        }
+    }
+
     #[test]
     fn tables_are_sorted_for_binary_search() {
         for table in [GLOBAL_FLAGS, COMPOSE_FLAGS] {
             assert!(table.windows(2).all(|w| w[0].long < w[1].long));
         }
+    }
+
+    #[test]
+    fn image_commands_are_their_own_kind_and_nothing_else_is() {
+        for (args, kind) in [
+            (&["tag", "a", "b"][..], CommandKind::Image(ImageOp::Tag)),
+            (
+                &["image", "tag", "a", "b"],
+                CommandKind::Image(ImageOp::Tag),
+            ),
+            (&["push", "r/a:1"], CommandKind::Image(ImageOp::Push)),
+            (
+                &["-H", "unix:///x", "image", "push", "-a", "r/a"],
+                CommandKind::Image(ImageOp::Push),
+            ),
+            (
+                &["save", "-o", "f.tar", "a"],
+                CommandKind::Image(ImageOp::Save),
+            ),
+            (&["image", "save", "a"], CommandKind::Image(ImageOp::Save)),
+            (&["images"], CommandKind::Image(ImageOp::List)),
+            (&["image", "ls"], CommandKind::Image(ImageOp::List)),
+            (&["image", "list", "-q"], CommandKind::Image(ImageOp::List)),
+            (&["rmi", "a"], CommandKind::Image(ImageOp::Remove)),
+            (&["image", "rm", "a"], CommandKind::Image(ImageOp::Remove)),
+            (
+                &["image", "remove", "a"],
+                CommandKind::Image(ImageOp::Remove),
+            ),
+            (
+                &["image", "inspect", "a"],
+                CommandKind::Image(ImageOp::Inspect),
+            ),
+            // Not image commands, or help: plain pass-through.
+            (&["--help", "push"], CommandKind::Other),
+            (&["image", "prune"], CommandKind::Other),
+            (&["image"], CommandKind::Other),
+            (&["inspect", "a"], CommandKind::Other),
+            (&["pull", "a"], CommandKind::Other),
+            (&["run", "a"], CommandKind::Other),
+        ] {
+            let i = inv(args);
+            assert_eq!(i.kind, kind, "{args:?}");
+            assert_eq!(
+                i.kind.passes_through(),
+                kind == CommandKind::Other,
+                "{args:?}"
+            );
+        }
+        // The arguments after the command words start after `image push`.
+        let i = inv(&["image", "push", "-a", "r/a"]);
+        assert_eq!(i.rest(), &[OsString::from("-a"), OsString::from("r/a")][..]);
     }
 
     #[test]
@@ -629,7 +865,7 @@ mod tests {
             (&["-Htcp://x", "compose", "build"], CommandKind::Compose),
             (&["--context", "build", "ps"], CommandKind::Other),
             (&["run", "build"], CommandKind::Other),
-            (&["image", "ls"], CommandKind::Other),
+            (&["image", "ls"], CommandKind::Image(ImageOp::List)),
             (&["buildx", "ls"], CommandKind::Other),
             (
                 &["buildx", "bake", "-f", "x.hcl"],

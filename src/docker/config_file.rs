@@ -11,14 +11,13 @@
 //! [`crate::docker::config`] reads the same file for routing; this module is the only
 //! one that writes it.
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
 /// The file in the configuration directory.
-pub const FILE_NAME: &str = "config.json";
+pub(crate) const FILE_NAME: &str = "config.json";
 
 /// Reads `config.json` in `dir` as JSON. A missing or empty file is `{}` (as the CLI
 /// treats it).
@@ -26,7 +25,7 @@ pub const FILE_NAME: &str = "config.json";
 /// # Errors
 /// When the file exists but cannot be read, or is not a JSON object: it is never
 /// overwritten then (the CLI refuses the same way).
-pub fn load(dir: &Path) -> Result<Value, String> {
+pub(crate) fn load(dir: &Path) -> Result<Value, String> {
     let path = dir.join(FILE_NAME);
     match std::fs::read(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Value::Object(Map::new())),
@@ -43,7 +42,7 @@ pub fn load(dir: &Path) -> Result<Value, String> {
 /// The credential helper (`docker-credential-NAME`'s NAME) that keeps `key`'s
 /// credentials, when one is configured.
 #[must_use]
-pub fn helper_for(config: &Value, key: &str) -> Option<String> {
+pub(crate) fn helper_for(config: &Value, key: &str) -> Option<String> {
     let named = |v: Option<&Value>| {
         v.and_then(Value::as_str)
             .filter(|s| !s.is_empty())
@@ -55,7 +54,7 @@ pub fn helper_for(config: &Value, key: &str) -> Option<String> {
 
 /// Sets `auths[key]`: `{"auth": auth}`, or `{}` when a helper holds the secret. The rest
 /// of the file is untouched; a non-object `auths` is replaced.
-pub fn set_auth(config: &mut Value, key: &str, auth: Option<&str>) {
+pub(crate) fn set_auth(config: &mut Value, key: &str, auth: Option<&str>) {
     let Value::Object(top) = config else {
         *config = Value::Object(Map::new());
         return set_auth(config, key, auth);
@@ -76,7 +75,7 @@ pub fn set_auth(config: &mut Value, key: &str, auth: Option<&str>) {
 }
 
 /// Removes `auths[key]`; whether there was one.
-pub fn remove_auth(config: &mut Value, key: &str) -> bool {
+pub(crate) fn remove_auth(config: &mut Value, key: &str) -> bool {
     config
         .get_mut("auths")
         .and_then(Value::as_object_mut)
@@ -99,7 +98,7 @@ fn target(dir: &Path) -> PathBuf {
 ///
 /// # Errors
 /// The I/O error, with the path.
-pub fn save(dir: &Path, config: &Value) -> Result<(), String> {
+pub(crate) fn save(dir: &Path, config: &Value) -> Result<(), String> {
     let failed =
         |what: &str, p: &Path, e: std::io::Error| format!("cannot {what} {}: {e}", p.display());
     if !dir.exists() {
@@ -120,27 +119,8 @@ pub fn save(dir: &Path, config: &Value) -> Result<(), String> {
     let base = file
         .file_name()
         .map_or_else(|| FILE_NAME.into(), |n| n.to_string_lossy().into_owned());
-    let (tmp, mut out) = (0..100u32)
-        .find_map(|i| {
-            let tmp = parent.join(format!(".{base}.{}.{i}.tmp", std::process::id()));
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)
-                .ok()
-                .map(|f| (tmp, f))
-        })
-        .ok_or_else(|| format!("cannot create a temporary file in {}", parent.display()))?;
-    let written = out
-        .write_all(&text)
-        .and_then(|()| out.set_permissions(std::fs::Permissions::from_mode(0o600)))
-        .and_then(|()| out.sync_all())
-        .and_then(|()| std::fs::rename(&tmp, &file));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(failed("write", &file, e));
-    }
+    crate::atomic_file::write(parent, &base, &text, crate::atomic_file::Durability::Sync)
+        .map_err(|e| failed("write", &file, e))?;
     Ok(())
 }
 

@@ -277,6 +277,26 @@ pub(crate) fn read_file(path: &Path) -> io::Result<Vec<u8>> {
     Ok(text)
 }
 
+/// The images the Dockerfile's `FROM` lines name (flags such as `--platform` skipped,
+/// `scratch` left out), in order: for ordering a project's builds, where one target is
+/// built `FROM` another's image. Line continuations and build-arg substitution are not
+/// followed: such a `FROM` names no target here.
+#[must_use]
+pub fn base_images(text: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let first = words.next()?;
+            if !first.eq_ignore_ascii_case("FROM") {
+                return None;
+            }
+            let image = words.find(|w| !w.starts_with("--"))?;
+            (image != "scratch").then(|| image.to_string())
+        })
+        .collect()
+}
+
 /// One refusal line per finding: `PATH:LINE: RUN --mount needs BuildKit`.
 #[must_use]
 pub fn refusal_lines(path: &Path, findings: &[Finding]) -> Vec<String> {
@@ -563,6 +583,18 @@ fn heredoc(word: &[u8]) -> Option<(Heredoc, &[u8])> {
     }
     let name = unquote(rest, false);
     (!name.is_empty()).then_some((Heredoc { name, chomp }, shown))
+}
+
+#[cfg(test)]
+mod base_image_tests {
+    use super::base_images;
+
+    #[test]
+    fn from_lines_name_their_images() {
+        let text =
+            b"FROM --platform=$X proj-base AS b\nfrom scratch\nRUN x\nFROM b\nCOPY --from=c / /\n";
+        assert_eq!(base_images(text), ["proj-base", "b"]);
+    }
 }
 
 #[cfg(test)]

@@ -5,16 +5,16 @@
 //!
 //! Everything here is either pure or reads only the CLI's own files (`config.json`, the
 //! context store, plugin directories) and the Dockerfile of a build. It imports nothing
-//! from the rest of the crate except [`crate::error`] and [`crate::net`] (an endpoint's
-//! HTTP address, credentials masked in URLs), which import nothing above them, so every
-//! other layer may use it.
+//! from the rest of the crate except [`crate::error`], [`crate::atomic_file`] and
+//! [`crate::net`] (an endpoint's HTTP address, credentials masked in URLs), which import
+//! nothing above them, so every other layer may use it.
 
 pub mod args;
 pub mod build_flags;
 pub mod config;
-pub mod config_file;
+pub(crate) mod config_file;
 pub mod dockerfile;
 pub mod endpoint;
-pub mod plugins;
-pub mod program;
+pub(crate) mod plugins;
+pub(crate) mod program;
 pub mod version;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::docker::config::ConfigFile;
 
 /// The system plugin directories of the Linux CLI, in its search order.
-pub const SYSTEM_PLUGIN_DIRS: [&str; 4] = [
+pub(crate) const SYSTEM_PLUGIN_DIRS: [&str; 4] = [
     "/usr/local/lib/docker/cli-plugins",
     "/usr/local/libexec/docker/cli-plugins",
     "/usr/lib/docker/cli-plugins",
@@ -16,7 +16,7 @@ pub const SYSTEM_PLUGIN_DIRS: [&str; 4] = [
 
 /// Every directory the CLI searches for plugins, in order.
 #[must_use]
-pub fn plugin_dirs(config_dir: Option<&Path>, config: &ConfigFile) -> Vec<PathBuf> {
+pub(crate) fn plugin_dirs(config_dir: Option<&Path>, config: &ConfigFile) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = config.cli_plugins_extra_dirs.clone();
     if let Some(d) = config_dir {
         dirs.push(d.join("cli-plugins"));
@@ -27,7 +27,7 @@ pub fn plugin_dirs(config_dir: Option<&Path>, config: &ConfigFile) -> Vec<PathBu
 
 /// The first executable `docker-<name>` in `dirs`.
 #[must_use]
-pub fn find_plugin(dirs: &[PathBuf], name: &str) -> Option<PathBuf> {
+pub(crate) fn find_plugin(dirs: &[PathBuf], name: &str) -> Option<PathBuf> {
     let file = format!("docker-{name}");
     dirs.iter()
         .map(|d| d.join(&file))

@@ -8,13 +8,13 @@ use std::path::Path;
 
 /// Whether `meta` (of a path, symlinks followed) is a file a shell would run.
 #[must_use]
-pub fn is_program_meta(meta: &std::fs::Metadata) -> bool {
+pub(crate) fn is_program_meta(meta: &std::fs::Metadata) -> bool {
     meta.is_file() && meta.mode() & 0o111 != 0
 }
 
 /// Whether `path` names a file a shell would run; `false` when it cannot be read.
 #[must_use]
-pub fn is_program(path: &Path) -> bool {
+pub(crate) fn is_program(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| is_program_meta(&m))
 }
 

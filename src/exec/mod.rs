@@ -75,46 +75,8 @@ pub fn exec(plan: &Plan, guard: &SelfGuard) -> Error {
 /// # Errors
 /// When a program cannot be started.
 pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
-    let mut env_set: Vec<(OsString, OsString)> = plan
-        .env_set
-        .iter()
-        .map(|(k, v)| (OsString::from(k), OsString::from(v)))
-        .collect();
-    if plan.supervised {
-        // `buildctl-daemonless.sh` is a shell script that runs `buildctl` and `buildkitd`
-        // by name: its PATH keeps only the absolute entries, so a `./buildctl` in the
-        // working directory never answers for them.
-        if let Some(path) = absolute_path_entries(std::env::var_os("PATH").as_deref()) {
-            env_set.push(("PATH".into(), path));
-        }
-    }
-    let step = |s: &Step, stdout_to_stderr: bool| supervise::Step {
-        program: s.program.clone(),
-        argv: s.argv.clone(),
-        env_set: env_set.clone(),
-        env_unset: plan.env_unset.iter().map(OsString::from).collect(),
-        stdout_to_stderr,
-    };
-    let main = step(
-        &Step {
-            program: plan.program.clone(),
-            argv: plan.argv.clone(),
-        },
-        false,
-    );
-    // `docker load` reports what it loaded on stdout; `docker build` prints nothing there
-    // (or, with -q, only the image ID), so its words go to stderr with the progress.
-    let mut stages = vec![match &plan.load {
-        Some(load) => supervise::Stage::Pipe(main, step(load, true)),
-        None => supervise::Stage::One(main),
-    }];
-    // Follow-ups (`docker push` of the --push emulation) report progress, not output.
-    stages.extend(
-        plan.then
-            .iter()
-            .map(|s| supervise::Stage::One(step(s, true))),
-    );
-    let scratch = plan.image_id.as_ref().and_then(|i| i.scratch.as_deref());
+    let stages = stages(plan, None);
+    let scratch = plan.scratch();
     if let Some(dir) = scratch {
         // Private to this call, created here and only here: an existing directory of that
         // name (someone else's, on a shared /tmp) is never used.
@@ -137,6 +99,9 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
         let _ = std::fs::remove_file(path);
     }
     let ran = supervise::run(&stages, guard);
+    if let (Ok(0), Some(after)) = (&ran, &plan.after) {
+        crate::images::commands::after(after);
+    }
     let code = match (&ran, &plan.image_id) {
         (Ok(0), Some(id)) => image_id(id),
         (Ok(code), _) => *code,
@@ -145,10 +110,118 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
     if let Some(id) = plan.image_id.as_ref().filter(|i| i.metadata_is_ours) {
         let _ = std::fs::remove_file(&id.metadata);
     }
+    if let Some(after) = plan.after.as_ref().filter(|a| a.metadata_is_ours) {
+        let _ = std::fs::remove_file(&after.metadata);
+        if let crate::route::plan::AfterAction::Compare(checks) = &after.action {
+            for c in checks {
+                let _ = std::fs::remove_file(&c.metadata);
+            }
+        }
+    }
     if let Some(dir) = scratch {
         let _ = std::fs::remove_dir(dir);
     }
     ran.map(|_| code)
+}
+
+/// The plan's processes as the supervisor's stages: the build (piped into `docker load`
+/// when the route loads), then its follow-ups. `prefix` marks every output line (one
+/// target of a project).
+fn stages(plan: &Plan, prefix: Option<&str>) -> Vec<supervise::Stage> {
+    let mut env_set: Vec<(OsString, OsString)> = plan
+        .env_set
+        .iter()
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+        .collect();
+    if plan.supervised {
+        // `buildctl-daemonless.sh` is a shell script that runs `buildctl` and `buildkitd`
+        // by name: its PATH keeps only the absolute entries, so a `./buildctl` in the
+        // working directory never answers for them.
+        if let Some(path) = absolute_path_entries(std::env::var_os("PATH").as_deref()) {
+            env_set.push(("PATH".into(), path));
+        }
+    }
+    let step = |s: &Step, stdout_to_stderr: bool| supervise::Step {
+        program: s.program.clone(),
+        argv: s.argv.clone(),
+        env_set: env_set.clone(),
+        env_unset: plan.env_unset.iter().map(OsString::from).collect(),
+        stdout_to_stderr,
+        prefix: prefix.map(str::to_string),
+        cwd: plan.cwd.clone(),
+        hold_stderr: false,
+    };
+    let main = step(
+        &Step {
+            program: plan.program.clone(),
+            argv: plan.argv.clone(),
+        },
+        false,
+    );
+    // `docker load` reports what it loaded on stdout; `docker build` prints nothing there
+    // (or, with -q, only the image ID), so its words go to stderr with the progress.
+    let mut stages = vec![match &plan.load {
+        // What `docker load` says of a stream a failed build cut short is noise under the
+        // build's error: shown only when the build succeeded.
+        Some(load) => supervise::Stage::Pipe(
+            main,
+            supervise::Step {
+                hold_stderr: true,
+                ..step(load, true)
+            },
+        ),
+        None => supervise::Stage::One(main),
+    }];
+    // Follow-ups (`docker push` of the --push emulation) report progress, not output.
+    stages.extend(
+        plan.then
+            .iter()
+            .map(|s| supervise::Stage::One(step(s, true))),
+    );
+    stages
+}
+
+/// Runs a project's builds ([`crate::route::plan::ProjectPlan`]): each target's plan as a
+/// job of [`supervise::run_jobs`] (at most `parallel` at once, each after the targets it
+/// depends on, output lines prefixed `[target] `). Then, when the builds succeeded and the
+/// call was `compose up`/`create`/`run`, replaces this process with compose (told not to
+/// build), as a one-process plan is run. Returns the exit code to leave with.
+///
+/// # Errors
+/// When a program cannot be started.
+pub fn run_project(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
+    let Some(project) = &plan.project else {
+        return Err(exec(plan, guard));
+    };
+    let jobs: Vec<supervise::Job> = project
+        .targets
+        .iter()
+        .map(|t| supervise::Job {
+            // compose and bake write only progress, on stderr: so do the builds (`-q`'s
+            // image IDs included), each line marked with its target.
+            stages: stages(&t.plan, Some(&format!("[{}] ", t.name)))
+                .into_iter()
+                .map(progress_only)
+                .collect(),
+            after: t.after.clone(),
+        })
+        .collect();
+    let code = supervise::run_jobs(&jobs, project.parallel, guard)?;
+    if code != 0 || !project.then_run {
+        return Ok(code);
+    }
+    Err(exec(plan, guard))
+}
+
+fn progress_only(stage: supervise::Stage) -> supervise::Stage {
+    let to_stderr = |mut s: supervise::Step| {
+        s.stdout_to_stderr = true;
+        s
+    };
+    match stage {
+        supervise::Stage::One(s) => supervise::Stage::One(to_stderr(s)),
+        supervise::Stage::Pipe(p, c) => supervise::Stage::Pipe(p, to_stderr(c)),
+    }
 }
 
 /// PATH without its relative and empty entries, or `None` when it has none of those (then

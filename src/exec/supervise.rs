@@ -37,7 +37,19 @@
 //!   code. After a forwarded signal S the run stops: a child that handled S and exited with
 //!   a non-zero code of its own has the last word (as in a shell); otherwise the run
 //!   returns 128+S.
-//! - Nothing is written to stdout; the calling thread's signal mask is restored on return.
+//! - Nothing is written to stdout on the supervisor's own account (a prefixed step's
+//!   output lines are relayed whole, one write each, to stdout or stderr); the calling
+//!   thread's signal mask is restored on return.
+//! - A consumer marked [`Step::hold_stderr`] has its stderr shown when its stage ends, and
+//!   only if its producer succeeded: its complaint about a cut-short stream never follows
+//!   the producer's real error.
+//! - [`run_jobs`] (a project's builds) runs several such runs at once, each in threads of
+//!   its own, at most a bound together, each job after those it waits for. Every run in
+//!   progress is registered with the relay, so a signal reaches every running job's group;
+//!   the scheduler is registered too, so a signal between two jobs stops the next one from
+//!   starting rather than ending dockroute. After the first failure no further job starts
+//!   and the running ones finish. A signal that arrives between the scheduler's check and
+//!   a just-started job's registration reaches that job only if it is sent again.
 //!
 //! Not covered: a descendant that leaves the group (`setsid`, `setpgid`) is out of reach;
 //! a stage is not the terminal's foreground group, so a child reading the terminal is
@@ -82,6 +94,16 @@ pub struct Step {
     /// Send its stdout to the caller's stderr (a consumer whose report is progress, not
     /// the command's output).
     pub stdout_to_stderr: bool,
+    /// Relay its stdout and stderr line by line, each line prefixed with this (`[app] `):
+    /// one of several builds running at once ([`run_jobs`]).
+    pub prefix: Option<String>,
+    /// The working directory; `None`: the caller's.
+    pub cwd: Option<PathBuf>,
+    /// A pipe's consumer only: keep its stderr until the stage ends and show it only when
+    /// the producer succeeded. A consumer fed a stream its failed producer cut short says
+    /// so in its own words (`docker load`: `open …/repositories: no such file or
+    /// directory`), which would be the last line under the producer's real error.
+    pub hold_stderr: bool,
 }
 
 /// What runs at once, in its own process group.
@@ -109,9 +131,18 @@ pub fn run(stages: &[Stage], guard: &SelfGuard) -> Result<u8> {
             source: e.into(),
             fix: None,
         })?;
+    let result = run_masked(stages, guard, caller);
+    let _ = caller.thread_set_mask();
+    result
+}
+
+/// [`run`] on a thread that already blocks the forwarded signals; `caller` is the mask
+/// the children start with (the caller's own, from before any blocking).
+fn run_masked(stages: &[Stage], guard: &SelfGuard, caller: SigSet) -> Result<u8> {
+    let set = crate::guard::relayed_set();
     // Best effort: without it, orphans are reparented to init and only signalled.
     let _ = nix::sys::prctl::set_child_subreaper(true);
-    let result = Listener::register(taken_over(&set, &caller))
+    Listener::register(taken_over(&set, &caller))
         .map_err(|source| Error::Io {
             what: "install the signal relay".into(),
             source,
@@ -125,9 +156,7 @@ pub fn run(stages: &[Stage], guard: &SelfGuard) -> Result<u8> {
                 received: None,
             };
             run.stages(stages)
-        });
-    let _ = caller.thread_set_mask();
-    result
+        })
 }
 
 /// The forwarded signals that would act on this process without a supervisor: neither
@@ -201,7 +230,7 @@ impl Run<'_> {
         // The forwarded signals stay blocked here: each child unblocks them for itself
         // (`command`), so a signal that comes while the stage starts is relayed, not fatal.
         let spawned = spawn(first, second, self.guard, self.caller);
-        let (children, pgid) = match spawned {
+        let (mut children, pgid) = match spawned {
             Ok(started) => started,
             Err((e, started)) => {
                 if let Some((mut producer, pgid)) = started {
@@ -213,6 +242,8 @@ impl Run<'_> {
             }
         };
 
+        let held = hold_stderr(&mut children, second);
+        let relays = relay_output(&mut children, first, second);
         let tx = self.events.tx.clone();
         let waiter = std::thread::Builder::new()
             .name("supervise-wait".into())
@@ -225,6 +256,7 @@ impl Run<'_> {
             // The children went with the closure; they are reaped with their group.
             let _ = killpg(pgid, Signal::SIGKILL);
             self.clear_group(pgid);
+            relays.into_iter().for_each(|r| drop(r.join()));
             return Err(Error::Exec {
                 program: first.program.clone(),
                 source,
@@ -243,6 +275,11 @@ impl Run<'_> {
             }
         };
         self.clear_group(pgid);
+        // The group is empty, so every write end is closed: the relays end.
+        relays.into_iter().for_each(|r| drop(r.join()));
+        if let Some(held) = held {
+            held.release(statuses.first().is_some_and(ExitStatus::success));
+        }
         Ok(statuses)
     }
 
@@ -321,6 +358,238 @@ fn spawn(
     }
 }
 
+/// A consumer's stderr kept until its stage ends ([`Step::hold_stderr`]).
+struct Held {
+    /// The thread reading it to its end.
+    reader: std::thread::JoinHandle<Vec<u8>>,
+    /// The prefix its lines get when shown.
+    prefix: Option<String>,
+}
+
+impl Held {
+    /// Shows what the consumer wrote when its producer succeeded; otherwise drops it (the
+    /// producer's error is the one that counts).
+    fn release(self, producer_ok: bool) {
+        use std::io::Write;
+        let text = self.reader.join().unwrap_or_default();
+        if !producer_ok {
+            if !text.is_empty() {
+                tracing::debug!(
+                    bytes = text.len(),
+                    "the consumer's stderr withheld: its producer failed"
+                );
+            }
+            return;
+        }
+        match &self.prefix {
+            Some(prefix) => relay_lines(&text[..], prefix, |line| {
+                let _ = std::io::stderr().lock().write_all(line);
+            }),
+            None => {
+                let _ = std::io::stderr().lock().write_all(&text);
+            }
+        }
+    }
+}
+
+/// Takes the consumer's stderr when it is to be held, with a thread reading it (started
+/// from a thread that blocks the forwarded signals, so it blocks them too). Should the
+/// thread not start, the stream goes to the relays as usual (prefixed) or is dropped.
+fn hold_stderr(children: &mut [Child], second: Option<&Step>) -> Option<Held> {
+    let step = second.filter(|s| s.hold_stderr)?;
+    let mut err = children.get_mut(1)?.stderr.take()?;
+    let reader = std::thread::Builder::new()
+        .name("supervise-hold".into())
+        .spawn(move || {
+            let mut text = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut err, &mut text);
+            text
+        })
+        .ok()?;
+    Some(Held {
+        reader,
+        prefix: step.prefix.clone(),
+    })
+}
+
+/// Starts a relay thread for each output stream of a prefixed step ([`Step::prefix`]):
+/// every line is written whole, prefixed, to the caller's stdout (stderr for a step
+/// whose stdout is progress) or stderr.
+fn relay_output(
+    children: &mut [Child],
+    first: &Step,
+    second: Option<&Step>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    let mut relays = Vec::new();
+    for (child, step) in children
+        .iter_mut()
+        .zip(std::iter::once(first).chain(second))
+    {
+        let Some(prefix) = &step.prefix else {
+            continue;
+        };
+        if let Some(out) = child.stdout.take() {
+            let to_stderr = step.stdout_to_stderr;
+            relays.extend(spawn_relay(out, prefix.clone(), to_stderr));
+        }
+        if let Some(err) = child.stderr.take() {
+            relays.extend(spawn_relay(err, prefix.clone(), true));
+        }
+    }
+    relays
+}
+
+/// One relay thread (started from a thread that blocks the forwarded signals, so it
+/// blocks them too). A last line without a newline gets one.
+fn spawn_relay<R: std::io::Read + Send + 'static>(
+    stream: R,
+    prefix: String,
+    to_stderr: bool,
+) -> Option<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("supervise-relay".into())
+        .spawn(move || {
+            relay_lines(stream, &prefix, |line| {
+                use std::io::Write;
+                // One write per line, under the stream's lock: lines of parallel builds
+                // interleave, never mix.
+                let _ = if to_stderr {
+                    std::io::stderr().lock().write_all(line)
+                } else {
+                    std::io::stdout().lock().write_all(line)
+                };
+            });
+        })
+        .ok()
+}
+
+/// Reads `stream` to its end and hands `write` each line, prefixed, newline-terminated.
+fn relay_lines<R: std::io::Read>(stream: R, prefix: &str, mut write: impl FnMut(&[u8])) {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if line.last() != Some(&b'\n') {
+            line.push(b'\n');
+        }
+        let mut whole = Vec::with_capacity(prefix.len() + line.len());
+        whole.extend_from_slice(prefix.as_bytes());
+        whole.extend_from_slice(&line);
+        write(&whole);
+    }
+}
+
+/// One job of [`run_jobs`]: its stages, run in order as by [`run`], and the jobs (by
+/// index) that must have succeeded before it starts.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// What the job runs.
+    pub stages: Vec<Stage>,
+    /// Indices of the jobs it waits for.
+    pub after: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobState {
+    Waiting,
+    Running,
+    Done(u8),
+}
+
+/// Runs `jobs`, at most `bound` at once, each as soon as the jobs it waits for have
+/// succeeded: each job is a [`run`] of its own (own process groups, signals forwarded to
+/// them). After the first failure or a forwarded signal no further job starts; the jobs
+/// already running finish (a forwarded signal reaches them too). Returns the first
+/// failure's exit code (in the order failures happened), else 128+N after signal N, else 0.
+///
+/// # Errors
+/// [`Error::Exec`] when a job's program cannot be started (after the running jobs finished).
+pub fn run_jobs(jobs: &[Job], bound: usize, guard: &SelfGuard) -> Result<u8> {
+    let set = crate::guard::relayed_set();
+    let exec_err = |source: std::io::Error| Error::Exec {
+        program: PathBuf::new(),
+        source,
+    };
+    let caller = set
+        .thread_swap_mask(SigmaskHow::SIG_BLOCK)
+        .map_err(|e| exec_err(e.into()))?;
+    // The scheduler listens too, so a signal between two jobs stops the next one from
+    // starting instead of taking its default action with jobs still running.
+    let result = Listener::register(taken_over(&set, &caller))
+        .map_err(exec_err)
+        .map(|events| schedule(jobs, bound.max(1), guard, caller, &events));
+    let _ = caller.thread_set_mask();
+    result?
+}
+
+fn schedule(
+    jobs: &[Job],
+    bound: usize,
+    guard: &SelfGuard,
+    caller: SigSet,
+    events: &Listener,
+) -> Result<u8> {
+    let (tx, rx) = channel::<(usize, Result<u8>)>();
+    let mut state = vec![JobState::Waiting; jobs.len()];
+    let mut running = 0usize;
+    let mut failure: Option<u8> = None;
+    let mut error: Option<Error> = None;
+    let mut received: Option<Signal> = None;
+    std::thread::scope(|scope| loop {
+        while let Ok(event) = events.rx.try_recv() {
+            if let Event::Signal(sig) = event {
+                received = Some(sig);
+            }
+        }
+        if failure.is_none() && error.is_none() && received.is_none() {
+            for i in 0..jobs.len() {
+                let ready = state[i] == JobState::Waiting
+                    && jobs[i]
+                        .after
+                        .iter()
+                        .all(|d| state.get(*d) == Some(&JobState::Done(0)));
+                if ready && running < bound {
+                    state[i] = JobState::Running;
+                    running += 1;
+                    let tx = tx.clone();
+                    let stages = &jobs[i].stages;
+                    scope.spawn(move || {
+                        let _ = tx.send((i, run_masked(stages, guard, caller)));
+                    });
+                }
+            }
+        }
+        if running == 0 {
+            break;
+        }
+        if let Ok((i, result)) = rx.recv_timeout(POLL) {
+            running -= 1;
+            let code = match result {
+                Ok(code) => code,
+                Err(e) => {
+                    error.get_or_insert(e);
+                    126
+                }
+            };
+            state[i] = JobState::Done(code);
+            if code != 0 {
+                failure.get_or_insert(code);
+            }
+        }
+    });
+    match (error, failure, received) {
+        (Some(e), _, _) => Err(e),
+        (None, Some(code), _) => Ok(code),
+        (None, None, Some(sig)) => Ok(signal_code(sig as i32)),
+        (None, None, None) => Ok(0),
+    }
+}
+
 fn wait(child: &mut Child) -> ExitStatus {
     child
         .wait()
@@ -336,11 +605,19 @@ fn command(step: &Step, guard: &SelfGuard, pgid: i32, mask: SigSet) -> Command {
         guard,
     );
     cmd.process_group(pgid);
+    if let Some(dir) = &step.cwd {
+        cmd.current_dir(dir);
+    }
     start_with_mask(&mut cmd, mask);
-    if step.stdout_to_stderr {
+    if step.prefix.is_some() {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    } else if step.stdout_to_stderr {
         if let Ok(fd) = std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned() {
             cmd.stdout(Stdio::from(fd));
         }
+    }
+    if step.hold_stderr {
+        cmd.stderr(Stdio::piped());
     }
     cmd
 }
@@ -500,6 +777,9 @@ mod tests {
             env_set: Vec::new(),
             env_unset: Vec::new(),
             stdout_to_stderr: false,
+            prefix: None,
+            cwd: None,
+            hold_stderr: false,
         }
     }
 
@@ -517,6 +797,74 @@ mod tests {
 
     fn read(path: &Path) -> String {
         std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    fn job(script: &str, after: &[usize]) -> Job {
+        Job {
+            stages: vec![one(script)],
+            after: after.to_vec(),
+        }
+    }
+
+    fn jobs(jobs: &[Job], bound: usize) -> u8 {
+        run_jobs(jobs, bound, &SelfGuard::default()).unwrap()
+    }
+
+    /// Two jobs that each wait (bounded) for the other's mark can only both succeed when
+    /// they run at the same time.
+    #[test]
+    fn supervise_jobs_run_at_once_up_to_the_bound() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("a"), t.path().join("b"));
+        let meet = |mine: &Path, other: &Path| {
+            format!(
+                "touch {}; i=0; while [ ! -e {} ]; do i=$((i+1)); [ $i -gt 100 ] && exit 7; sleep 0.05; done",
+                mine.display(),
+                other.display()
+            )
+        };
+        let pair = [job(&meet(&a, &b), &[]), job(&meet(&b, &a), &[])];
+        assert_eq!(jobs(&pair, 2), 0);
+        // One at a time, the first waits in vain.
+        std::fs::remove_file(&a).unwrap();
+        std::fs::remove_file(&b).unwrap();
+        assert_eq!(jobs(&pair, 1), 7);
+    }
+
+    #[test]
+    fn supervise_jobs_wait_for_what_they_depend_on_and_stop_after_a_failure() {
+        let t = tempfile::tempdir().unwrap();
+        let (first, second, never) = (t.path().join("1"), t.path().join("2"), t.path().join("n"));
+        // Job 0 waits for job 1, which is slow: job 0 must see job 1's file.
+        let ordered = [
+            job(
+                &format!("test -e {} && touch {}", second.display(), first.display()),
+                &[1],
+            ),
+            job(&format!("sleep 0.2; touch {}", second.display()), &[]),
+        ];
+        assert_eq!(jobs(&ordered, 2), 0);
+        assert!(first.exists());
+        // A failure: its dependant never starts; the exit code is the failure's.
+        let failing = [
+            job("exit 5", &[]),
+            job(&format!("touch {}", never.display()), &[0]),
+        ];
+        assert_eq!(jobs(&failing, 2), 5);
+        assert!(
+            !never.exists(),
+            "a job ran after the one it waits for failed"
+        );
+        assert_eq!(jobs(&[], 4), 0);
+    }
+
+    #[test]
+    fn supervise_relay_prefixes_every_line() {
+        let mut out = Vec::new();
+        relay_lines(&b"one\ntwo\n\nlast"[..], "[app] ", |l| {
+            out.extend_from_slice(l)
+        });
+        assert_eq!(out, b"[app] one\n[app] two\n[app] \n[app] last\n");
     }
 
     #[test]
@@ -618,6 +966,9 @@ mod tests {
             env_set: Vec::new(),
             env_unset: Vec::new(),
             stdout_to_stderr: false,
+            prefix: None,
+            cwd: None,
+            hold_stderr: false,
         };
         let save = sh(&format!(
             "cat > {0}; (trap '' TERM; grep '^SigIgn:' /proc/self/status) >> {0}",

@@ -4,7 +4,7 @@
 //! through the redaction point.
 
 /// Installs the subscriber if `DOCKROUTE_LOG` asks for one.
-pub fn init() {
+pub(crate) fn init() {
     if let Some(filter) = std::env::var_os("DOCKROUTE_LOG") {
         install(&filter);
     }

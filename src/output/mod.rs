@@ -15,17 +15,17 @@
 
 use std::io::Write;
 
-pub mod logging;
-pub mod redact;
+pub(crate) mod logging;
+pub(crate) mod redact;
 
 /// Whether notices are silenced.
 #[must_use]
-pub fn quiet() -> bool {
+pub(crate) fn quiet() -> bool {
     std::env::var_os("DOCKROUTE_QUIET").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// Prints one notice line to stderr unless quiet.
-pub fn notice(line: &str) {
+pub(crate) fn notice(line: &str) {
     if !quiet() {
         let _ = writeln!(
             std::io::stderr(),
@@ -36,8 +36,16 @@ pub fn notice(line: &str) {
 }
 
 /// Prints an error (and its hint) to stderr, always.
-pub fn error(e: &crate::error::Error) {
+pub(crate) fn error(e: &crate::error::Error) {
     let mut err = std::io::stderr().lock();
+    // A project printer's own message reaches the user as the printer wrote it.
+    if let crate::error::Error::Printer { message, .. } = e {
+        if !message.is_empty() {
+            let text = String::from_utf8_lossy(message);
+            let _ = err.write_all(crate::output::redact::text(&text).as_bytes());
+            return;
+        }
+    }
     let text = e.to_string();
     let mut lines = text.lines();
     let _ = writeln!(
@@ -58,7 +66,7 @@ pub fn error(e: &crate::error::Error) {
 /// build -q` prints, which dockroute prints for the BuildKit routes, and `docker login`'s
 /// `Login Succeeded`. The only thing the shim ever writes to stdout, and only because the
 /// command it stands for would.
-pub fn stdout_line(line: &str) {
+pub(crate) fn stdout_line(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
@@ -66,12 +74,12 @@ pub fn stdout_line(line: &str) {
 
 /// Writes one line of a docker command's own words to stderr, unprefixed: the warnings
 /// `docker login`/`logout` print, which dockroute prints when it answers them itself.
-pub fn stderr_line(line: &str) {
+pub(crate) fn stderr_line(line: &str) {
     let _ = writeln!(std::io::stderr(), "{}", crate::output::redact::text(line));
 }
 
 /// Writes a report of dockroute's own CLI (`doctor`, `explain`) to stdout.
-pub fn report(text: &str) {
+pub(crate) fn report(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(crate::output::redact::text(text).as_bytes());
     let _ = out.flush();

@@ -17,10 +17,10 @@ fn known() -> &'static Mutex<Vec<String>> {
 }
 
 /// Values shorter than this are not masked: masking `1` or `ab` would mangle every line.
-pub const MIN_SECRET_LEN: usize = 4;
+pub(crate) const MIN_SECRET_LEN: usize = 4;
 
 /// Registers values to mask from now on.
-pub fn register<I: IntoIterator<Item = String>>(values: I) {
+pub(crate) fn register<I: IntoIterator<Item = String>>(values: I) {
     if let Ok(mut k) = known().lock() {
         for v in values {
             if v.len() >= MIN_SECRET_LEN && !k.contains(&v) {
@@ -35,7 +35,10 @@ pub fn register<I: IntoIterator<Item = String>>(values: I) {
 /// Registers the values this call was handed that must never be printed (each
 /// `--build-arg`/`-e`/`--env` value, as the argument grammar finds them) and the values
 /// of secret-looking environment variables.
-pub fn register_call(inv: &crate::docker::args::Invocation, is_secret: &dyn Fn(&str) -> bool) {
+pub(crate) fn register_call(
+    inv: &crate::docker::args::Invocation,
+    is_secret: &dyn Fn(&str) -> bool,
+) {
     register(
         inv.assigned_values()
             .iter()
@@ -46,7 +49,7 @@ pub fn register_call(inv: &crate::docker::args::Invocation, is_secret: &dyn Fn(&
 
 /// Registers the values of the environment variables whose names `is_secret` (the
 /// secrets policy's word match) says look like secrets.
-pub fn register_environment(is_secret: &dyn Fn(&str) -> bool) {
+pub(crate) fn register_environment(is_secret: &dyn Fn(&str) -> bool) {
     register(
         std::env::vars_os()
             .filter(|(k, _)| {
@@ -71,11 +74,11 @@ fn mask_known(s: &str) -> Option<String> {
 }
 
 /// The placeholder printed instead of a value.
-pub const MASK: &str = "***";
+pub(crate) const MASK: &str = "***";
 
 /// Redacts a line of text: known secret values and credentials in URLs.
 #[must_use]
-pub fn text(s: &str) -> Cow<'_, str> {
+pub(crate) fn text(s: &str) -> Cow<'_, str> {
     match mask_known(s) {
         Some(masked) => Cow::Owned(crate::net::mask_url_credentials(&masked).into_owned()),
         None => crate::net::mask_url_credentials(s),
@@ -88,7 +91,7 @@ const VALUE_FLAGS: &[&str] = &["--build-arg", "-e", "--env"];
 /// Redacts an argument list for printing: values of `--build-arg`/`-e`/`--env` pairs and
 /// credentials in URLs.
 #[must_use]
-pub fn argv(args: &[String]) -> Vec<String> {
+pub(crate) fn argv(args: &[String]) -> Vec<String> {
     let mut out = Vec::with_capacity(args.len());
     let mut mask_next = false;
     let mut after_opt = false;

@@ -11,9 +11,9 @@
 //!   reader sees the old file or the new one, never half of one.
 //! - The pass-through path never touches the cache.
 
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::fs::{DirBuilder, File};
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -112,27 +112,14 @@ impl Cache {
 
     fn try_store<T: Serialize>(&self, name: &str, value: &T) -> std::io::Result<()> {
         let bytes = serde_json::to_vec(value)?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let tmp = self
-            .dir
-            .join(format!(".{name}.part-{}-{nanos}", std::process::id()));
-        let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            // No fsync: rename already keeps readers from half a file, and a file lost
-            // in a crash reads as "no entry". fdatasync cost 1-28 ms here (bench/).
-            f.write_all(&bytes)?;
-            std::fs::rename(&tmp, self.dir.join(name))
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        // No fsync: rename already keeps readers from half a file, and a file lost in a
+        // crash reads as "no entry". fdatasync cost 1-28 ms here (bench/).
+        crate::atomic_file::write(
+            &self.dir,
+            name,
+            &bytes,
+            crate::atomic_file::Durability::Rename,
+        )
     }
 }
 

@@ -32,7 +32,7 @@ const CACHE_VERSION: u32 = 2;
 
 /// The result of one `--version` probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A version.
     Version(Version),
     /// A dockroute copy answered: not a real client.
@@ -76,7 +76,7 @@ impl CacheEntry {
 
 /// Probes (or recalls from the cache) the version of every candidate.
 #[must_use]
-pub fn versions(
+pub(crate) fn versions(
     candidates: &[Candidate],
     guard: &SelfGuard,
     cache: Option<&Cache>,
@@ -210,7 +210,7 @@ fn outcome_of(f: &spawn::Finished) -> Outcome {
 
 /// Turns candidates and their probe outcomes into clients; dockroute copies are dropped.
 #[must_use]
-pub fn clients(
+pub(crate) fn clients(
     candidates: &[Candidate],
     outcomes: Vec<Outcome>,
     mounts: &crate::probe::mounts::MountPoints,

@@ -24,7 +24,7 @@ use crate::probe::mounts::MountPoints;
 use crate::probe::runtime::{self, RuntimeReport};
 use crate::probe::settings::Settings;
 use crate::route::facts::{
-    BuildEnv, DockerfileScan, Facts, LocalTags, Runtime, WarmFacts, WarmLevel,
+    BuildEnv, DockerfileScan, Facts, LocalTags, ProjectFacts, Runtime, WarmFacts, WarmLevel,
 };
 use crate::route::mode::Mode;
 use crate::route::mode::Route;
@@ -33,7 +33,7 @@ use crate::route::warm;
 
 /// The facts, plus what was learnt on the way (for `doctor` and `explain`).
 #[derive(Debug, Clone)]
-pub struct Gathered {
+pub(crate) struct Gathered {
     /// What `decide` reads.
     pub facts: Facts,
     /// Where discovery looked.
@@ -51,7 +51,7 @@ pub struct Gathered {
 ///
 /// # Errors
 /// None today; the signature leaves room for a fact that must stop the call.
-pub fn gather(
+pub(crate) fn gather(
     inv: &Invocation,
     guard: &SelfGuard,
     settings: Settings,
@@ -126,6 +126,29 @@ pub fn gather(
         &settings,
         runtime.as_ref(),
     );
+    let project = crate::probe::project::wanted(inv, mode, runtime.as_ref().map(|r| &r.runtime))
+        .and_then(|call| {
+            Some(crate::probe::project::resolve(
+                inv,
+                &call,
+                clients.first()?,
+                guard,
+            ))
+        });
+    if matches!(project, Some(ProjectFacts::Resolved { .. })) && bk.checks.is_empty() {
+        // A project's targets are builds with orders of their own (each its context and
+        // Dockerfile): every node of the list is checked, all at once, so each target
+        // skips the dead ones as its `docker build` would.
+        let addr =
+            crate::route::needs::buildkit_address(&bk, mode, runtime.as_ref().map(|r| &r.runtime))
+                .map(str::to_string);
+        if let Some(list) = addr {
+            let all = nodes::parse_list(&list);
+            let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+            bk.checks = buildkit::check(&refs, settings.daemon_timeout, true);
+            bk.unreachable = buildkit::none_answers(&bk.checks);
+        }
+    }
     Ok(Gathered {
         facts: Facts {
             clients,
@@ -133,6 +156,7 @@ pub fn gather(
             env: BuildEnv {
                 docker_buildkit: std::env::var_os("DOCKER_BUILDKIT"),
                 build_args,
+                compose_parallel_limit: std::env::var_os("COMPOSE_PARALLEL_LIMIT"),
             },
             mode,
             secrets: settings.secrets.clone(),
@@ -140,6 +164,13 @@ pub fn gather(
             dockerfile,
             scratch: scratch_path(),
             warm,
+            project,
+            cwd: std::env::current_dir().ok(),
+            records: if matches!(inv.kind, crate::docker::args::CommandKind::Image(_)) {
+                crate::images::commands::records()
+            } else {
+                Vec::new()
+            },
         },
         search,
         runtime,
@@ -187,7 +218,7 @@ fn warm_facts(
 
 /// A directory name private to this call (created, exclusively, only by a route that
 /// needs it): the process id and the time make it unique and hard to guess ahead.
-fn scratch_path() -> PathBuf {
+pub(crate) fn scratch_path() -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -196,7 +227,7 @@ fn scratch_path() -> PathBuf {
 
 /// Reads and scans the Dockerfile the build would use; `None` when it is not a local file
 /// (stdin, a URL, a remote context) or cannot be read — then nothing is said about it.
-fn scan_dockerfile(inv: &Invocation, call: &BuildCall) -> Option<DockerfileScan> {
+pub(crate) fn scan_dockerfile(inv: &Invocation, call: &BuildCall) -> Option<DockerfileScan> {
     let cwd = std::env::current_dir().ok()?;
     match dockerfile::locate(call, &inv.args, &cwd) {
         dockerfile::Location::File(path) => match dockerfile::read_file(&path) {

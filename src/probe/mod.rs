@@ -8,12 +8,13 @@
 
 pub mod buildkit;
 pub mod cache;
-pub mod clients;
+pub(crate) mod clients;
 pub mod daemon;
 pub mod discovery;
-pub mod gather;
+pub(crate) mod gather;
 pub(crate) mod images;
 pub mod mounts;
-pub mod runtime;
+pub(crate) mod project;
+pub(crate) mod runtime;
 pub mod settings;
-pub mod spawn;
+pub(crate) mod spawn;

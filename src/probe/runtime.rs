@@ -19,7 +19,7 @@ const CACHE_VERSION: u32 = 1;
 
 /// What was learnt about the runtime, and how.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct RuntimeReport {
+pub(crate) struct RuntimeReport {
     /// The verdict routing uses (its `kind` and `why` serialised beside the other
     /// fields, not nested).
     #[serde(flatten)]
@@ -37,7 +37,7 @@ pub struct RuntimeReport {
 /// How the runtime was learnt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RuntimeSource {
+pub(crate) enum RuntimeSource {
     /// `DOCKROUTE_RUNTIME` said so; the daemon was not asked.
     Pinned,
     /// The daemon was asked now.
@@ -49,7 +49,7 @@ pub enum RuntimeSource {
 impl RuntimeSource {
     /// The word doctor prints.
     #[must_use]
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             RuntimeSource::Pinned => "pinned",
             RuntimeSource::Probed => "probed",
@@ -60,7 +60,7 @@ impl RuntimeSource {
 
 /// Whether the environment is a Bitbucket Pipelines step.
 #[must_use]
-pub fn is_bitbucket() -> bool {
+pub(crate) fn is_bitbucket() -> bool {
     [
         "BITBUCKET_BUILD_NUMBER",
         "BITBUCKET_PIPELINE_UUID",
@@ -72,7 +72,7 @@ pub fn is_bitbucket() -> bool {
 
 /// The verdict's meaning for routing.
 #[must_use]
-pub fn runtime_of(verdict: &Verdict, bitbucket: bool) -> Runtime {
+pub(crate) fn runtime_of(verdict: &Verdict, bitbucket: bool) -> Runtime {
     match verdict {
         Verdict::Forbidden { message, .. } => Runtime::Restricted {
             why: message.clone(),
@@ -134,7 +134,7 @@ fn remember(cache: &Cache, key: &str, verdict: &Verdict, at: u64) {
 /// Learns the runtime for a call. With no client, endpoints only a client can reach
 /// (TLS, ssh://) are `Unknown`: nothing is ever spawned by bare name.
 #[must_use]
-pub fn learn(
+pub(crate) fn learn(
     inv: &Invocation,
     clients: &[Client],
     cache: Option<&Cache>,

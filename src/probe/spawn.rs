@@ -21,18 +21,23 @@ use crate::guard::SelfGuard;
 
 /// Which output stream to capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Capture {
+pub(crate) enum Capture {
     /// Standard output (stderr discarded).
     Stdout,
     /// Standard error (stdout discarded).
     Stderr,
+    /// Standard output, and standard error into [`Finished::errors`] (a printer whose
+    /// message must reach the user unchanged when it fails).
+    Both,
 }
 
 /// How a bounded run ended.
 #[derive(Debug)]
-pub struct Finished {
+pub(crate) struct Finished {
     /// The captured stream, at most `max` bytes.
     pub output: Vec<u8>,
+    /// Standard error, with [`Capture::Both`] (at most `max` bytes); empty otherwise.
+    pub errors: Vec<u8>,
     /// The exit status, or why it could not be waited for.
     pub status: std::io::Result<ExitStatus>,
     /// The output was decided before the child ended (`enough` accepted it, or it reached
@@ -42,7 +47,7 @@ pub struct Finished {
 
 /// A child started by [`spawn`], finishing in the background.
 #[derive(Debug)]
-pub struct Running {
+pub(crate) struct Running {
     pgid: Option<i32>,
     rx: mpsc::Receiver<Finished>,
 }
@@ -51,7 +56,7 @@ pub struct Running {
 ///
 /// # Errors
 /// When the program cannot be started.
-pub fn spawn(
+pub(crate) fn spawn(
     mut cmd: Command,
     guard: &SelfGuard,
     capture: Capture,
@@ -63,6 +68,7 @@ pub fn spawn(
     match capture {
         Capture::Stdout => cmd.stdout(Stdio::piped()).stderr(Stdio::null()),
         Capture::Stderr => cmd.stdout(Stdio::null()).stderr(Stdio::piped()),
+        Capture::Both => cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
     };
     for (k, v) in guard.child_env() {
         cmd.env(k, v);
@@ -74,8 +80,21 @@ pub fn spawn(
         // Signals for dockroute must not land on this helper thread (it may outlive the
         // probe): a supervised route relays them from the thread that blocks them.
         let _ = crate::guard::relayed_set().thread_block();
+        // With both captured, stderr is read by a second thread (joined before the
+        // status is sent), so neither pipe can fill and stall the child.
+        let errors = (capture == Capture::Both)
+            .then(|| child.stderr.take())
+            .flatten()
+            .map(|mut err| {
+                std::thread::spawn(move || {
+                    let _ = crate::guard::relayed_set().thread_block();
+                    let mut buf = Vec::new();
+                    let _ = (&mut err).take(max as u64).read_to_end(&mut buf);
+                    buf
+                })
+            });
         let mut stream: Option<Box<dyn Read + Send>> = match capture {
-            Capture::Stdout => child
+            Capture::Stdout | Capture::Both => child
                 .stdout
                 .take()
                 .map(|s| Box::new(s) as Box<dyn Read + Send>),
@@ -104,8 +123,10 @@ pub fn spawn(
             }
         }
         let status = child.wait();
+        let errors = errors.and_then(|t| t.join().ok()).unwrap_or_default();
         let _ = tx.send(Finished {
             output,
+            errors,
             status,
             decided_early,
         });
@@ -116,7 +137,7 @@ pub fn spawn(
 impl Running {
     /// Waits until `deadline`; past it, kills the process group and returns `None`.
     #[must_use]
-    pub fn finish_by(self, deadline: Instant) -> Option<Finished> {
+    pub(crate) fn finish_by(self, deadline: Instant) -> Option<Finished> {
         let left = deadline.saturating_duration_since(Instant::now());
         match self.rx.recv_timeout(left) {
             Ok(f) => Some(f),
@@ -140,7 +161,7 @@ fn kill_group(pgid: Option<i32>) {
 
 /// Never accepts partial output: wait for the child to finish.
 #[must_use]
-pub fn until_exit(_: &[u8]) -> bool {
+pub(crate) fn until_exit(_: &[u8]) -> bool {
     false
 }
 

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 
 /// The program name for helper `name`.
 #[must_use]
-pub fn program_name(name: &str) -> String {
+pub(crate) fn program_name(name: &str) -> String {
     format!("docker-credential-{name}")
 }
 
@@ -22,7 +22,7 @@ pub fn program_name(name: &str) -> String {
 ///
 /// # Errors
 /// When there is none, as a sentence naming it.
-pub fn find(path_var: Option<&OsStr>, name: &str) -> Result<PathBuf, String> {
+pub(crate) fn find(path_var: Option<&OsStr>, name: &str) -> Result<PathBuf, String> {
     let program = program_name(name);
     crate::probe::discovery::find_program(path_var, &program).ok_or_else(|| {
         format!("{program} not found in PATH's absolute directories (configured in config.json)")
@@ -70,7 +70,7 @@ fn run(helper: &std::path::Path, action: &str, input: &[u8]) -> Result<(), Strin
 ///
 /// # Errors
 /// As [`run`].
-pub fn store(
+pub(crate) fn store(
     helper: &std::path::Path,
     server: &str,
     username: &str,
@@ -88,6 +88,6 @@ pub fn store(
 ///
 /// # Errors
 /// As [`run`].
-pub fn erase(helper: &std::path::Path, server: &str) -> Result<(), String> {
+pub(crate) fn erase(helper: &std::path::Path, server: &str) -> Result<(), String> {
     run(helper, "erase", server.as_bytes())
 }

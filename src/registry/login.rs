@@ -23,12 +23,12 @@ use crate::output;
 use crate::registry::{helper, server, verify};
 
 /// docker's own warning for `-p/--password` (printed to stderr as docker prints it).
-pub const PASSWORD_WARNING: &str =
+pub(crate) const PASSWORD_WARNING: &str =
     "WARNING! Using --password via the CLI is insecure. Use --password-stdin.";
 
 /// The arguments of `docker login`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LoginArgs {
+pub(crate) struct LoginArgs {
     /// `SERVER`, as typed.
     pub server: Option<String>,
     /// `-u/--username`.
@@ -62,7 +62,7 @@ fn usage_line(command: &str) -> &'static str {
 ///
 /// # Errors
 /// An unknown flag, a missing value, a second server, or an argument that is not UTF-8.
-pub fn parse(command: &str, args: &[OsString]) -> Result<LoginArgs> {
+pub(crate) fn parse(command: &str, args: &[OsString]) -> Result<LoginArgs> {
     let login = command == "login";
     let mut out = LoginArgs::default();
     let mut positional = Vec::new();
@@ -142,7 +142,7 @@ pub fn parse(command: &str, args: &[OsString]) -> Result<LoginArgs> {
 ///
 /// # Errors
 /// Bad flags, refused credentials, an unusable `config.json` or credential helper.
-pub fn run(inv: &Invocation) -> Result<u8> {
+pub(crate) fn run(inv: &Invocation) -> Result<u8> {
     let command = inv
         .args
         .get(inv.command_at)

@@ -8,7 +8,7 @@
 //! None of this is on the pass-through path: the shim reaches it only after finding no
 //! docker client at all.
 
-pub mod helper;
-pub mod login;
-pub mod server;
-pub mod verify;
+pub(crate) mod helper;
+pub(crate) mod login;
+pub(crate) mod server;
+pub(crate) mod verify;

@@ -13,14 +13,14 @@
 //! Pure: no I/O.
 
 /// The key Docker Hub's credentials are stored under (docker's `IndexServer`).
-pub const INDEX_SERVER: &str = "https://index.docker.io/v1/";
+pub(crate) const INDEX_SERVER: &str = "https://index.docker.io/v1/";
 
 /// The name `docker login` also takes for Docker Hub (docker's `DefaultNamespace`).
-pub const DEFAULT_NAMESPACE: &str = "docker.io";
+pub(crate) const DEFAULT_NAMESPACE: &str = "docker.io";
 
 /// The `auths` key `docker login [SERVER]` stores credentials under.
 #[must_use]
-pub fn login_key(server: Option<&str>) -> String {
+pub(crate) fn login_key(server: Option<&str>) -> String {
     match server {
         None | Some("" | DEFAULT_NAMESPACE | INDEX_SERVER) => INDEX_SERVER.to_string(),
         Some(s) => to_hostname(s),
@@ -31,7 +31,7 @@ pub fn login_key(server: Option<&str>) -> String {
 /// key it tries (the address as typed, the host, and the host with either scheme, for
 /// entries older CLIs stored that way). No server is Docker Hub, and only its key.
 #[must_use]
-pub fn logout_keys(server: Option<&str>) -> (String, Vec<String>) {
+pub(crate) fn logout_keys(server: Option<&str>) -> (String, Vec<String>) {
     match server {
         None | Some("") => (INDEX_SERVER.to_string(), vec![INDEX_SERVER.to_string()]),
         Some(s) => {
@@ -54,7 +54,7 @@ pub fn logout_keys(server: Option<&str>) -> (String, Vec<String>) {
 /// docker's `ConvertToHostname`: with a `scheme://`, the URL's host and port (user info
 /// and path dropped); without one, everything before the first `/`.
 #[must_use]
-pub fn to_hostname(address: &str) -> String {
+pub(crate) fn to_hostname(address: &str) -> String {
     if let Some((_, after)) = address.split_once("://") {
         let authority = after.split(['/', '?', '#']).next().unwrap_or_default();
         let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
@@ -86,7 +86,7 @@ pub(crate) fn split_host_port(hostport: &str) -> (&str, Option<&str>) {
 
 /// Where dockroute can check credentials itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Check {
+pub(crate) enum Check {
     /// Over plain HTTP: the server was given as `http://…`, or it is a loopback address
     /// (`localhost`, `127.0.0.0/8`, `::1`), which docker also allows without TLS.
     PlainHttp {
@@ -105,7 +105,7 @@ pub enum Check {
 
 /// How the credentials for `server` (as typed; `None` is Docker Hub) can be checked.
 #[must_use]
-pub fn check(server: Option<&str>) -> Check {
+pub(crate) fn check(server: Option<&str>) -> Check {
     let Some(s) = server.filter(|s| !s.is_empty() && *s != DEFAULT_NAMESPACE && *s != INDEX_SERVER)
     else {
         return Check::HttpsOnly {

@@ -15,11 +15,11 @@ use base64::Engine as _;
 use crate::net::http::{self, Address};
 
 /// How long the whole check may take (docker's login client allows 15 s).
-pub const TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What the registry said.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// It accepted the credentials (or asks for none).
     Verified,
     /// It could not be asked properly; why, in a clause.
@@ -28,7 +28,7 @@ pub enum Outcome {
 
 /// A parsed `WWW-Authenticate` challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Challenge {
+pub(crate) struct Challenge {
     /// The scheme, lower case (`basic`, `bearer`).
     pub scheme: String,
     /// Its parameters, names lower case, in order.
@@ -38,7 +38,7 @@ pub struct Challenge {
 impl Challenge {
     /// The value of parameter `name`.
     #[must_use]
-    pub fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(k, _)| k == name)
@@ -49,7 +49,7 @@ impl Challenge {
 /// Parses the first challenge of a `WWW-Authenticate` value: a scheme, then
 /// `name=value` or `name="quoted \"value\""` pairs separated by commas.
 #[must_use]
-pub fn parse_challenge(header: &str) -> Option<Challenge> {
+pub(crate) fn parse_challenge(header: &str) -> Option<Challenge> {
     let header = header.trim();
     let (scheme, mut rest) = header.split_once(' ').unwrap_or((header, ""));
     if scheme.is_empty() {
@@ -141,7 +141,12 @@ fn refused(url: &str, status: u16) -> String {
 ///
 /// # Errors
 /// The registry refused them, or could not be reached: a sentence to show.
-pub fn check(host: &str, port: u16, username: &str, password: &str) -> Result<Outcome, String> {
+pub(crate) fn check(
+    host: &str,
+    port: u16,
+    username: &str,
+    password: &str,
+) -> Result<Outcome, String> {
     let deadline = Instant::now() + TIMEOUT;
     let address = Address::Tcp {
         host: host.to_string(),

@@ -14,7 +14,8 @@ use crate::route::buildctl::{self, Sink};
 use crate::route::facts::{Facts, Runtime};
 use crate::route::mode::Route;
 use crate::route::nodes::{self, Choice};
-use crate::route::plan::{Builder, BuilderChoice, ImageId, Plan, Step};
+use crate::route::plan::{After, AfterAction, Builder, BuilderChoice, ImageId, Plan, Step};
+use crate::route::records::{normalize, Arg, RanOn, RecordedBuild};
 
 /// The daemonless and remote routes: the call translated for `buildctl`.
 pub(super) fn buildkit(
@@ -153,6 +154,37 @@ pub(super) fn buildkit(
             })
         }
     };
+    let after = match (&t.sink, &t.metadata, &facts.cwd) {
+        (Sink::Store { names }, Some((metadata, ours)), Some(cwd)) if !names.is_empty() => {
+            Some(After {
+                action: AfterAction::Record {
+                    names: names
+                        .iter()
+                        .map(|n| normalize(&n.to_string_lossy()))
+                        .collect(),
+                    build: RecordedBuild {
+                        args: t.replay.iter().map(|a| Arg::of(a)).collect(),
+                        cwd: cwd.clone(),
+                        context: Arg::of(&t.context),
+                        dockerfile: Arg::of(&t.dockerfile),
+                    },
+                    // The node the build ran on (of a list, the one chosen), so a replay
+                    // finds the cache there.
+                    ran_on: match &node {
+                        Some(n) => RanOn::Address {
+                            address: n.address.clone(),
+                        },
+                        None => RanOn::Daemonless,
+                    },
+                },
+                metadata: metadata.clone(),
+                metadata_is_ours: *ours,
+                scratch: (*ours && metadata.starts_with(&facts.scratch))
+                    .then(|| facts.scratch.clone()),
+            })
+        }
+        _ => None,
+    };
     Ok(Plan {
         reason,
         builder: Some(BuilderChoice {
@@ -176,6 +208,7 @@ pub(super) fn buildkit(
         load,
         image_id,
         supervised,
+        after,
         ..Plan::new(route, "build", program, argv)
     })
 }
@@ -186,11 +219,7 @@ pub(super) fn buildkit(
 fn node_for(list: &str, facts: &Facts, setting: &str) -> Result<Choice> {
     let bk = &facts.buildkit;
     let all = nodes::parse_list(list);
-    let key = bk
-        .affinity
-        .as_ref()
-        .map(nodes::Affinity::key)
-        .unwrap_or_default();
+    let key = bk.affinity_key();
     nodes::choose(&all, &key, &bk.checks).map_err(|dead| match dead.as_slice() {
         [(addr, why)] => Error::Refused {
             flag: format!("--addr {addr}"),

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::route::buildkit_routes::buildkit;
 use crate::route::daemon_routes::{buildx, legacy, mounted, unset_inherited_off, V3_FIX};
 use crate::route::facts::{Client, Facts, Runtime};
+use crate::route::image_routes;
 use crate::route::mode::Mode;
 use crate::route::mode::Route;
 use crate::route::plan::{Builder, BuilderChoice, Plan};
@@ -64,17 +65,46 @@ fn choose(inv: &Invocation, facts: &Facts) -> Result<Plan> {
     let first = facts.clients.first();
     let pass = || first.map(|c| pass_plan(inv, c)).ok_or_else(no_client);
     match inv.kind {
-        // With no client at all, `login`/`logout` are answered by dockroute itself.
-        CommandKind::Other => pass().or_else(|e| builtin(inv).ok_or(e)),
+        // With no client at all, `login`/`logout` are answered by dockroute itself, and
+        // in a BuildKit pod a call that needs a container runtime says so (exit 125).
+        CommandKind::Other => pass().or_else(|e| {
+            builtin(inv).ok_or_else(|| image_routes::needs_runtime(inv, facts).unwrap_or(e))
+        }),
+        CommandKind::Image(op) => image_routes::decide(inv, op, facts),
+        // `bake --print`/`--list` boot no builder: buildx answers them as it is.
+        CommandKind::BuilderBoot(_) if crate::project::compose_call::only_shows(inv) => pass(),
         CommandKind::BuilderBoot(form) => {
+            // `docker buildx bake` with its project resolved: built target by target.
+            let call = builds_projects(facts)
+                .then(|| crate::project::compose_call::read(inv))
+                .flatten();
+            if let (Some(call), Some(c)) = (call, first) {
+                if let Some(plan) =
+                    crate::project::plan::plan(inv, facts, &call, c, runtime_reason(facts))
+                {
+                    return plan;
+                }
+            }
             refuse_privileged_builder(inv, facts, form)?;
             pass()
         }
         CommandKind::Compose => match first {
-            Some(c) => Ok(compose(inv, facts, c).unwrap_or_else(|| pass_plan(inv, c))),
-            None => Err(no_client()),
+            Some(c) => Ok(compose(inv, facts, c)?.unwrap_or_else(|| pass_plan(inv, c))),
+            None => Err(image_routes::needs_runtime(inv, facts).unwrap_or_else(no_client)),
         },
         CommandKind::Build(_) => build(inv, facts),
+    }
+}
+
+/// Whether a compose or bake project is built target by target through the build routes:
+/// on a runtime that forbids privileged containers, or with `DOCKROUTE_MODE=mounted` or
+/// `legacy`. Elsewhere compose and bake run as the user's own tools run them.
+#[must_use]
+pub fn builds_projects(facts: &Facts) -> bool {
+    match facts.mode {
+        Mode::Force(Route::Mounted | Route::Legacy) => true,
+        Mode::Auto => matches!(facts.runtime, Some(Runtime::Restricted { .. })),
+        Mode::Force(_) => false,
     }
 }
 
@@ -163,7 +193,9 @@ fn build(inv: &Invocation, facts: &Facts) -> Result<Plan> {
         return Ok(plan);
     };
     match route {
-        Route::Pass | Route::Builtin => Ok(pass_plan(inv, first.ok_or_else(no_client)?)),
+        Route::Pass | Route::Builtin | Route::Records => {
+            Ok(pass_plan(inv, first.ok_or_else(no_client)?))
+        }
         Route::Mounted => {
             let client = legacy_era_client(&facts.clients).ok_or_else(|| Error::Refused {
                 flag: "DOCKROUTE_MODE=mounted".into(),
@@ -227,6 +259,12 @@ pub(super) fn command_words(inv: &Invocation) -> String {
         .map(|a| a.to_string_lossy())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Plain pass-through of `inv` to `client` (the shim's hot path).
+#[must_use]
+pub fn pass_plan_for(inv: &Invocation, client: &Client) -> Plan {
+    pass_plan(inv, client)
 }
 
 pub(super) fn pass_plan(inv: &Invocation, client: &Client) -> Plan {
@@ -299,27 +337,48 @@ fn refuse_privileged_builder(inv: &Invocation, facts: &Facts, form: BootForm) ->
     })
 }
 
-fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Option<Plan> {
-    // `docker compose ps`, `logs`, `down` … build nothing: nothing to route, nothing to say.
-    if !inv.compose_builds() {
-        return None;
+fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Result<Option<Plan>> {
+    // `docker compose ps`, `logs`, `down` … build nothing: nothing to route, nothing to say;
+    // nor do `build --print` and `--dry-run`, which only show what compose would do.
+    if !inv.compose_builds() || crate::project::compose_call::only_shows(inv) {
+        return Ok(None);
     }
     let restricted = match facts.mode {
         Mode::Force(Route::Pass)
         | Mode::Force(Route::Daemonless)
         | Mode::Force(Route::Remote)
-        | Mode::Force(Route::Builtin) => return None,
+        | Mode::Force(Route::Builtin)
+        | Mode::Force(Route::Records) => return Ok(None),
         Mode::Force(Route::Mounted) | Mode::Force(Route::Legacy) => true,
         Mode::Force(Route::Buildx) => false,
-        Mode::Auto => match facts.runtime.as_ref()? {
-            Runtime::Restricted { .. } => true,
-            Runtime::V3 { .. } => false,
-            _ => return None,
+        Mode::Auto => match facts.runtime.as_ref() {
+            Some(Runtime::Restricted { .. }) => true,
+            Some(Runtime::V3 { .. }) => false,
+            _ => return Ok(None),
         },
     };
+    if restricted {
+        // The project resolved by compose's own printer: each service built as its
+        // `docker build` would be.
+        if let Some(call) = crate::project::compose_call::read(inv) {
+            if let Some(plan) =
+                crate::project::plan::plan(inv, facts, &call, first, runtime_reason(facts))
+            {
+                return plan.map(Some);
+            }
+        }
+    }
     let mut plan = pass_plan(inv, first);
     plan.reason = runtime_reason(facts);
     if restricted {
+        // No printer: compose's classic builder, every service's Dockerfile checked first.
+        if let Some(crate::route::facts::ProjectFacts::Unavailable { why, scans }) = &facts.project
+        {
+            refuse_compose_buildkit_syntax(scans)?;
+            plan.notices.push(format!(
+                "{why}: compose builds with its classic builder instead (no build secrets, no `RUN --mount`, one service after another)"
+            ));
+        }
         plan.route = Route::Legacy;
         plan.env_set = vec![
             ("DOCKER_BUILDKIT".into(), "0".into()),
@@ -333,11 +392,38 @@ fn compose(inv: &Invocation, facts: &Facts, first: &Client) -> Option<Plan> {
     } else {
         plan.env_unset = unset_inherited_off(facts, &mut plan.notices);
         if plan.env_unset.is_empty() {
-            return None;
+            return Ok(None);
         }
         plan.route = Route::Buildx;
     }
-    Some(plan)
+    Ok(Some(plan))
+}
+
+/// The fallback without a printer runs compose's classic builder: a service whose
+/// Dockerfile uses BuildKit-only syntax would fail at that step, after the steps before
+/// it ran, so the call is refused first, naming every `FILE:LINE`.
+fn refuse_compose_buildkit_syntax(scans: &[crate::route::facts::DockerfileScan]) -> Result<()> {
+    use crate::docker::dockerfile::{refusal_lines, SYNTAX_DIRECTIVE};
+    let findings: Vec<String> = scans
+        .iter()
+        .flat_map(|s| {
+            let real: Vec<_> = s
+                .findings
+                .iter()
+                .filter(|f| f.construct != SYNTAX_DIRECTIVE)
+                .cloned()
+                .collect();
+            refusal_lines(&s.path, &real)
+        })
+        .collect();
+    if findings.is_empty() {
+        return Ok(());
+    }
+    Err(Error::NeedsBuildKit {
+        findings,
+        why: "compose could not resolve the project with `build --print` here, and its classic builder is the only one it reaches on this runtime".into(),
+        fix: "use a Docker Compose with `build --print` (2.40 has it) (dockroute then builds each service with the daemon's BuildKit), or run the step on Bitbucket runtime v3".into(),
+    })
 }
 
 #[cfg(test)]
@@ -662,8 +748,10 @@ mod tests {
         Refused(&'static str),
         /// No docker client to run the call (exit 127).
         NoClient,
+        /// In a BuildKit pod, a call that needs a container runtime: exit 125.
+        NoDaemon,
     }
-    use Expect::{BuildKit as Bk, NoClient, Plan as P, Refused};
+    use Expect::{BuildKit as Bk, NoClient, NoDaemon, Plan as P, Refused};
 
     struct Row {
         args: &'static [&'static str],
@@ -691,7 +779,12 @@ mod tests {
             row(&["--config", "/c", "login", "-u", "me", "--password-stdin", "r.example"], no_client, P { route: Route::Builtin, argv: &["docker", "--config", "/c", "login", "-u", "me", "--password-stdin", "r.example"], env: &[], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
             row(&["login", "-u", "me", "-p", "pw", "--password=pw", "-ppw", "r"], no_client, P { route: Route::Builtin, argv: &["docker", "login", "-u", "me", "-p", "***", "--password=***", "-p***", "r"], env: &[], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
             row(&["logout"], no_client, P { route: Route::Builtin, argv: &["docker", "logout"], env: &[], unset: &[], builder: None, then: 0, reroute: true, notice: None }),
-            row(&["push", "r/a:1"], no_client, NoClient),
+            row(&["run", "busybox"], no_client, NoDaemon),
+            row(&["compose", "up"], no_client, NoDaemon),
+            row(&["version"], no_client, NoClient),
+            // Image commands with a client: through (the records answer only where no
+            // daemon does: route::image_routes' own table).
+            row(&["push", "r/a:1"], v2, P { route: Route::Pass, argv: &[NEW, "push", "r/a:1"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             row(&["login", "-u", "me", "--password-stdin"], no_daemon, P { route: Route::Pass, argv: &[NEW, "login", "-u", "me", "--password-stdin"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             row(&["run", "--privileged", "busybox"], v3, P { route: Route::Pass, argv: &[NEW, "run", "--privileged", "busybox"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             // Restricted (v2): the mounted 20.10 client builds, every build form. The
@@ -759,6 +852,12 @@ mod tests {
             row(&["buildx", "inspect", "--bootstrap"], v2, Refused("buildx inspect")),
             row(&["buildx", "create", "--bootstrap", "--use"], v2, Refused("buildx create")),
             row(&["buildx", "bake"], v3, P { route: Route::Pass, argv: &[NEW, "buildx", "bake"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
+            // bake's and compose's printers and compose's dry run build nothing: as they are.
+            row(&["buildx", "bake", "--print"], v2, P { route: Route::Pass, argv: &[NEW, "buildx", "bake", "--print"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
+            row(&["buildx", "bake", "--list", "targets"], v2, P { route: Route::Pass, argv: &[NEW, "buildx", "bake", "--list", "targets"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
+            row(&["compose", "build", "--print"], v2, P { route: Route::Pass, argv: &[NEW, "compose", "build", "--print"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
+            row(&["compose", "--dry-run", "up", "--build"], v2, P { route: Route::Pass, argv: &[NEW, "compose", "--dry-run", "up", "--build"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
+            row(&["compose", "build", "--dry-run"], v2, P { route: Route::Pass, argv: &[NEW, "compose", "build", "--dry-run"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             row(&["buildx", "ls"], v2, P { route: Route::Pass, argv: &[NEW, "buildx", "ls"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
             // Compose on a restricted runtime: the classic build API.
             row(&["compose", "ps"], v2, P { route: Route::Pass, argv: &[NEW, "compose", "ps"], env: &[], unset: &[], builder: None, then: 0, reroute: false, notice: None }),
@@ -880,6 +979,10 @@ mod tests {
                     assert_eq!(e.exit_code(), 2, "{at}");
                     assert!(e.to_string().contains(text), "{at}: {e}");
                     assert!(e.hint().is_some_and(|h| !h.is_empty()), "{at}: a fix");
+                }
+                (NoDaemon, Err(e)) => {
+                    assert!(matches!(e, Error::NoDaemon { .. }), "{at}: {e}");
+                    assert_eq!(e.exit_code(), 125, "{at}");
                 }
                 (NoClient, Err(e)) => {
                     assert!(matches!(e, Error::NoClient { .. }), "{at}: {e}");

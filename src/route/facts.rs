@@ -199,6 +199,9 @@ pub struct BuildEnv {
     /// translate the call (the docker CLI takes them from its environment). Unset names
     /// are absent.
     pub build_args: Vec<(OsString, OsString)>,
+    /// `COMPOSE_PARALLEL_LIMIT` as inherited: compose's bound on parallel work, which
+    /// its `--parallel` flag overrides.
+    pub compose_parallel_limit: Option<OsString>,
 }
 
 impl BuildEnv {
@@ -236,6 +239,18 @@ pub struct BuildKitFacts {
     /// answers (doctor checks every node).
     #[serde(skip)]
     pub checks: Vec<crate::route::nodes::NodeCheck>,
+}
+
+impl BuildKitFacts {
+    /// What orders the nodes for this build: its affinity's key, empty when the build
+    /// has none (one node is then as good as another).
+    #[must_use]
+    pub fn affinity_key(&self) -> Vec<u8> {
+        self.affinity
+            .as_ref()
+            .map(crate::route::nodes::Affinity::key)
+            .unwrap_or_default()
+    }
 }
 
 /// The Dockerfile a build would use, and the BuildKit-only syntax found in it.
@@ -313,6 +328,59 @@ pub struct WarmFacts {
     pub local_tags: LocalTags,
 }
 
+/// A compose or bake project, resolved by the tool's own printer (`docker compose build
+/// --print`, `docker buildx bake --print`), for a call that builds one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectFacts {
+    /// The printer answered.
+    Resolved {
+        /// The printer's command as shown (`docker compose build --print`).
+        printer: String,
+        /// Its targets, in the printer's order.
+        targets: Vec<ProjectTarget>,
+    },
+    /// The printer failed (a broken compose file, an unknown service or target): its
+    /// exit code and its own message, which reach the user unchanged.
+    PrinterFailed {
+        /// The printer's command as shown.
+        printer: String,
+        /// Its exit code.
+        code: u8,
+        /// Its standard error, as written.
+        message: Vec<u8>,
+    },
+    /// No printer to ask (an older compose, no buildx, a timeout): why, and for compose
+    /// the Dockerfile scan of every service that builds (from `docker compose config`).
+    Unavailable {
+        /// Why not.
+        why: String,
+        /// Each service's Dockerfile scan.
+        scans: Vec<DockerfileScan>,
+    },
+}
+
+/// One target of a resolved project, with the facts its build needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectTarget {
+    /// The target as printed.
+    pub target: crate::project::bake::Target,
+    /// Its Dockerfile's scan, when it is a local, readable file.
+    pub dockerfile: Option<DockerfileScan>,
+    /// Whether its image (first tag) is in the daemon already, when that was asked
+    /// (`up`/`create`/`run` without `--build` build only missing images).
+    pub image_present: Option<bool>,
+    /// Other targets whose image its Dockerfile's `FROM` lines name (a compose service
+    /// built `FROM` another service's image), by name.
+    pub from_targets: Vec<String>,
+    /// compose's `pull_policy: build`: `up`/`create`/`run` build it even when its image
+    /// exists.
+    pub always_build: bool,
+    /// What its build is recognised by when a node of a BuildKit list is chosen (its
+    /// canonical context and Dockerfile); `None` when the context is not a local
+    /// directory.
+    pub affinity: Option<crate::route::nodes::Affinity>,
+}
+
 /// Everything `decide` reads besides the invocation.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -336,4 +404,12 @@ pub struct Facts {
     pub scratch: PathBuf,
     /// For a warm rebuild after Bitbucket's docker cache (mounted and legacy routes).
     pub warm: WarmFacts,
+    /// The project of a compose or bake call that builds, when the route resolves one.
+    pub project: Option<ProjectFacts>,
+    /// The working directory (recorded with a build kept in BuildKit's store, since its
+    /// paths are as typed there); `None` when it cannot be read.
+    pub cwd: Option<PathBuf>,
+    /// For an image command with no daemon: dockroute's records of builds
+    /// ([`crate::route::records`]).
+    pub records: Vec<crate::route::records::ImageRecord>,
 }

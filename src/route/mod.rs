@@ -11,9 +11,11 @@ pub mod decide;
 #[cfg(test)]
 mod every_flag;
 pub mod facts;
+pub(crate) mod image_routes;
 pub mod mode;
-pub mod needs;
+pub(crate) mod needs;
 pub mod nodes;
 pub mod plan;
+pub mod records;
 pub mod secrets;
 pub(crate) mod warm;

@@ -23,6 +23,10 @@ pub enum Route {
     /// (`login`, `logout`: [`crate::registry`]); nothing is exec'd. Never forced by
     /// `DOCKROUTE_MODE`.
     Builtin,
+    /// No daemon to ask: an image command answered from dockroute's records of builds
+    /// on BuildKit ([`crate::route::image_routes`]); `push` and `save` run the recorded
+    /// build again. Never forced by `DOCKROUTE_MODE`.
+    Records,
 }
 
 impl Route {
@@ -37,6 +41,7 @@ impl Route {
             Route::Daemonless => "daemonless",
             Route::Remote => "remote",
             Route::Builtin => "builtin",
+            Route::Records => "records",
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::route::mode::{Mode, Route};
 
 /// The facts a call needs beyond the clients on PATH.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Needs {
+pub(crate) struct Needs {
     /// The runtime (the daemon probe, or `DOCKROUTE_RUNTIME`).
     pub runtime: bool,
     /// Whether the BuildKit a build would use must be checked for an answer.
@@ -20,10 +20,15 @@ pub struct Needs {
 
 /// What `kind` needs under `mode`; `everything` asks for all of it (doctor's report).
 #[must_use]
-pub fn needs(kind: &CommandKind, mode: Mode, everything: bool) -> Needs {
+pub(crate) fn needs(kind: &CommandKind, mode: Mode, everything: bool) -> Needs {
+    // Image commands (explain of `push` …): whether a daemon answers decides whether
+    // the records do. The shim itself asks only when the record store names the image.
     let routed = matches!(
         kind,
-        CommandKind::Build(_) | CommandKind::Compose | CommandKind::BuilderBoot(_)
+        CommandKind::Build(_)
+            | CommandKind::Compose
+            | CommandKind::BuilderBoot(_)
+            | CommandKind::Image(_)
     );
     let build = matches!(kind, CommandKind::Build(_));
     Needs {
@@ -41,7 +46,7 @@ pub fn needs(kind: &CommandKind, mode: Mode, everything: bool) -> Needs {
 /// there is no daemon (or the daemonless route is forced). Either may be a node list, as
 /// set: [`crate::route::nodes`] picks the build's node from it.
 #[must_use]
-pub fn buildkit_address<'a>(
+pub(crate) fn buildkit_address<'a>(
     bk: &'a BuildKitFacts,
     mode: Mode,
     runtime: Option<&Runtime>,
@@ -76,7 +81,8 @@ mod tests {
         #[rustfmt::skip]
         let rows: &[(&[&str], Mode, bool, Needs)] = &[
             (&["ps"], auto, false, no),
-            (&["push", "x"], auto, false, no),
+            (&["push", "x"], auto, false, Needs { runtime: true, buildkit: false }),
+            (&["push", "x"], pass, false, no),
             (&["build", "."], auto, false, Needs { runtime: true, buildkit: true }),
             (&["build", "."], pass, false, Needs { runtime: false, buildkit: true }),
             (&["build", "."], remote, false, Needs { runtime: true, buildkit: true }),

@@ -179,6 +179,78 @@ impl Warm {
     }
 }
 
+/// A project's builds (`docker compose build`/`up`/…, `docker buildx bake`): one
+/// `docker build` plan per target, run at most `parallel` at once, each after the targets
+/// it depends on; then, for `up`/`create`/`run`, the plan's own program (compose, told
+/// not to build).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectPlan {
+    /// The printer that resolved the project (`docker compose build --print`).
+    pub printer: String,
+    /// The targets to build, in the printer's order.
+    pub targets: Vec<TargetPlan>,
+    /// Targets of the project not built, with why (`image present`).
+    pub skipped: Vec<(String, String)>,
+    /// At most this many builds at once.
+    pub parallel: usize,
+    /// After the builds, run the plan's own program (compose `up`/`create`/`run`).
+    pub then_run: bool,
+}
+
+/// One target's build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetPlan {
+    /// The target's name: each output line is prefixed `[name] `.
+    pub name: String,
+    /// Its `docker build`, routed as any build is.
+    pub plan: Plan,
+    /// Indices (into [`ProjectPlan::targets`]) of the targets built first.
+    pub after: Vec<usize>,
+}
+
+/// What is done with buildctl's metadata file after a successful run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterAction {
+    /// A build whose image stays in BuildKit's store: record it under each name.
+    Record {
+        /// The names (normalised).
+        names: Vec<String>,
+        /// The build as data.
+        build: crate::route::records::RecordedBuild,
+        /// Where it ran.
+        ran_on: crate::route::records::RanOn,
+    },
+    /// Replays of recorded builds (`push`, `save`): compare each digest with the
+    /// records', say so when they differ, and keep the new one.
+    Compare(Vec<DigestCheck>),
+}
+
+/// One replay's check: the names it made, the digest recorded for them, and the
+/// metadata file its run writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestCheck {
+    /// The names (normalised).
+    pub names: Vec<String>,
+    /// The manifest digest of the record, when known.
+    pub recorded: Option<String>,
+    /// buildctl's `--metadata-file` of this replay.
+    pub metadata: PathBuf,
+}
+
+/// What happens after a successful run, reading buildctl's metadata file(s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    /// The action.
+    pub action: AfterAction,
+    /// The metadata file of a [`AfterAction::Record`] (one per check for `Compare`).
+    pub metadata: PathBuf,
+    /// Whether dockroute chose it (removed after reading).
+    pub metadata_is_ours: bool,
+    /// A directory private to this call that holds the metadata file(s): created
+    /// exclusively before the run and removed after. Shared with [`ImageId::scratch`].
+    pub scratch: Option<PathBuf>,
+}
+
 /// What to run. `argv[0]` is `program`, so docker CLI plugins call back the real client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -215,6 +287,14 @@ pub struct Plan {
     /// What was added for a warm rebuild after Bitbucket's docker cache; `None` when
     /// the route does not do it or `DOCKROUTE_WARM=off`.
     pub warm: Option<Warm>,
+    /// A project's builds, run before (or instead of) the program.
+    pub project: Option<Box<ProjectPlan>>,
+    /// The working directory to run in; `None`: the caller's (a replayed build runs
+    /// where it was first built, since its paths are as typed there).
+    pub cwd: Option<PathBuf>,
+    /// What to do with buildctl's metadata after a successful run (record the image,
+    /// compare digests).
+    pub after: Option<After>,
 }
 
 impl Plan {
@@ -244,6 +324,9 @@ impl Plan {
             image_id: None,
             supervised: false,
             warm: None,
+            project: None,
+            cwd: None,
+            after: None,
         }
     }
 
@@ -253,19 +336,36 @@ impl Plan {
     #[must_use]
     pub fn is_reroute(&self, inv: &Invocation, first: Option<&Path>) -> bool {
         self.route != Route::Pass
-            && (self.argv.get(1..) != Some(&inv.args[..])
+            && (self.project.is_some()
+                || self.argv.get(1..) != Some(&inv.args[..])
                 || first != Some(self.program.as_path())
                 || !self.env_set.is_empty()
                 || !self.env_unset.is_empty()
                 || self.load.is_some()
                 || !self.then.is_empty()
-                || self.image_id.is_some())
+                || self.image_id.is_some()
+                || self.after.is_some())
     }
 
     /// Whether the plan needs the supervisor rather than one `execve`.
     #[must_use]
     pub fn needs_supervisor(&self) -> bool {
-        self.supervised || self.load.is_some() || !self.then.is_empty() || self.image_id.is_some()
+        self.supervised
+            || self.load.is_some()
+            || !self.then.is_empty()
+            || self.image_id.is_some()
+            || self.after.is_some()
+            || self.cwd.is_some()
+    }
+
+    /// The private scratch directory the run needs, if any (for the image ID or the
+    /// record's metadata file).
+    #[must_use]
+    pub fn scratch(&self) -> Option<&Path> {
+        self.image_id
+            .as_ref()
+            .and_then(|i| i.scratch.as_deref())
+            .or_else(|| self.after.as_ref().and_then(|a| a.scratch.as_deref()))
     }
 
     /// "20.10.24, bind-mounted" for a docker client; "BuildKit's client" for buildctl;
@@ -274,7 +374,11 @@ impl Plan {
     pub fn runner(&self) -> String {
         match &self.client {
             Some(c) => c.describe(),
-            None if self.route == Route::Builtin => "dockroute itself".into(),
+            None if self.route == Route::Builtin
+                || (self.route == Route::Records && self.program.as_os_str().is_empty()) =>
+            {
+                "dockroute itself".into()
+            }
             None => "BuildKit's client".into(),
         }
     }

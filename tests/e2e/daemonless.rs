@@ -339,6 +339,51 @@ fn a_shared_buildkit_builds_what_the_restricted_daemon_cannot_and_loads_it_there
     });
 }
 
+/// A build that fails on the shared BuildKit ends with BuildKit's error and buildctl's exit
+/// code: `docker load`, fed the stream the failed build cut short, says nothing. Before,
+/// its `open …/docker-import-…/repositories: no such file or directory` was the last line.
+/// A load that does run still reports what it loaded.
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn a_failed_shared_build_ends_with_buildkits_error_not_docker_loads() {
+    each_strict(|which| {
+        let host = daemon(which);
+        let s = buildkit_layout(Sandbox::new())
+            .env("DOCKER_HOST", &host)
+            .env("DOCKROUTE_BUILDKIT_HOST", buildkit_addr("unix"));
+        let ctx = context(&s.p("bad"), "FROM scratch\nCOPY missing.txt /m\n");
+        let tag = unique("dr-remote-fail");
+        let mut c = s.docker();
+        c.args(["build", "-t", &tag]).arg(&ctx);
+        let o = run(c);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        let last = err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default();
+        assert!(
+            last.contains("missing.txt") && last.contains("not found"),
+            "last line: {last}\n{err}"
+        );
+        assert!(!err.contains("docker-import"), "{err}");
+        assert!(!image_exists(&host, &tag));
+
+        let ctx = context(&s.p("good"), "FROM scratch\nCOPY Dockerfile /d\n");
+        let mut c = s.docker();
+        c.args(["build", "-t", &tag]).arg(&ctx);
+        let o = run(c);
+        ok(&o);
+        assert!(
+            stderr(&o).contains(&format!("Loaded image: {tag}")),
+            "{}",
+            stderr(&o)
+        );
+        assert!(image_exists(&host, &tag));
+    });
+}
+
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn explain_shows_the_translated_command_with_secret_values_redacted() {

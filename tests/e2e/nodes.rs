@@ -309,3 +309,70 @@ fn doctor_lists_every_node_and_whether_it_answers() {
     }
     assert!(text.contains("← docker build . here"), "{text}");
 }
+
+/// A compose project on a strict daemon with a node list: each service is a build of its
+/// own, so each gets its own order (its context and Dockerfile) and skips the dead nodes,
+/// as its `docker build` would. Before, a project's targets were given neither: every
+/// target hashed an empty key ("no local context") and no node was checked, so a dead
+/// node first in that one order failed every build with buildctl's connection error.
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn each_compose_service_gets_its_own_order_and_skips_dead_nodes() {
+    each_strict(|which| {
+        let host = daemon(which);
+        let s = with_buildkit_path(Sandbox::new(), true);
+        let config = config_with_real_compose(&s);
+        let dead: Vec<String> = (0..3).map(|_| closed_port()).collect();
+        let mut list = dead.clone();
+        list.push(buildkit_addr("unix"));
+        let s = s
+            .env("DOCKER_HOST", &host)
+            .env("DOCKER_CONFIG", &config)
+            .env("DOCKROUTE_BUILDKIT_HOST", list.join(","));
+        let dir = s.p("nodes-project");
+        let (a, b) = (unique("dr-cnodes-a"), unique("dr-cnodes-b"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for svc in ["a", "b"] {
+            std::fs::write(dir.join(format!("{svc}.txt")), unique(svc)).unwrap();
+            std::fs::write(
+                dir.join(format!("Dockerfile.{svc}")),
+                format!("FROM scratch\nCOPY {svc}.txt /{svc}.txt\n"),
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            dir.join("compose.yaml"),
+            format!(
+                "services:\n  a:\n    build: {{ context: ., dockerfile: Dockerfile.a }}\n    image: {a}\n  b:\n    build: {{ context: ., dockerfile: Dockerfile.b }}\n    image: {b}\n"
+            ),
+        )
+        .unwrap();
+        let mut c = s.docker();
+        c.current_dir(&dir).args(["compose", "build"]);
+        let o = run(with_mounted_client(&c));
+        let err = stderr(&o);
+        ok(&o);
+        let canonical = dir.canonicalize().unwrap();
+        for svc in ["a", "b"] {
+            let order = format!(
+                "in the order of this build ({} and {})",
+                canonical.display(),
+                canonical.join(format!("Dockerfile.{svc}")).display()
+            );
+            let line = err
+                .lines()
+                .find(|l| {
+                    l.starts_with(&format!(
+                        "dockroute: [{svc}] `docker build` routed (remote)"
+                    ))
+                })
+                .unwrap_or_else(|| panic!("no reroute line for {svc}: {err}"));
+            assert!(line.contains(&order), "{line}");
+            assert!(
+                line.contains(&format!("the BuildKit at {}", buildkit_addr("unix"))),
+                "{line}"
+            );
+        }
+        assert!(image_exists(&host, &a) && image_exists(&host, &b), "{err}");
+    });
+}

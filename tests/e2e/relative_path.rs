@@ -79,6 +79,21 @@ const CALLS: &[&[&str]] = &[
     // With no client, dockroute logs in itself and looks the configured helpers up.
     &["login", "-u", "x", "-p", "planted-pw", "registry.invalid"],
     &["logout", "registry.invalid"],
+    // With no daemon, a build kept in BuildKit's store is recorded, and the image
+    // commands act on the record (push and save run buildctl, found absolutely).
+    &["build", "-t", "registry.invalid/rec:1", "."],
+    &["tag", "registry.invalid/rec:1", "registry.invalid/rec:2"],
+    &["push", "registry.invalid/rec:2"],
+    &["save", "-o", "rec.tar", "registry.invalid/rec:1"],
+    &["images", "registry.invalid/rec"],
+    &["run", "--rm", "planted"],
+    &[
+        "dockroute",
+        "explain",
+        "--",
+        "push",
+        "registry.invalid/rec:2",
+    ],
     &["dockroute", "exec", "--", "build", "."],
     &["dockroute", "explain", "--", "build", "."],
     &["dockroute", "explain", "--json", "--", "compose", "up"],

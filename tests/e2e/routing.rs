@@ -399,33 +399,6 @@ fn real_compose_without_dockroute_hits_the_seed_denial_on_the_strict_daemon() {
     });
 }
 
-/// Through dockroute the real compose gets the classic build API on the strict daemon,
-/// and the image is built.
-#[test]
-#[ignore = "needs the test bed: scripts/test.sh"]
-fn real_compose_on_the_restricted_daemon_gets_the_classic_builder() {
-    each_strict(|which| {
-        let host = daemon(which);
-        let s = pipelines_layout(Sandbox::new());
-        let config = config_with_real_compose(&s);
-        let image = unique("dr-compose-classic");
-        let project = compose_project(&s.p("proj"), "app", &image);
-        let s = s.env("DOCKER_HOST", &host).env("DOCKER_CONFIG", &config);
-        let mut c = s.docker();
-        c.current_dir(&project).args(["compose", "build"]);
-        let o = run(c);
-        ok(&o);
-        let err = stderr(&o);
-        assert!(
-            err.contains("routed (legacy)")
-                && err.contains("COMPOSE_BAKE=false")
-                && err.contains(DENIAL),
-            "{err}"
-        );
-        assert!(image_exists(&host, &image), "{err}");
-    });
-}
-
 #[test]
 #[ignore = "needs the test bed: scripts/test.sh"]
 fn a_daemon_denying_only_privileged_is_restricted_and_keeps_grpc_open() {

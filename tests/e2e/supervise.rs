@@ -270,3 +270,23 @@ fn supervise_a_signal_while_the_stage_starts_is_forwarded() {
         assert_gone_soon(daemon);
     }
 }
+
+/// Parallel builds (`run_jobs`, a project's targets): a signal to the supervisor reaches
+/// every running job's group, grandchildren included, and the run ends with 128+N.
+#[test]
+fn supervise_jobs_a_signal_reaches_every_running_job() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
+    let job = |f: &Path| format!("sleep 300 & echo $! > {}; wait", f.display());
+    let (ja, jb) = (job(&a), job(&b));
+    let mut child = start(&["--jobs", "sh", "-c", &ja, ";", "sh", "-c", &jb]);
+    // Both run at once: each started its grandchild before either ended.
+    let ga: i32 = wait_for_line(&a).parse().unwrap();
+    let gb: i32 = wait_for_line(&b).parse().unwrap();
+    signal(&child, Signal::SIGTERM);
+    let (status, took) = finish(&mut child, Duration::from_secs(5));
+    assert_eq!(status.code(), Some(143), "{status:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_gone_soon(ga);
+    assert_gone_soon(gb);
+}

@@ -7,8 +7,8 @@
 //! [`report`] turns that into one [`report::Report`] value; `--json` serialises it and
 //! [`text`] renders it for people — so the two cannot disagree.
 
-pub mod report;
-pub mod text;
+pub(crate) mod report;
+pub(crate) mod text;
 
 use std::io::IsTerminal;
 use std::os::unix::fs::MetadataExt;
@@ -29,7 +29,7 @@ use report::{Env, Report, Resolution};
 ///
 /// # Errors
 /// None today; gathering never fails.
-pub fn run(as_json: bool) -> Result<u8> {
+pub(crate) fn run(as_json: bool) -> Result<u8> {
     let guard = SelfGuard::from_env();
     let inv = Invocation::parse(vec!["build".into(), ".".into()]);
     let g = prepare(&inv, &guard, Probe::Everything)?.gathered;

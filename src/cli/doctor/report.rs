@@ -33,7 +33,7 @@ const SAMPLES: [&[&str]; 3] = [&["build", "."], &["compose", "up", "--build"], &
 /// What doctor reads from the process besides the gathered facts (kept apart so that the
 /// report is a function of its inputs).
 #[derive(Debug, Clone, Default)]
-pub struct Env {
+pub(crate) struct Env {
     /// This executable.
     pub exe: Option<PathBuf>,
     /// The daemon endpoint a plain `docker` would use (credentials redacted).
@@ -46,7 +46,7 @@ pub struct Env {
 
 /// What `docker` resolves to in a shell with this PATH, and whether that is dockroute.
 #[derive(Debug, Clone, Default)]
-pub struct Resolution {
+pub(crate) struct Resolution {
     /// The file a shell would run.
     pub path: Option<PathBuf>,
     /// Whether it is dockroute.
@@ -55,7 +55,7 @@ pub struct Resolution {
 
 /// A line a person may act on, with its fix.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// What is wrong or worth knowing.
     pub problem: String,
     /// What to do.
@@ -64,7 +64,7 @@ pub struct Finding {
 
 /// The three questions, answered in one sentence each.
 #[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Answers {
+pub(crate) struct Answers {
     /// "Which docker runs my build, and why?"
     pub which_docker_builds: String,
     /// "Is BuildKit on?"
@@ -77,7 +77,7 @@ pub struct Answers {
 
 /// `docker build .` as routed now.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct BuildAnswer {
+pub(crate) struct BuildAnswer {
     /// The program that runs.
     pub program: String,
     /// Its version (or name).
@@ -97,7 +97,7 @@ pub struct BuildAnswer {
 /// What this machine offers for building with BuildKit itself: what gathering found
 /// (`unreachable` only for the address checked), the address checked and the route now.
 #[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct BuildKitSection {
+pub(crate) struct BuildKitSection {
     /// `DOCKROUTE_BUILDKIT_HOST`, `BUILDKIT_HOST`, the programs on PATH, and why the
     /// address checked does not answer.
     #[serde(flatten)]
@@ -114,7 +114,7 @@ pub struct BuildKitSection {
 
 /// One BuildKit node and whether it answers.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct NodeState {
+pub(crate) struct NodeState {
     /// Its address.
     pub address: String,
     /// Whether something answers there; `None` when it was not checked (dockroute cannot
@@ -128,7 +128,7 @@ pub struct NodeState {
 
 /// One sample call and its route.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct RouteEntry {
+pub(crate) struct RouteEntry {
     /// `docker build .` …
     pub call: String,
     /// The plan, as `explain --json` prints it; `None` when the call would be refused.
@@ -145,7 +145,7 @@ pub struct RouteEntry {
 
 /// Everything doctor says, computed once.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// The version of this JSON shape (`docs/json.md`).
     pub schema_version: u32,
     /// dockroute's version.
@@ -241,23 +241,26 @@ fn first_line(e: &crate::error::Error) -> String {
 impl Report {
     /// Builds the report: each finding, answer and section from its own function below.
     #[must_use]
-    pub fn new(g: &Gathered, env: &Env, resolution: Resolution) -> Report {
+    pub(crate) fn new(g: &Gathered, env: &Env, resolution: Resolution) -> Report {
         let samples: Vec<Sample> = SAMPLES.iter().map(|s| Sample::decide(s, g)).collect();
         // SAMPLES[0] is `docker build .`, "my build".
         let build = &samples[0];
         let first = g.facts.clients.first().map(|c| c.path.as_path());
+        let (unreachable, fallback) = buildkit_unreachable(g, build);
         let problems = [not_dockroute(&resolution, env), no_client(g)]
             .into_iter()
             .flatten()
             .chain(bad_settings(g))
             .chain(no_daemon(g, env))
-            .chain(buildkit_unreachable(g))
+            .chain(unreachable)
             .chain(build.decision.as_ref().ok().and_then(no_builder))
             .chain(build_refused(build))
             .chain(docker_buildkit_not_boolean(g))
             .collect();
         let notes = client_problems(g)
             .into_iter()
+            .chain(buildkit_pod(g))
+            .chain(fallback)
             .chain(runtime_unknown(g))
             .chain(buildctl_missing(g))
             .chain(dead_nodes(g))
@@ -268,6 +271,7 @@ impl Report {
                     .ok()
                     .and_then(|p| legacy_builder(p, g)),
             )
+            .chain(projects(build, g))
             .collect();
         Report {
             schema_version: SCHEMA_VERSION,
@@ -289,7 +293,23 @@ impl Report {
             runtime: g.runtime.clone(),
             build: build_answer(build),
             buildkit: buildkit_section(g, build),
-            routes: samples.iter().map(|s| route_entry(s, first)).collect(),
+            routes: samples
+                .iter()
+                .map(|s| {
+                    let mut e = route_entry(s, first);
+                    // A project builds per target (see the note); the compose route shown
+                    // is its fallback, without a printer.
+                    if s.inv.kind == crate::docker::args::CommandKind::Compose
+                        && decide::builds_projects(&g.facts)
+                    {
+                        e.line = format!(
+                            "each service as `docker build .` above; without `build --print`: {}",
+                            e.line
+                        );
+                    }
+                    e
+                })
+                .collect(),
             settings: settings_map(&g.settings),
             docker_buildkit: docker_buildkit_words(g),
             cache_dir: shown(env.cache_dir.as_deref()),
@@ -312,11 +332,28 @@ fn not_dockroute(resolution: &Resolution, env: &Env) -> Option<Finding> {
     })
 }
 
-/// Problem: no real client on PATH.
+/// Problem: no real client on PATH — unless this is a BuildKit pod, where none is
+/// expected (the README's pod image has only BuildKit): there it is a note saying what
+/// works. Whether builds do is the build's own finding ([`build_refused`] and the
+/// reachability check), not this one's.
 fn no_client(g: &Gathered) -> Option<Finding> {
+    if crate::route::image_routes::buildkit_pod(&g.facts) {
+        return None;
+    }
     g.facts.clients.is_empty().then(|| Finding {
         problem: g.search.clone().into_error().to_string(),
         fix: "install a Docker CLI (e.g. `apt-get install docker.io`) or add the directory holding the real `docker` to PATH as an absolute path".into(),
+    })
+}
+
+/// Note: a BuildKit pod has no docker client, by design.
+fn buildkit_pod(g: &Gathered) -> Option<Finding> {
+    crate::route::image_routes::buildkit_pod(&g.facts).then(|| Finding {
+        problem: format!(
+            "no docker client on PATH (a BuildKit pod): {}; commands that need a container runtime (`run`, `ps`, `compose up` …) exit 125",
+            crate::route::image_routes::WHAT_WORKS
+        ),
+        fix: "nothing to do for builds; for containers, run the step where a Docker daemon and client are".into(),
     })
 }
 
@@ -405,13 +442,27 @@ fn checked_address(g: &Gathered) -> Option<String> {
 }
 
 /// Problem: the BuildKit a build would use does not answer.
-fn buildkit_unreachable(g: &Gathered) -> Option<Finding> {
-    let addr = checked_address(g)?;
-    let why = g.facts.buildkit.unreachable.as_ref()?;
-    Some(Finding {
-        problem: format!("the BuildKit at {addr} does not answer: {why}"),
+/// A problem when builds cannot run because of it; when `docker build .` still has a
+/// plan (a dead `BUILDKIT_HOST` with `buildctl-daemonless.sh` on PATH, as in the
+/// `moby/buildkit:rootless` image, which presets the address), a note.
+fn buildkit_unreachable(g: &Gathered, build: &Sample) -> (Option<Finding>, Option<Finding>) {
+    let (Some(addr), Some(why)) = (checked_address(g), g.facts.buildkit.unreachable.as_ref())
+    else {
+        return (None, None);
+    };
+    let problem = format!("the BuildKit at {addr} does not answer: {why}");
+    if build.decision.is_ok() {
+        let note = Finding {
+            problem: format!("{problem}; builds start a private BuildKit with buildctl-daemonless.sh instead"),
+            fix: "nothing to do; to skip the check, set BUILDKIT_HOST to an empty value (`ENV BUILDKIT_HOST=` in the image)".into(),
+        };
+        return (None, Some(note));
+    }
+    let problem = Finding {
+        problem,
         fix: "check that buildkitd runs there and that this machine can reach it (address, port, TLS files)".into(),
-    })
+    };
+    (Some(problem), None)
 }
 
 /// Problem: `docker build .` is refused here.
@@ -436,6 +487,34 @@ fn no_builder(plan: &Plan) -> Option<Finding> {
 }
 
 /// Note: the build uses the legacy builder, and why that can be changed.
+/// How compose and bake projects build here: where privileged is forbidden, target by
+/// target through the route `docker build .` takes (the compose sample's route line shows
+/// compose's fallback, used only when its printer is missing).
+fn projects(build: &Sample, g: &Gathered) -> Option<Finding> {
+    if !decide::builds_projects(&g.facts) {
+        return None;
+    }
+    let how = match &build.decision {
+        Ok(p) => format!(
+            "route {} with {} ({})",
+            p.route.name(),
+            p.runner(),
+            p.builder
+                .as_ref()
+                .and_then(|b| b.builder)
+                .map_or("no builder", |b| b.describe())
+        ),
+        Err(e) => format!("refused: {}", first_line(e)),
+    };
+    Some(Finding {
+        problem: format!(
+            "compose and bake projects (`docker compose build`/`up`/`create`/`run`, `docker buildx bake`) are resolved with `docker compose build --print` / `docker buildx bake --print` and each target is built as `docker build .` is here ({how}), independent targets at once (at most {}), output prefixed `[target]`; `up`/`create` then run with `--no-build`",
+            crate::project::plan::MAX_PARALLEL
+        ),
+        fix: "nothing to do; `dockroute explain -- compose up` shows one line per target. Without `--print` (a Docker Compose that lacks `build --print`, or no buildx plugin for bake) compose keeps its classic builder after each service's Dockerfile is checked, and bake is refused".into(),
+    })
+}
+
 fn legacy_builder(plan: &Plan, g: &Gathered) -> Option<Finding> {
     let choice = plan
         .builder
@@ -579,11 +658,7 @@ fn node_states(g: &Gathered, list: Option<&str>) -> Vec<NodeState> {
     };
     let bk = &g.facts.buildkit;
     let all = nodes::parse_list(list);
-    let key = bk
-        .affinity
-        .as_ref()
-        .map(nodes::Affinity::key)
-        .unwrap_or_default();
+    let key = bk.affinity_key();
     let chosen = nodes::choose(&all, &key, &bk.checks)
         .ok()
         .map(|c| c.address);
@@ -700,7 +775,7 @@ fn env_changes(plan: &Plan) -> String {
 
 /// The daemon's answer in words.
 #[must_use]
-pub fn verdict_words(v: &Verdict) -> String {
+pub(crate) fn verdict_words(v: &Verdict) -> String {
     match v {
         Verdict::Forbidden { message, .. } | Verdict::AllCreatesForbidden { message, .. } => {
             message.clone()
@@ -862,7 +937,18 @@ mod tests {
         assert!(d.answers.buildkit.contains("embedded BuildKit"));
         let d = Report::new(&with_buildkit(v2(), "false"), &env(), ours());
         assert_eq!(d.answers.buildkit_on, Some(false));
-        assert_eq!(d.notes.len(), 1, "an inherited 0 comes with its fix");
+        let notes: Vec<&str> = d.notes.iter().map(|n| n.problem.as_str()).collect();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            notes[0].contains("DOCKER_BUILDKIT=0"),
+            "an inherited 0 comes with its fix: {notes:?}"
+        );
+        // Where privileged is forbidden, doctor says how compose and bake projects build.
+        assert!(
+            notes[1].contains("docker compose build --print")
+                && notes[1].contains("`docker build .`"),
+            "{notes:?}"
+        );
     }
 
     #[test]
@@ -958,6 +1044,68 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("No problems found."), "{text}");
+    }
+
+    #[test]
+    fn a_buildkit_pod_without_a_client_is_no_problem() {
+        let mut g = gathered(
+            Vec::new(),
+            Runtime::NoDaemon {
+                why: "no daemon answered: No such file or directory (os error 2)".into(),
+            },
+            false,
+        );
+        // No client and no BuildKit: nothing builds, a problem.
+        let d = Report::new(&g, &env(), ours());
+        assert!(
+            d.problems
+                .iter()
+                .any(|p| p.problem.contains("no real docker client")),
+            "{:?}",
+            d.problems
+        );
+        // The README's pod: BuildKit's programs, no client. Builds work: no problem.
+        g.facts.buildkit = crate::route::facts::BuildKitFacts {
+            buildctl: Some("/usr/bin/buildctl".into()),
+            daemonless: Some("/usr/bin/buildctl-daemonless.sh".into()),
+            ..crate::route::facts::BuildKitFacts::default()
+        };
+        let d = Report::new(&g, &env(), ours());
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert_eq!(d.buildkit.route_now, "route daemonless, on BuildKit");
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.problem.contains("a BuildKit pod") && n.problem.contains("docker push")),
+            "{:?}",
+            d.notes
+        );
+        // A pod whose BuildKit does not answer still has a problem: the build's own.
+        g.facts.buildkit = crate::route::facts::BuildKitFacts {
+            host: Some("unix:///nowhere.sock".into()),
+            buildctl: Some("/usr/bin/buildctl".into()),
+            unreachable: Some("No such file or directory".into()),
+            checks: vec![crate::route::nodes::NodeCheck {
+                address: "unix:///nowhere.sock".into(),
+                unreachable: Some("No such file or directory".into()),
+            }],
+            ..crate::route::facts::BuildKitFacts::default()
+        };
+        let d = Report::new(&g, &env(), ours());
+        assert!(!d.problems.is_empty());
+        // The rootless image presets BUILDKIT_HOST; with nothing there and the script on
+        // PATH, builds take a private BuildKit: a note, not a problem.
+        g.facts.buildkit.daemonless = Some("/usr/bin/buildctl-daemonless.sh".into());
+        let d = Report::new(&g, &env(), ours());
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert!(
+            d.notes.iter().any(
+                |n| n.problem.contains("unix:///nowhere.sock does not answer")
+                    && n.problem.contains("buildctl-daemonless.sh instead")
+            ),
+            "{:?}",
+            d.notes
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use crate::cli::doctor::report::Report;
 
 /// ANSI colour, or none.
-pub struct Paint(pub bool);
+pub(crate) struct Paint(pub bool);
 
 impl Paint {
     fn ok(&self, s: &str) -> String {
@@ -37,7 +37,7 @@ fn yes_no(b: bool) -> &'static str {
 /// The report for people.
 #[allow(clippy::too_many_lines)]
 #[must_use]
-pub fn render(r: &Report, paint: &Paint) -> String {
+pub(crate) fn render(r: &Report, paint: &Paint) -> String {
     let mut t = String::new();
     let mut line = |s: String| {
         t.push_str(&s);

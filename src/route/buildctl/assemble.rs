@@ -9,15 +9,19 @@ use std::path::PathBuf;
 
 use crate::error::Result;
 
+use super::context::build_context_dir;
 use super::frontend::frontend_args;
 use super::options::Options;
 use super::outputs::outputs;
 use super::values::refused;
-use super::{IidFile, PrintId, Request, Translation, METADATA_SUFFIX, SCRATCH_METADATA};
+use super::{IidFile, PrintId, Request, Sink, Translation, METADATA_SUFFIX, SCRATCH_METADATA};
 
 /// The translation of a call whose flags are `o`.
 pub(super) fn assemble(req: &Request<'_>, mut o: Options) -> Result<Translation> {
     let mut args = frontend_args(req, &o)?;
+    // A replay (`docker push` of a recorded build) runs the same build again for
+    // BuildKit's cache to answer: no `--no-cache`, no cache export, no outputs.
+    let mut replay = args.clone();
     if o.no_cache {
         args.push("--no-cache".into());
     }
@@ -36,6 +40,10 @@ pub(super) fn assemble(req: &Request<'_>, mut o: Options) -> Result<Translation>
         for value in values {
             args.push(flag.into());
             args.push(OsString::from_vec(value.clone()));
+            if flag != "--export-cache" {
+                replay.push(flag.into());
+                replay.push(OsString::from_vec(value.clone()));
+            }
         }
     }
 
@@ -89,17 +97,43 @@ pub(super) fn assemble(req: &Request<'_>, mut o: Options) -> Result<Translation>
                 .as_ref()
                 .map(|p| p.metadata.clone().into_os_string())
         });
-    if let Some(m) = metadata {
+    // An image kept in BuildKit's store under names is recorded from the metadata file.
+    let record = matches!(&sink, Sink::Store { names } if !names.is_empty());
+    let metadata = match metadata {
+        Some(m) => Some((
+            PathBuf::from(m),
+            print_id.as_ref().map_or_else(
+                || iidfile.as_ref().is_some_and(|i| i.metadata_is_ours),
+                |p| p.metadata_is_ours,
+            ),
+        )),
+        None if record => Some((req.scratch.join(SCRATCH_METADATA), true)),
+        None => None,
+    };
+    if let Some((m, _)) = &metadata {
         args.push("--metadata-file".into());
-        args.push(m);
+        args.push(m.clone().into_os_string());
     }
     if let Some(progress) = progress(&o)? {
         args.push("--progress".into());
         args.push(progress.into());
     }
 
+    let context = build_context_dir(req)?;
+    let dockerfile = match &o.file {
+        Some(f) => f.clone(),
+        None => {
+            let mut d = context.clone().into_vec();
+            d.extend_from_slice(b"/Dockerfile");
+            OsString::from_vec(d)
+        }
+    };
     Ok(Translation {
         args,
+        replay,
+        context,
+        dockerfile,
+        metadata,
         sink,
         iidfile,
         print_id,

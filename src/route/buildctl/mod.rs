@@ -127,6 +127,17 @@ pub struct Translation {
     /// Everything after `buildctl [global flags]`: starts with "build", "--frontend",
     /// "dockerfile.v0", …
     pub args: Vec<OsString>,
+    /// The same build without its outputs, metadata file, progress mode, `--no-cache`
+    /// and cache export: what a record keeps to run it again.
+    pub replay: Vec<OsString>,
+    /// The build context, as typed.
+    pub context: OsString,
+    /// The Dockerfile, as typed (`CONTEXT/Dockerfile` without `-f`).
+    pub dockerfile: OsString,
+    /// The `--metadata-file` passed to buildctl, if any, and whether dockroute chose it
+    /// (it is then removed after reading). An image kept in BuildKit's store under names
+    /// always gets one, to record its digests.
+    pub metadata: Option<(PathBuf, bool)>,
     /// Where the image goes.
     pub sink: Sink,
     /// `--iidfile`, to write after a successful build.

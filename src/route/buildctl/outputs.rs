@@ -236,7 +236,11 @@ pub(super) fn outputs(req: &Request<'_>, c: &Options) -> Result<(Vec<Output>, Si
             notices.push(if req.daemon {
                 "several platforms cannot be loaded into the Docker daemon: the image stays in BuildKit's store; add `--push` to push it, or `-o type=oci,dest=image.tar` to write it to a file".to_string()
             } else {
-                "no Docker daemon to load the image into: it stays in BuildKit's store; add `--push` to push it, or `-o type=docker,dest=image.tar` to write it to a file".to_string()
+                if c.tags.is_empty() {
+                    "no Docker daemon to load the image into: it stays in BuildKit's store; add `--push` to push it, or `-o type=docker,dest=image.tar` to write it to a file".to_string()
+                } else {
+                    "no Docker daemon to load the image into: it stays in BuildKit's store, and dockroute records the build under its names for `docker tag`, `docker push` and `docker save` (which build it again there, cached); `--push` pushes it at once".to_string()
+                }
             });
             Sink::Store {
                 names: c.tags.clone(),
