@@ -208,7 +208,12 @@ fn warm_facts(
             }
             images::local_tags(inv, &tags, settings.daemon_timeout)
         }
-        _ => LocalTags::Unchecked("the build does not go to the mounted or legacy route".into()),
+        Some(_) => {
+            LocalTags::Unchecked("the build does not go to the mounted or legacy route".into())
+        }
+        // A compose or bake project: its targets' tags are not looked up (yet), so their
+        // builds get inline cache but no --cache-from.
+        None => LocalTags::Unchecked("the tags of a project's targets are not looked up".into()),
     };
     WarmFacts {
         level: settings.warm,
