@@ -24,7 +24,7 @@ use crate::probe::mounts::MountPoints;
 use crate::probe::runtime::{self, RuntimeReport};
 use crate::probe::settings::Settings;
 use crate::route::facts::{
-    BuildEnv, DockerfileScan, Facts, LocalTags, ProjectFacts, Runtime, WarmFacts, WarmLevel,
+    BuildEnv, DockerfileScan, Facts, LocalTags, ProjectFacts, WarmFacts, WarmLevel,
 };
 use crate::route::mode::Mode;
 use crate::route::mode::Route;
@@ -188,17 +188,11 @@ fn warm_facts(
     settings: &Settings,
     runtime: Option<&RuntimeReport>,
 ) -> WarmFacts {
-    let daemon_route = match settings.mode {
-        Mode::Force(route) => matches!(route, Route::Mounted | Route::Legacy),
-        // A shared BuildKit (DOCKROUTE_BUILDKIT_HOST) takes every build on any runtime.
-        Mode::Auto => {
-            settings.buildkit_host.is_none()
-                && matches!(
-                    runtime.map(|r| &r.runtime),
-                    Some(Runtime::Restricted { .. })
-                )
-        }
-    };
+    let daemon_route = crate::route::needs::daemon_side(
+        settings.mode,
+        settings.buildkit_host.is_some(),
+        runtime.map(|r| &r.runtime),
+    );
     let local_tags = match call {
         _ if settings.warm == WarmLevel::Off => LocalTags::Unchecked("DOCKROUTE_WARM=off".into()),
         Some(call) if daemon_route => {

@@ -60,6 +60,18 @@ pub(crate) fn buildkit_address<'a>(
     }
 }
 
+/// Whether a build ends on a route that builds with a docker client on the daemon
+/// (mounted or legacy), whose result persists as the daemon's images (what Bitbucket's
+/// docker cache saves): forced so, or in auto mode a restricted runtime with no shared
+/// BuildKit (which takes every build, on any runtime).
+#[must_use]
+pub(crate) fn daemon_side(mode: Mode, shared_buildkit: bool, runtime: Option<&Runtime>) -> bool {
+    match mode {
+        Mode::Force(route) => matches!(route, Route::Mounted | Route::Legacy),
+        Mode::Auto => !shared_buildkit && matches!(runtime, Some(Runtime::Restricted { .. })),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +158,38 @@ mod tests {
             buildkit_address(&BuildKitFacts::default(), auto, Some(&no_daemon)),
             None
         );
+    }
+
+    #[test]
+    fn which_builds_end_on_the_daemon() {
+        let restricted = Runtime::Restricted {
+            why: "--privileged=true is not allowed".into(),
+        };
+        let no_daemon = Runtime::NoDaemon {
+            why: "no socket".into(),
+        };
+        assert!(daemon_side(Mode::Auto, false, Some(&restricted)));
+        assert!(
+            !daemon_side(Mode::Auto, true, Some(&restricted)),
+            "a shared BuildKit takes it"
+        );
+        assert!(!daemon_side(Mode::Auto, false, Some(&no_daemon)));
+        assert!(!daemon_side(Mode::Auto, false, None));
+        assert!(daemon_side(Mode::Force(Route::Legacy), true, None));
+        assert!(daemon_side(
+            Mode::Force(Route::Mounted),
+            false,
+            Some(&no_daemon)
+        ));
+        assert!(!daemon_side(
+            Mode::Force(Route::Buildx),
+            false,
+            Some(&restricted)
+        ));
+        assert!(!daemon_side(
+            Mode::Force(Route::Remote),
+            false,
+            Some(&restricted)
+        ));
     }
 }
