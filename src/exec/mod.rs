@@ -76,8 +76,27 @@ pub fn exec(plan: &Plan, guard: &SelfGuard) -> Error {
 /// When a program cannot be started.
 pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
     let stages = stages(plan, None);
-    let scratch = plan.scratch();
-    if let Some(dir) = scratch {
+    prepare_files(plan)?;
+    let ran = supervise::run(&stages, guard);
+    if let (Ok(0), Some(after)) = (&ran, &plan.after) {
+        crate::images::commands::after(after);
+    }
+    let code = match (&ran, &plan.image_id) {
+        (Ok(0), Some(id)) => image_id(id),
+        (Ok(code), _) => *code,
+        (Err(_), _) => 0,
+    };
+    remove_files(plan);
+    ran.map(|_| code)
+}
+
+/// Before a plan's processes start: its private scratch directory made (when it needs
+/// one), and an earlier `--iidfile` removed.
+///
+/// # Errors
+/// [`Error::Io`] when the scratch directory cannot be created.
+fn prepare_files(plan: &Plan) -> Result<()> {
+    if let Some(dir) = plan.scratch() {
         // Private to this call, created here and only here: an existing directory of that
         // name (someone else's, on a shared /tmp) is never used.
         std::fs::DirBuilder::new()
@@ -98,15 +117,12 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
         // As the docker clients do: no ID from an earlier build survives a failed one.
         let _ = std::fs::remove_file(path);
     }
-    let ran = supervise::run(&stages, guard);
-    if let (Ok(0), Some(after)) = (&ran, &plan.after) {
-        crate::images::commands::after(after);
-    }
-    let code = match (&ran, &plan.image_id) {
-        (Ok(0), Some(id)) => image_id(id),
-        (Ok(code), _) => *code,
-        (Err(_), _) => 0,
-    };
+    Ok(())
+}
+
+/// After a plan's processes ended: the metadata files dockroute named and its scratch
+/// directory removed.
+fn remove_files(plan: &Plan) {
     if let Some(id) = plan.image_id.as_ref().filter(|i| i.metadata_is_ours) {
         let _ = std::fs::remove_file(&id.metadata);
     }
@@ -118,10 +134,9 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
             }
         }
     }
-    if let Some(dir) = scratch {
+    if let Some(dir) = plan.scratch() {
         let _ = std::fs::remove_dir(dir);
     }
-    ran.map(|_| code)
 }
 
 /// The plan's processes as the supervisor's stages: the build (piped into `docker load`
@@ -206,7 +221,19 @@ pub fn run_project(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
             after: t.after.clone(),
         })
         .collect();
-    let code = supervise::run_jobs(&jobs, project.parallel, guard)?;
+    // Each target's private directory, as its `docker build` run alone would make it.
+    let mut prepared = Vec::new();
+    let mut ready = Ok(());
+    for t in &project.targets {
+        ready = prepare_files(&t.plan);
+        if ready.is_err() {
+            break;
+        }
+        prepared.push(&t.plan);
+    }
+    let ran = ready.and_then(|()| supervise::run_jobs(&jobs, project.parallel, guard));
+    prepared.into_iter().for_each(remove_files);
+    let code = ran?;
     if code != 0 || !project.then_run {
         return Ok(code);
     }
