@@ -90,12 +90,23 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
     ran.map(|_| code)
 }
 
-/// Before a plan's processes start: its private scratch directory made (when it needs
-/// one), and an earlier `--iidfile` removed.
+/// Before a plan's processes start: its working directory there, its private scratch
+/// directory made (when it needs one), and an earlier `--iidfile` removed.
 ///
 /// # Errors
+/// [`Error::Image`] when the working directory (a recorded build's) is not there;
 /// [`Error::Io`] when the scratch directory cannot be created.
 fn prepare_files(plan: &Plan) -> Result<()> {
+    if let Some(dir) = plan.cwd.as_ref().filter(|d| !d.is_dir()) {
+        // Else the start fails with ENOENT, which reads as a missing program.
+        return Err(Error::Image {
+            why: format!(
+                "the directory {} the build ran in is not there: its recorded build runs again in it, with the paths it was given",
+                dir.display()
+            ),
+            fix: "run it where that directory exists, or build the image again with `docker build -t NAME …` here".into(),
+        });
+    }
     if let Some(dir) = plan.scratch() {
         // Private to this call, created here and only here: an existing directory of that
         // name (someone else's, on a shared /tmp) is never used.
@@ -306,6 +317,33 @@ fn image_id(id: &ImageId) -> u8 {
 mod tests {
     use super::absolute_path_entries;
     use std::ffi::OsStr;
+
+    /// A recorded build run again (`docker push` with no daemon) in a directory that is
+    /// gone: the error names the directory, not the program, which is there (starting it
+    /// in a missing directory fails with ENOENT, which read as "no such program", exit
+    /// 127).
+    #[test]
+    fn a_missing_working_directory_is_named() {
+        use crate::route::mode::Route;
+        use crate::route::plan::Plan;
+        let t = tempfile::tempdir().unwrap();
+        let gone = t.path().join("gone");
+        let plan = Plan {
+            cwd: Some(gone.clone()),
+            ..Plan::new(
+                Route::Records,
+                "push",
+                std::path::PathBuf::from("/bin/true"),
+                vec!["/bin/true".into()],
+            )
+        };
+        let e = super::run_supervised(&plan, &crate::guard::SelfGuard::default())
+            .expect_err("no such directory");
+        let text = e.to_string();
+        assert!(text.contains(&gone.display().to_string()), "{text}");
+        assert!(!text.contains("/bin/true"), "{text}");
+        assert_ne!(e.exit_code(), crate::error::exit::NO_CLIENT, "{text}");
+    }
 
     #[test]
     fn relative_and_empty_path_entries_are_dropped_for_scripts() {
