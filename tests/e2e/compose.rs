@@ -770,8 +770,8 @@ fn printing_and_dry_run_calls_show_and_build_nothing() {
 }
 
 /// A service built for several platforms on a shared BuildKit (compose prints it as an
-/// `type=image` output, kept in BuildKit's store) builds as its `docker build` does. Its
-/// `buildctl` writes a metadata file in the call's private scratch
+/// `type=image` output, kept in BuildKit's store) builds as its `docker build` does, with
+/// `--quiet` too. Its `buildctl` writes a metadata file in the call's private scratch
 /// directory, which the project's run must create as a single build's run does (before,
 /// buildctl failed with `open /tmp/dockroute-…/metadata.json: no such file or directory`
 /// after the build).
@@ -815,6 +815,10 @@ fn a_multi_platform_service_on_a_shared_buildkit_builds_as_its_docker_build_does
                 && err.contains("[b] `docker build` routed (remote)"),
             "{err}"
         );
+        // `--quiet` has each target's buildctl write its metadata file there too.
+        let mut c = s.docker();
+        c.current_dir(&dir).args(["compose", "build", "--quiet"]);
+        ok(&run(c));
         let leftovers: Vec<_> = std::fs::read_dir(&tmp)
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.file_name()))
