@@ -31,20 +31,31 @@ pub(crate) fn write(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let tmp = dir.join(format!(".{name}.part-{}-{nanos}", std::process::id()));
+    replace_via(&tmp, &dir.join(name), bytes, durability)
+}
+
+/// [`write`] through the temporary file `tmp`, removed on failure only when this call
+/// created it (a file already there under that name is someone else's).
+fn replace_via(
+    tmp: &Path,
+    target: &Path,
+    bytes: &[u8],
+    durability: Durability,
+) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(tmp)?;
     let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
         f.write_all(bytes)?;
         if durability == Durability::Sync {
             f.sync_all()?;
         }
-        std::fs::rename(&tmp, dir.join(name))
+        std::fs::rename(tmp, target)
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(tmp);
     }
     result
 }
@@ -67,5 +78,18 @@ mod tests {
         // A directory that cannot be written: an error, and still nothing left behind.
         let missing = dir.path().join("missing");
         assert!(write(&missing, "f.json", b"x", Durability::Rename).is_err());
+    }
+
+    /// A file already under the temporary name is not ours: the write fails and leaves it
+    /// (and the target) alone.
+    #[test]
+    fn a_temporary_name_taken_by_another_file_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tmp, target) = (dir.path().join(".f.part"), dir.path().join("f.json"));
+        std::fs::write(&tmp, "someone else's").unwrap();
+        std::fs::write(&target, "old").unwrap();
+        assert!(replace_via(&tmp, &target, b"new", Durability::Rename).is_err());
+        assert_eq!(std::fs::read(&tmp).unwrap(), b"someone else's");
+        assert_eq!(std::fs::read(&target).unwrap(), b"old");
     }
 }

@@ -76,8 +76,38 @@ pub fn exec(plan: &Plan, guard: &SelfGuard) -> Error {
 /// When a program cannot be started.
 pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
     let stages = stages(plan, None);
-    let scratch = plan.scratch();
-    if let Some(dir) = scratch {
+    prepare_files(plan)?;
+    let ran = supervise::run(&stages, guard);
+    if let (Ok(0), Some(after)) = (&ran, &plan.after) {
+        crate::images::commands::after(after);
+    }
+    let code = match (&ran, &plan.image_id) {
+        (Ok(0), Some(id)) => image_id(id),
+        (Ok(code), _) => *code,
+        (Err(_), _) => 0,
+    };
+    remove_files(plan);
+    ran.map(|_| code)
+}
+
+/// Before a plan's processes start: its working directory there, its private scratch
+/// directory made (when it needs one), and an earlier `--iidfile` removed.
+///
+/// # Errors
+/// [`Error::Image`] when the working directory (a recorded build's) is not there;
+/// [`Error::Io`] when the scratch directory cannot be created.
+fn prepare_files(plan: &Plan) -> Result<()> {
+    if let Some(dir) = plan.cwd.as_ref().filter(|d| !d.is_dir()) {
+        // Else the start fails with ENOENT, which reads as a missing program.
+        return Err(Error::Image {
+            why: format!(
+                "the directory {} the build ran in is not there: its recorded build runs again in it, with the paths it was given",
+                dir.display()
+            ),
+            fix: "run it where that directory exists, or build the image again with `docker build -t NAME …` here".into(),
+        });
+    }
+    if let Some(dir) = plan.scratch() {
         // Private to this call, created here and only here: an existing directory of that
         // name (someone else's, on a shared /tmp) is never used.
         std::fs::DirBuilder::new()
@@ -98,15 +128,12 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
         // As the docker clients do: no ID from an earlier build survives a failed one.
         let _ = std::fs::remove_file(path);
     }
-    let ran = supervise::run(&stages, guard);
-    if let (Ok(0), Some(after)) = (&ran, &plan.after) {
-        crate::images::commands::after(after);
-    }
-    let code = match (&ran, &plan.image_id) {
-        (Ok(0), Some(id)) => image_id(id),
-        (Ok(code), _) => *code,
-        (Err(_), _) => 0,
-    };
+    Ok(())
+}
+
+/// After a plan's processes ended: the metadata files dockroute named and its scratch
+/// directory removed.
+fn remove_files(plan: &Plan) {
     if let Some(id) = plan.image_id.as_ref().filter(|i| i.metadata_is_ours) {
         let _ = std::fs::remove_file(&id.metadata);
     }
@@ -118,10 +145,9 @@ pub fn run_supervised(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
             }
         }
     }
-    if let Some(dir) = scratch {
+    if let Some(dir) = plan.scratch() {
         let _ = std::fs::remove_dir(dir);
     }
-    ran.map(|_| code)
 }
 
 /// The plan's processes as the supervisor's stages: the build (piped into `docker load`
@@ -206,7 +232,19 @@ pub fn run_project(plan: &Plan, guard: &SelfGuard) -> Result<u8> {
             after: t.after.clone(),
         })
         .collect();
-    let code = supervise::run_jobs(&jobs, project.parallel, guard)?;
+    // Each target's private directory, as its `docker build` run alone would make it.
+    let mut prepared = Vec::new();
+    let mut ready = Ok(());
+    for t in &project.targets {
+        ready = prepare_files(&t.plan);
+        if ready.is_err() {
+            break;
+        }
+        prepared.push(&t.plan);
+    }
+    let ran = ready.and_then(|()| supervise::run_jobs(&jobs, project.parallel, guard));
+    prepared.into_iter().for_each(remove_files);
+    let code = ran?;
     if code != 0 || !project.then_run {
         return Ok(code);
     }
@@ -279,6 +317,33 @@ fn image_id(id: &ImageId) -> u8 {
 mod tests {
     use super::absolute_path_entries;
     use std::ffi::OsStr;
+
+    /// A recorded build run again (`docker push` with no daemon) in a directory that is
+    /// gone: the error names the directory, not the program, which is there (starting it
+    /// in a missing directory fails with ENOENT, which read as "no such program", exit
+    /// 127).
+    #[test]
+    fn a_missing_working_directory_is_named() {
+        use crate::route::mode::Route;
+        use crate::route::plan::Plan;
+        let t = tempfile::tempdir().unwrap();
+        let gone = t.path().join("gone");
+        let plan = Plan {
+            cwd: Some(gone.clone()),
+            ..Plan::new(
+                Route::Records,
+                "push",
+                std::path::PathBuf::from("/bin/true"),
+                vec!["/bin/true".into()],
+            )
+        };
+        let e = super::run_supervised(&plan, &crate::guard::SelfGuard::default())
+            .expect_err("no such directory");
+        let text = e.to_string();
+        assert!(text.contains(&gone.display().to_string()), "{text}");
+        assert!(!text.contains("/bin/true"), "{text}");
+        assert_ne!(e.exit_code(), crate::error::exit::NO_CLIENT, "{text}");
+    }
 
     #[test]
     fn relative_and_empty_path_entries_are_dropped_for_scripts() {

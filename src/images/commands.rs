@@ -61,7 +61,8 @@ pub(crate) fn answer(inv: &Invocation, op: ImageOp) -> Result<u8> {
     let names = args.names();
     match op {
         ImageOp::Tag => {
-            let (src, dst) = (normalize(&names[0]), normalize(&names[1]));
+            let (src, dst) = image_routes::tag_pair(inv, &names)?;
+            let (src, dst) = (normalize(src), normalize(dst));
             store()?
                 .update(|recs| {
                     let mut new = recs
@@ -376,6 +377,20 @@ pub(crate) fn after(a: &After) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `answer` checks its own arguments: a `docker tag` with fewer than two names is a
+    /// usage error, never an index out of bounds, whatever decided the route first.
+    #[test]
+    fn tag_without_two_names_is_a_usage_error() {
+        for args in [&["tag"][..], &["tag", "app"], &["tag", "a", "b", "c"]] {
+            let inv = Invocation::parse(args.iter().map(std::ffi::OsString::from).collect());
+            let e = answer(&inv, ImageOp::Tag).expect_err("not two names");
+            assert!(
+                e.to_string().contains("requires exactly 2 arguments"),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn dates_and_ages() {

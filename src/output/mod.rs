@@ -63,9 +63,11 @@ pub(crate) fn error(e: &crate::error::Error) {
 }
 
 /// Writes one line of a docker command's own output to stdout: the image ID that `docker
-/// build -q` prints, which dockroute prints for the BuildKit routes, and `docker login`'s
-/// `Login Succeeded`. The only thing the shim ever writes to stdout, and only because the
-/// command it stands for would.
+/// build -q` prints, which dockroute prints for the BuildKit routes, `docker login`'s
+/// `Login Succeeded`, and what the image commands answered from the records print
+/// (`images`' table, `image inspect`'s JSON, `rmi`'s `Untagged:`). With the supervisor's
+/// relay of a prefixed build's own output lines, the only thing the shim writes to
+/// stdout, and only because the command it stands for would.
 pub(crate) fn stdout_line(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");

@@ -111,6 +111,11 @@ fn resolved(
         // Each target's node is chosen by its own context and Dockerfile, as its `docker
         // build` typed by hand would be.
         target_facts.buildkit.affinity = t.affinity.clone();
+        // Each target's own private directory (for a metadata file): the builds run at
+        // once, and one shared file name would have them overwrite each other's.
+        let mut scratch = facts.scratch.clone().into_os_string();
+        scratch.push(format!("-{}", plans.len()));
+        target_facts.scratch = scratch.into();
         let plan = crate::route::decide::decide(&target_inv, &target_facts)
             .map_err(|e| in_target(e, name))?;
         notices.extend(plan.notices.iter().map(|n| format!("[{name}] {n}")));

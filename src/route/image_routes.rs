@@ -321,6 +321,25 @@ pub(crate) fn no_record(name: &str) -> Error {
     }
 }
 
+/// `docker tag`'s two names (SOURCE, TARGET).
+///
+/// # Errors
+/// [`Error::Image`], a usage error, unless there are exactly two.
+pub(crate) fn tag_pair<'a>(inv: &Invocation, names: &'a [String]) -> Result<(&'a str, &'a str)> {
+    match names {
+        [src, dst] => Ok((src, dst)),
+        _ => {
+            let words = command_words(inv);
+            Err(usage(
+                format!(
+                    "`docker {words}` requires exactly 2 arguments (SOURCE_IMAGE TARGET_IMAGE)"
+                ),
+                format!("usage: docker {words} SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]"),
+            ))
+        }
+    }
+}
+
 fn find<'a>(records: &'a [ImageRecord], name: &str) -> Option<&'a ImageRecord> {
     let n = normalize(name);
     records.iter().find(|r| r.name == n)
@@ -354,14 +373,7 @@ pub(crate) fn decide(inv: &Invocation, op: ImageOp, facts: &Facts) -> Result<Pla
     let names = args.names();
     match op {
         ImageOp::Tag => {
-            let [src, dst] = names.as_slice() else {
-                return Err(usage(
-                    format!(
-                        "`docker {words}` requires exactly 2 arguments (SOURCE_IMAGE TARGET_IMAGE)"
-                    ),
-                    format!("usage: docker {words} SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]"),
-                ));
-            };
+            let (src, dst) = tag_pair(inv, &names)?;
             find(recs, src).ok_or_else(|| no_record(src))?;
             if dst.is_empty() || dst.contains(char::is_whitespace) {
                 return Err(usage(

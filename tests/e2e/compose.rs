@@ -768,3 +768,61 @@ fn printing_and_dry_run_calls_show_and_build_nothing() {
         }
     });
 }
+
+/// A service built for several platforms on a shared BuildKit (compose prints it as an
+/// `type=image` output, kept in BuildKit's store) builds as its `docker build` does, with
+/// `--quiet` too. Its `buildctl` writes a metadata file in the call's private scratch
+/// directory, which the project's run must create as a single build's run does (before,
+/// buildctl failed with `open /tmp/dockroute-…/metadata.json: no such file or directory`
+/// after the build).
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn a_multi_platform_service_on_a_shared_buildkit_builds_as_its_docker_build_does() {
+    each_strict(|which| {
+        let host = daemon(which);
+        let s = with_buildkit_path(Sandbox::new(), true);
+        let config = config_with_real_compose(&s);
+        let s = s
+            .env("DOCKER_HOST", &host)
+            .env("DOCKER_CONFIG", &config)
+            .env("DOCKROUTE_BUILDKIT_HOST", buildkit_addr("unix"));
+        // dockroute's scratch directories go here: none may be left behind.
+        let tmp = s.p("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let s = s.env("TMPDIR", &tmp);
+        let dir = s.p("multi");
+        let (a, b) = (unique("dr-cmulti-a"), unique("dr-cmulti-b"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("Dockerfile"),
+            "FROM scratch\nCOPY Dockerfile /built\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("compose.yaml"),
+            format!(
+                "services:\n  a:\n    build: {{ context: ., platforms: [linux/amd64, linux/arm64] }}\n    image: {a}\n  b:\n    build: {{ context: ., platforms: [linux/amd64, linux/arm64] }}\n    image: {b}\n"
+            ),
+        )
+        .unwrap();
+        let mut c = s.docker();
+        c.current_dir(&dir).args(["compose", "build"]);
+        let o = run(c);
+        let err = stderr(&o);
+        ok(&o);
+        assert!(
+            err.contains("[a] `docker build` routed (remote)")
+                && err.contains("[b] `docker build` routed (remote)"),
+            "{err}"
+        );
+        // `--quiet` has each target's buildctl write its metadata file there too.
+        let mut c = s.docker();
+        c.current_dir(&dir).args(["compose", "build", "--quiet"]);
+        ok(&run(c));
+        let leftovers: Vec<_> = std::fs::read_dir(&tmp)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.file_name()))
+            .collect();
+        assert!(leftovers.is_empty(), "scratch left behind: {leftovers:?}");
+    });
+}
