@@ -508,20 +508,25 @@ enum JobState {
 /// failure's exit code (in the order failures happened), else 128+N after signal N, else 0.
 ///
 /// # Errors
-/// [`Error::Exec`] when a job's program cannot be started (after the running jobs finished).
+/// [`Error::Exec`] when a job's program cannot be started (after the running jobs
+/// finished), [`Error::Io`] when the signal relay cannot be set up.
 pub fn run_jobs(jobs: &[Job], bound: usize, guard: &SelfGuard) -> Result<u8> {
     let set = crate::guard::relayed_set();
-    let exec_err = |source: std::io::Error| Error::Exec {
-        program: PathBuf::new(),
-        source,
-    };
     let caller = set
         .thread_swap_mask(SigmaskHow::SIG_BLOCK)
-        .map_err(|e| exec_err(e.into()))?;
+        .map_err(|e| Error::Io {
+            what: "block the relayed signals before starting the project's builds".into(),
+            source: e.into(),
+            fix: None,
+        })?;
     // The scheduler listens too, so a signal between two jobs stops the next one from
     // starting instead of taking its default action with jobs still running.
     let result = Listener::register(taken_over(&set, &caller))
-        .map_err(exec_err)
+        .map_err(|source| Error::Io {
+            what: "install the signal relay".into(),
+            source,
+            fix: None,
+        })
         .map(|events| schedule(jobs, bound.max(1), guard, caller, &events));
     let _ = caller.thread_set_mask();
     result?
