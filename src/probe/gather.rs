@@ -149,6 +149,12 @@ pub(crate) fn gather(
             bk.unreachable = buildkit::none_answers(&bk.checks);
         }
     }
+    let warm = match &project {
+        Some(ProjectFacts::Resolved { targets, .. }) => {
+            project_warm(inv, warm, targets, &settings, runtime.as_ref())
+        }
+        _ => warm,
+    };
     Ok(Gathered {
         facts: Facts {
             clients,
@@ -205,13 +211,57 @@ fn warm_facts(
         Some(_) => {
             LocalTags::Unchecked("the build does not go to the mounted or legacy route".into())
         }
-        // A compose or bake project: its targets' tags are not looked up (yet), so their
-        // builds get inline cache but no --cache-from.
-        None => LocalTags::Unchecked("the tags of a project's targets are not looked up".into()),
+        // A compose or bake project: its targets' tags are looked up once it is resolved
+        // (`project_warm`); this stands only when it is not.
+        None => LocalTags::Unchecked("the project's targets were not resolved".into()),
     };
     WarmFacts {
         level: settings.warm,
         local_tags,
+    }
+}
+
+/// A project's targets build as their `docker build`s would: on a route that ends on
+/// the daemon, the tags of every target (and, at `DOCKROUTE_WARM=on`, their stage images)
+/// are looked up once, so each target's build gets `--cache-from` for those of its own
+/// the docker cache brought back.
+fn project_warm(
+    inv: &Invocation,
+    warm: WarmFacts,
+    targets: &[crate::route::facts::ProjectTarget],
+    settings: &Settings,
+    runtime: Option<&RuntimeReport>,
+) -> WarmFacts {
+    let daemon_route = crate::route::needs::daemon_side(
+        settings.mode,
+        settings.buildkit_host.is_some(),
+        runtime.map(|r| &r.runtime),
+    );
+    if settings.warm == WarmLevel::Off || !daemon_route {
+        return warm;
+    }
+    let all: Vec<crate::project::bake::Target> = targets.iter().map(|t| t.target.clone()).collect();
+    let mut tags = Vec::new();
+    for t in targets {
+        let Ok(args) = crate::project::build_argv::build_args(inv.global_args(), &t.target, &all)
+        else {
+            continue;
+        };
+        let Some(call) = Invocation::parse(args).build_call() else {
+            continue;
+        };
+        tags.extend(call.tags());
+        if settings.warm == WarmLevel::Stages {
+            tags.extend(
+                warm::stage_images(&call, t.dockerfile.as_ref())
+                    .into_iter()
+                    .map(|(_, tag)| tag),
+            );
+        }
+    }
+    WarmFacts {
+        local_tags: images::local_tags(inv, &tags, settings.daemon_timeout),
+        ..warm
     }
 }
 

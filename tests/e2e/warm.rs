@@ -609,3 +609,65 @@ fn quiet_prints_only_the_image_id_while_the_stage_images_are_built() {
         );
     });
 }
+
+/// A compose project in a Bitbucket step: each service's build is routed as its `docker
+/// build` is, and so is warm too — its image, brought back by the docker cache, is looked
+/// up and given as `--cache-from`, and the rebuild takes every step from the cache.
+#[test]
+#[ignore = "needs the test bed: scripts/test.sh"]
+fn a_compose_project_rebuilds_warm_after_the_docker_cache() {
+    let _one = one_at_a_time();
+    each_strict(|which| {
+        let host = warm_daemon(which);
+        let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host);
+        let config = config_with_real_compose(&s);
+        let s = s.env("DOCKER_CONFIG", config);
+        let marker = unique("warmc");
+        let ctx = single_stage(&s, &marker);
+        let tag = format!("{marker}:1");
+        std::fs::write(
+            ctx.join("compose.yaml"),
+            format!("services:\n  app:\n    build:\n      context: .\n      network: none\n    image: {tag}\n"),
+        )
+        .unwrap();
+        let compose_build = || {
+            let mut c = s.docker();
+            c.current_dir(&ctx)
+                .args(["compose", "--progress", "plain", "build"]);
+            let o = run(with_mounted_client(&c));
+            ok(&o);
+            stderr(&o)
+        };
+        // The service's own lines, without the `[app] ` prefix of a project's relay.
+        let own = |err: &str| -> String {
+            err.lines()
+                .filter_map(|l| l.strip_prefix("[app] "))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+
+        let first = compose_build();
+        let runs = buildkit_runs(&own(&first));
+        assert!(
+            runs.len() == 2 && runs.iter().all(|(_, cached)| !cached),
+            "the first build is cold: {runs:?}\n{first}"
+        );
+
+        docker_cache_cycle(&s, &host, &[&tag]);
+
+        let second = compose_build();
+        assert!(
+            second.contains(&format!("--cache-from {tag}")),
+            "the service's build takes the cache from its own image: {second}"
+        );
+        let runs = buildkit_runs(&own(&second));
+        assert!(
+            runs.len() == 2 && runs.iter().all(|(_, cached)| *cached),
+            "every step CACHED after the docker cache cycle: {runs:?}\n{second}"
+        );
+        assert_eq!(
+            content(&host, &tag),
+            format!("one-{marker}\ntwo-{marker}\n")
+        );
+    });
+}
