@@ -2,6 +2,8 @@
 //! ([`http`]), enough for the daemon probe and reachability checks; and the one rule for
 //! printing an address safely ([`mask_url_credentials`]).
 
+#[cfg(test)]
+pub(crate) mod fake_server;
 pub mod http;
 
 use std::borrow::Cow;

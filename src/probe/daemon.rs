@@ -307,17 +307,7 @@ mod tests {
     fn serve_with(
         answer: impl Fn(&[u8]) -> Vec<u8> + Send + 'static,
     ) -> (tempfile::TempDir, Endpoint) {
-        use std::io::{Read, Write};
-        let t = tempfile::tempdir().unwrap();
-        let sock = t.path().join("d.sock");
-        let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-        std::thread::spawn(move || {
-            for mut c in l.incoming().flatten() {
-                let mut buf = [0u8; 4096];
-                let n = c.read(&mut buf).unwrap_or(0);
-                let _ = c.write_all(&answer(&buf[..n]));
-            }
-        });
+        let (t, sock) = crate::net::fake_server::answering(answer);
         (t, Endpoint::Unix(sock))
     }
 
@@ -443,15 +433,7 @@ mod tests {
 
     #[test]
     fn a_silent_daemon_costs_at_most_the_timeout() {
-        let t = tempfile::tempdir().unwrap();
-        let sock = t.path().join("silent.sock");
-        let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-        std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for c in l.incoming().flatten() {
-                held.push(c);
-            }
-        });
+        let (_t, sock) = crate::net::fake_server::silent();
         let start = Instant::now();
         assert!(matches!(
             run(&Endpoint::Unix(sock)),

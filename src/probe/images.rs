@@ -98,42 +98,34 @@ fn is_reference(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
 
     /// A fake daemon that has the images in `have` and records each request line.
     fn daemon(
         have: &'static [&'static str],
     ) -> (tempfile::TempDir, Address, Arc<Mutex<Vec<String>>>) {
-        let t = tempfile::tempdir().unwrap();
-        let sock = t.path().join("d.sock");
-        let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&seen);
-        std::thread::spawn(move || {
-            for mut c in l.incoming().flatten() {
-                let mut buf = [0u8; 4096];
-                let n = c.read(&mut buf).unwrap_or(0);
-                let line = String::from_utf8_lossy(&buf[..n])
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-                let hit = have
-                    .iter()
-                    .any(|h| line == format!("GET /images/{h}/json HTTP/1.1"));
-                log.lock().unwrap().push(line);
-                let (status, body) = if hit {
-                    ("200 OK", "{\"Id\":\"sha256:0\"}")
-                } else {
-                    ("404 Not Found", "{\"message\":\"No such image\"}")
-                };
-                let _ = write!(
-                    c,
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-            }
+        let (t, sock) = crate::net::fake_server::answering(move |request| {
+            let line = String::from_utf8_lossy(request)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let hit = have
+                .iter()
+                .any(|h| line == format!("GET /images/{h}/json HTTP/1.1"));
+            log.lock().unwrap().push(line);
+            let (status, body) = if hit {
+                ("200 OK", "{\"Id\":\"sha256:0\"}")
+            } else {
+                ("404 Not Found", "{\"message\":\"No such image\"}")
+            };
+            format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
         });
         (t, Address::Unix(sock), seen)
     }
@@ -192,15 +184,7 @@ mod tests {
 
     #[test]
     fn a_silent_daemon_costs_at_most_the_deadline() {
-        let t = tempfile::tempdir().unwrap();
-        let sock = t.path().join("silent.sock");
-        let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-        std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for c in l.incoming().flatten() {
-                held.push(c);
-            }
-        });
+        let (_t, sock) = crate::net::fake_server::silent();
         let start = Instant::now();
         let got = present(
             &Address::Unix(sock),

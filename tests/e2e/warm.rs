@@ -133,7 +133,7 @@ fn two_stage(s: &Sandbox, marker: &str) -> PathBuf {
 /// `DOCKROUTE_WARM=level`: the second build's `RUN` steps, and the image's artifact.
 fn two_stage_steps(which: &str, level: &str) -> (Vec<(String, bool)>, String, String) {
     let host = warm_daemon(which);
-    let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host).env("DOCKROUTE_WARM", level);
+    let s = pipelines_step(&host).env("DOCKROUTE_WARM", level);
     let marker = unique("warm-two");
     let ctx = two_stage(&s, &marker);
     let tag = format!("{marker}:1");
@@ -319,6 +319,20 @@ fn content(host: &str, tag: &str) -> String {
     stdout(&o)
 }
 
+/// A Pipelines v2 step (CLI 28 first, the 20.10 client to mount) on `host`.
+fn pipelines_step(host: &str) -> Sandbox {
+    bitbucket_step(pipelines_layout(Sandbox::new()), host)
+}
+
+/// The image [`single_stage`] builds holds what its Dockerfile wrote.
+fn assert_single_stage_image(host: &str, tag: &str, marker: &str) {
+    assert_eq!(
+        content(host, tag),
+        format!("one-{marker}\ntwo-{marker}\n"),
+        "the image holds what the Dockerfile wrote"
+    );
+}
+
 fn bitbucket_step(s: Sandbox, host: &str) -> Sandbox {
     s.env("DOCKER_HOST", host)
         .env("BITBUCKET_BUILD_NUMBER", "7")
@@ -332,7 +346,7 @@ fn a_bitbucket_step_rebuilds_warm_with_buildkit_after_the_docker_cache() {
     each_strict(|which| {
         let host = warm_daemon(which);
         let log = warm_log(which);
-        let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host);
+        let s = pipelines_step(&host);
         let marker = unique("warm");
         let ctx = single_stage(&s, &marker);
         let tag = format!("{marker}:1");
@@ -383,11 +397,7 @@ fn a_bitbucket_step_rebuilds_warm_with_buildkit_after_the_docker_cache() {
             "{}",
             sent[1]
         );
-        assert_eq!(
-            content(&host, &tag),
-            format!("one-{marker}\ntwo-{marker}\n"),
-            "the warm image holds what the Dockerfile wrote"
-        );
+        assert_single_stage_image(&host, &tag, &marker);
     });
 }
 
@@ -398,8 +408,7 @@ fn with_warm_off_the_rebuild_after_the_docker_cache_is_cold_as_before() {
     each_strict(|which| {
         let host = warm_daemon(which);
         let log = warm_log(which);
-        let s =
-            bitbucket_step(pipelines_layout(Sandbox::new()), &host).env("DOCKROUTE_WARM", "off");
+        let s = pipelines_step(&host).env("DOCKROUTE_WARM", "off");
         let marker = unique("warm-off");
         let ctx = single_stage(&s, &marker);
         let tag = format!("{marker}:1");
@@ -422,10 +431,7 @@ fn with_warm_off_the_rebuild_after_the_docker_cache_is_cold_as_before() {
                 "nothing added: {sent}"
             );
         }
-        assert_eq!(
-            content(&host, &tag),
-            format!("one-{marker}\ntwo-{marker}\n")
-        );
+        assert_single_stage_image(&host, &tag, &marker);
     });
 }
 
@@ -436,7 +442,7 @@ fn the_calls_own_inline_cache_and_cache_from_are_respected() {
     each_strict(|which| {
         let host = warm_daemon(which);
         let log = warm_log(which);
-        let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host);
+        let s = pipelines_step(&host);
         let marker = unique("warm-own");
         let ctx = single_stage(&s, &marker);
         let tag = format!("{marker}:1");
@@ -494,7 +500,7 @@ fn a_tag_the_daemon_lacks_adds_no_cache_from_and_no_registry_lookup() {
     each_strict(|which| {
         let host = warm_daemon(which);
         let log = warm_log(which);
-        let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host);
+        let s = pipelines_step(&host);
         let marker = unique("warm-new");
         let ctx = single_stage(&s, &marker);
         // A registry name that cannot resolve: any lookup of it would fail or hang.
@@ -563,10 +569,7 @@ fn the_legacy_route_rebuilds_warm_after_the_docker_cache() {
             runs.len() == 2 && runs.iter().all(|(_, c)| *c),
             "every step from the cache: {out}"
         );
-        assert_eq!(
-            content(&host, &tag),
-            format!("one-{marker}\ntwo-{marker}\n")
-        );
+        assert_single_stage_image(&host, &tag, &marker);
     });
 }
 
@@ -576,7 +579,7 @@ fn quiet_prints_only_the_image_id_while_the_stage_images_are_built() {
     let _one = one_at_a_time();
     each_strict(|which| {
         let host = warm_daemon(which);
-        let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host);
+        let s = pipelines_step(&host);
         let marker = unique("warm-quiet");
         let ctx = two_stage(&s, &marker);
         let tag = format!("{marker}:1");
@@ -619,7 +622,7 @@ fn a_compose_project_rebuilds_warm_after_the_docker_cache() {
     let _one = one_at_a_time();
     each_strict(|which| {
         let host = warm_daemon(which);
-        let s = bitbucket_step(pipelines_layout(Sandbox::new()), &host);
+        let s = pipelines_step(&host);
         let config = config_with_real_compose(&s);
         let s = s.env("DOCKER_CONFIG", config);
         let marker = unique("warmc");
@@ -665,9 +668,6 @@ fn a_compose_project_rebuilds_warm_after_the_docker_cache() {
             runs.len() == 2 && runs.iter().all(|(_, cached)| *cached),
             "every step CACHED after the docker cache cycle: {runs:?}\n{second}"
         );
-        assert_eq!(
-            content(&host, &tag),
-            format!("one-{marker}\ntwo-{marker}\n")
-        );
+        assert_single_stage_image(&host, &tag, &marker);
     });
 }
